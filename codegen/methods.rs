@@ -1,0 +1,562 @@
+//! Resources -> one module per resource, with a handle type and one request builder per method.
+
+use std::collections::BTreeMap;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::codegen::discovery::{Document, Method, Parameter, Resource};
+use crate::codegen::docs::{doc, escape, paragraphs};
+use crate::codegen::names::{ident, pascal, snake};
+use crate::codegen::scopes::scope_variant;
+use crate::codegen::types::Types;
+
+/// Names a builder's own fields use; parameters with these names get a suffix.
+const RESERVED: &[&str] = &["client", "options", "request"];
+
+/// One generated module per resource, keyed by its file name, plus the root module that
+/// declares them and the method table.
+pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, TokenStream)>) {
+    let mut files = Vec::new();
+    let mut accessors = Vec::new();
+    let mut table = Vec::new();
+    let mut decls = Vec::new();
+    let mut pages = BTreeMap::new();
+    for (name, resource) in &doc.resources {
+        let path = vec![name.as_str()];
+        resource_module(
+            doc, types, &path, resource, &mut files, &mut table, &mut pages,
+        );
+        decls.push(module_decl(&path));
+        accessors.push(accessor(name, &path));
+    }
+    let count = table.len();
+    let root_url = format!("{}{}", doc.root_url, doc.service_path);
+    let revision = &doc.revision;
+    let pages = pages.values();
+    let root = quote! {
+        /// The API's root URL, from the discovery document.
+        pub const DEFAULT_ROOT_URL: &str = #root_url;
+
+        /// The revision of the discovery document this SDK was generated from.
+        pub const REVISION: &str = #revision;
+
+        #(#decls)*
+
+        impl crate::Classroom {
+            #(#accessors)*
+        }
+
+        #(#pages)*
+
+        /// Every method of the API, in resource order.
+        pub const METHODS: &[&crate::MethodInfo; #count] = &[ #(#table),* ];
+    };
+    (root, files)
+}
+
+fn file_name(path: &[&str]) -> String {
+    let parts: Vec<String> = path.iter().map(|p| snake(p)).collect();
+    format!("resources/{}.rs", parts.join("."))
+}
+
+fn module_decl(path: &[&str]) -> TokenStream {
+    let module = ident(&snake(path.last().unwrap()));
+    let file = file_name(path);
+    let dotted = path.join(".");
+    let text = format!("The `{dotted}` resource: its request builders and nested resources.");
+    let docs = doc(&text);
+    quote! {
+        #docs
+        pub mod #module {
+            include!(concat!(env!("OUT_DIR"), "/", #file));
+        }
+    }
+}
+
+/// The method that reaches a resource's handle: on `Classroom` (the root) or on the parent's handle.
+fn accessor(name: &str, path: &[&str]) -> TokenStream {
+    let module = ident(&snake(name));
+    let handle = ident(&format!("{}Resource", pascal(name)));
+    let dotted = path.join(".");
+    let docs = doc(&format!("Calls on the `{dotted}` resource."));
+    let client = if path.len() == 1 {
+        quote!(self)
+    } else {
+        quote!(&self.client)
+    };
+    quote! {
+        #docs
+        pub fn #module(&self) -> #module::#handle {
+            #module::#handle { client: ::std::clone::Clone::clone(#client) }
+        }
+    }
+}
+
+fn resource_module(
+    doc_: &Document,
+    types: &Types,
+    path: &[&str],
+    resource: &Resource,
+    files: &mut Vec<(String, TokenStream)>,
+    table: &mut Vec<TokenStream>,
+    pages: &mut BTreeMap<String, TokenStream>,
+) {
+    let name = path.last().unwrap();
+    let handle = ident(&format!("{}Resource", pascal(name)));
+    let dotted = path.join(".");
+    let handle_doc = doc(&format!(
+        "Calls on the `{dotted}` resource; reached from [`Classroom`](crate::Classroom) by the resource path."
+    ));
+    let mut handle_methods = Vec::new();
+    let mut builders = Vec::new();
+    for (method_name, method) in &resource.methods {
+        let builder = ident(&pascal(method_name));
+        let module_path: Vec<_> = path.iter().map(|p| ident(&snake(p))).collect();
+        table.push(quote!(&crate::resources::#(#module_path)::*::#builder::METHOD));
+        let (h, b) = method_code(doc_, types, method_name, method, pages);
+        handle_methods.push(h);
+        builders.push(b);
+    }
+    let mut children = Vec::new();
+    for (child, child_resource) in &resource.resources {
+        let mut child_path = path.to_vec();
+        child_path.push(child);
+        resource_module(
+            doc_,
+            types,
+            &child_path,
+            child_resource,
+            files,
+            table,
+            pages,
+        );
+        children.push(module_decl(&child_path));
+        handle_methods.push(accessor(child, &child_path));
+    }
+    let code = quote! {
+        #handle_doc
+        #[derive(Clone, Debug)]
+        pub struct #handle {
+            pub(crate) client: crate::Classroom,
+        }
+
+        impl #handle {
+            #(#handle_methods)*
+        }
+
+        #(#builders)*
+
+        #(#children)*
+    };
+    files.push((file_name(path), code));
+}
+
+/// A parameter as the builder holds it.
+struct Param<'a> {
+    json: &'a str,
+    field: proc_macro2::Ident,
+    spec: &'a Parameter,
+    ty: TokenStream,
+    positional: bool,
+}
+
+fn param_type(types: &Types, p: &Parameter) -> TokenStream {
+    if !p.enum_.is_empty() {
+        let name = ident(
+            types
+                .enum_name(&p.enum_)
+                .expect("parameter enums are registered"),
+        );
+        return quote!(crate::models::#name);
+    }
+    match (p.type_.as_deref().unwrap_or("string"), p.format.as_deref()) {
+        ("string", Some("google-fieldmask")) => quote!(crate::FieldMask),
+        ("string", Some("google-datetime")) => quote!(::chrono::DateTime<::chrono::Utc>),
+        ("string", Some("int64")) | ("integer", Some("int64")) => quote!(i64),
+        ("string", Some("uint64")) => quote!(u64),
+        ("integer", Some("uint32")) => quote!(u32),
+        ("integer", _) => quote!(i32),
+        ("number", _) => quote!(f64),
+        ("boolean", _) => quote!(bool),
+        _ => quote!(::std::string::String),
+    }
+}
+
+fn is_string(ty: &TokenStream) -> bool {
+    ty.to_string() == quote!(::std::string::String).to_string()
+}
+
+fn method_code(
+    doc_: &Document,
+    types: &Types,
+    method_name: &str,
+    m: &Method,
+    pages: &mut BTreeMap<String, TokenStream>,
+) -> (TokenStream, TokenStream) {
+    let builder = ident(&pascal(method_name));
+    let fn_name = ident(&snake(method_name));
+    let id = &m.id;
+    let http = ident(&pascal(&m.http_method.to_ascii_lowercase()));
+    let path = &m.path;
+    let scopes: Vec<_> = m
+        .scopes
+        .iter()
+        .map(|s| scope_variant(doc_, s))
+        .map(|v| quote!(crate::Scope::#v))
+        .collect();
+
+    // Positional parameters in the document's order, then the optional ones by name.
+    let mut params: Vec<Param> = Vec::new();
+    let mut order: Vec<&str> = m.parameter_order.iter().map(String::as_str).collect();
+    for (name, p) in &m.parameters {
+        if p.required && !order.contains(&name.as_str()) {
+            order.push(name);
+        }
+    }
+    for name in &order {
+        if let Some((json, spec)) = m.parameters.get_key_value(*name) {
+            let ty = if spec.location == "path" {
+                quote!(::std::string::String)
+            } else {
+                param_type(types, spec)
+            };
+            params.push(Param {
+                json,
+                field: field_ident(json),
+                spec,
+                ty,
+                positional: true,
+            });
+        }
+    }
+    for (json, spec) in &m.parameters {
+        if !order.contains(&json.as_str()) {
+            params.push(Param {
+                json,
+                field: field_ident(json),
+                spec,
+                ty: param_type(types, spec),
+                positional: false,
+            });
+        }
+    }
+
+    let request_schema = m.request.as_ref().map(|r| r.ref_.as_str());
+    let request_empty = request_schema
+        .and_then(|r| doc_.schemas.get(r))
+        .is_some_and(|s| s.properties.is_empty());
+    let request_ty = request_schema.map(|r| {
+        let t = ident(&pascal(r));
+        quote!(crate::models::#t)
+    });
+    let takes_body = request_ty.is_some() && !request_empty;
+    let response_ty = match &m.response {
+        Some(r) => {
+            let t = ident(&pascal(&r.ref_));
+            quote!(crate::models::#t)
+        }
+        None => quote!(()),
+    };
+
+    // The handle's constructor method.
+    let positional: Vec<&Param> = params.iter().filter(|p| p.positional).collect();
+    let args = positional.iter().map(|p| {
+        let f = &p.field;
+        let ty = &p.ty;
+        if is_string(ty) {
+            quote!(#f: impl ::std::convert::Into<::std::string::String>)
+        } else {
+            quote!(#f: #ty)
+        }
+    });
+    let inits_positional = positional.iter().map(|p| {
+        let f = &p.field;
+        if is_string(&p.ty) {
+            quote!(#f: #f.into())
+        } else {
+            quote!(#f)
+        }
+    });
+    let inits_optional = params.iter().filter(|p| !p.positional).map(|p| {
+        let f = &p.field;
+        quote!(#f: ::std::default::Default::default())
+    });
+    let (body_arg, body_init, body_field) = match (&request_ty, takes_body) {
+        (Some(t), true) => (quote!(request: #t,), quote!(request,), quote!(request: #t,)),
+        (Some(t), false) => (
+            quote!(),
+            quote!(request: ::std::default::Default::default(),),
+            quote!(request: #t,),
+        ),
+        _ => (quote!(), quote!(), quote!()),
+    };
+    let summary = escape(m.description.as_deref().unwrap_or(""));
+    let first_sentence = first_sentence(&summary);
+    let handle_doc = doc(&paragraphs([
+        first_sentence.as_str(),
+        &format!(
+            "Sends `{id}`; see [`{}`] for the options and the full description.",
+            pascal(method_name)
+        ),
+    ]));
+    let handle_method = quote! {
+        #handle_doc
+        pub fn #fn_name(&self, #(#args,)* #body_arg) -> #builder {
+            #builder {
+                client: ::std::clone::Clone::clone(&self.client),
+                #(#inits_positional,)*
+                #body_init
+                #(#inits_optional,)*
+                options: ::std::default::Default::default(),
+            }
+        }
+    };
+
+    // The builder.
+    let fields = params.iter().map(|p| {
+        let f = &p.field;
+        let ty = &p.ty;
+        if p.positional {
+            quote!(#f: #ty,)
+        } else if p.spec.repeated {
+            quote!(#f: ::std::vec::Vec<#ty>,)
+        } else {
+            quote!(#f: ::std::option::Option<#ty>,)
+        }
+    });
+    let setters = params.iter().filter(|p| !p.positional).map(|p| setter(p));
+    let path_params = params
+        .iter()
+        .filter(|p| p.spec.location == "path")
+        .map(|p| {
+            let f = &p.field;
+            let json = p.json;
+            quote!((#json, self.#f.as_str()))
+        });
+    let query_params = params
+        .iter()
+        .filter(|p| p.spec.location == "query")
+        .map(|p| {
+            let f = &p.field;
+            let json = p.json;
+            quote!(crate::request::QueryValue::append(&self.#f, #json, &mut query);)
+        });
+    let body = if request_ty.is_some() {
+        quote!(::std::option::Option::Some(crate::request::encode(
+            &Self::METHOD,
+            &self.request
+        )?))
+    } else {
+        quote!(::std::option::Option::None)
+    };
+    let has_query = params.iter().any(|p| p.spec.location == "query");
+    let query_decl = if has_query {
+        quote!(let mut query = crate::request::Query::default();)
+    } else {
+        quote!(let query = crate::request::Query::default();)
+    };
+    let execute = if m.response.is_some() {
+        quote!(execute)
+    } else {
+        quote!(execute_empty)
+    };
+    let builder_doc = doc(&paragraphs([
+        summary.as_str(),
+        &format!("Method `{id}`: `{} {path}`.", m.http_method),
+    ]));
+    let scope_list = m
+        .scopes
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scope_doc = doc(&format!(
+        "The method's description; any one of these scopes authorizes it: {scope_list}."
+    ));
+    let send_doc = doc(&paragraphs([
+        "Sends the request and decodes the response.",
+        "Nothing is sent, and an error is returned, when a required path parameter is empty or when the credentials hold no scope that authorizes the method.",
+    ]));
+
+    let paging = paging(doc_, m, &builder, &response_ty, pages);
+
+    let builder_code = quote! {
+        #builder_doc
+        #[derive(Clone, Debug)]
+        #[must_use = "a request does nothing until it is sent"]
+        pub struct #builder {
+            client: crate::Classroom,
+            #(#fields)*
+            #body_field
+            options: crate::request::CallOptions,
+        }
+
+        impl #builder {
+            #scope_doc
+            pub const METHOD: crate::MethodInfo = crate::MethodInfo {
+                id: #id,
+                http_method: crate::HttpMethod::#http,
+                path: #path,
+                scopes: &[#(#scopes),*],
+            };
+
+            #(#setters)*
+
+            /// Selects the fields to return (a partial response), e.g. `"courses(id,name),nextPageToken"`.
+            pub fn fields(mut self, fields: impl ::std::convert::Into<::std::string::String>) -> Self {
+                self.options.fields = ::std::option::Option::Some(fields.into());
+                self
+            }
+
+            /// Attributes the call to a user for quota purposes (at most 40 characters).
+            pub fn quota_user(mut self, quota_user: impl ::std::convert::Into<::std::string::String>) -> Self {
+                self.options.quota_user = ::std::option::Option::Some(quota_user.into());
+                self
+            }
+
+            #send_doc
+            pub async fn send(self) -> crate::Result<#response_ty> {
+                #query_decl
+                #(#query_params)*
+                let call = crate::request::Call {
+                    method: &Self::METHOD,
+                    path_params: &[#(#path_params),*],
+                    query,
+                    body: #body,
+                    options: &self.options,
+                };
+                self.client.#execute(call).await
+            }
+        }
+
+        #paging
+    };
+    (handle_method, builder_code)
+}
+
+fn field_ident(json: &str) -> proc_macro2::Ident {
+    let mut name = snake(json);
+    if RESERVED.contains(&name.as_str()) {
+        name.push_str("_param");
+    }
+    ident(&name)
+}
+
+fn setter(p: &Param) -> TokenStream {
+    let f = &p.field;
+    let ty = &p.ty;
+    let mut notes = Vec::new();
+    if p.spec.deprecated {
+        notes.push("**Deprecated.**".to_string());
+    }
+    notes.push(format!("Sets the `{}` query parameter.", p.json));
+    let note = notes.join(" ");
+    let description = escape(p.spec.description.as_deref().unwrap_or(""));
+    let docs = doc(&paragraphs([description.as_str(), note.as_str()]));
+    if p.spec.repeated {
+        quote! {
+            #docs
+            pub fn #f(mut self, values: impl ::std::iter::IntoIterator<Item = #ty>) -> Self {
+                self.#f = values.into_iter().collect();
+                self
+            }
+        }
+    } else if is_string(ty) || ty.to_string().contains("FieldMask") {
+        quote! {
+            #docs
+            pub fn #f(mut self, value: impl ::std::convert::Into<#ty>) -> Self {
+                self.#f = ::std::option::Option::Some(value.into());
+                self
+            }
+        }
+    } else {
+        quote! {
+            #docs
+            pub fn #f(mut self, value: #ty) -> Self {
+                self.#f = ::std::option::Option::Some(value);
+                self
+            }
+        }
+    }
+}
+
+/// For list methods (a `pageToken` parameter, a response with `nextPageToken` and one array):
+/// the paging glue and the `pages()` / `items()` streams.
+fn paging(
+    doc_: &Document,
+    m: &Method,
+    builder: &proc_macro2::Ident,
+    response_ty: &TokenStream,
+    pages: &mut BTreeMap<String, TokenStream>,
+) -> TokenStream {
+    let Some(response) = &m.response else {
+        return quote!();
+    };
+    let Some(schema) = doc_.schemas.get(&response.ref_) else {
+        return quote!();
+    };
+    if !m.parameters.contains_key("pageToken") || !schema.properties.contains_key("nextPageToken") {
+        return quote!();
+    }
+    let arrays: Vec<_> = schema
+        .properties
+        .iter()
+        .filter(|(_, p)| p.type_.as_deref() == Some("array"))
+        .collect();
+    let [(items_json, items)] = arrays.as_slice() else {
+        return quote!();
+    };
+    let Some(item_ref) = items.items.as_ref().and_then(|i| i.ref_.as_ref()) else {
+        return quote!();
+    };
+    let item_ty = ident(&pascal(item_ref));
+    let id = &m.id;
+    let items_field = ident(&snake(items_json));
+    let page_token = field_ident("pageToken");
+    pages.entry(response.ref_.clone()).or_insert_with(|| {
+        quote! {
+            impl crate::paging::Page for #response_ty {
+                type Item = crate::models::#item_ty;
+                fn next_page_token(&self) -> ::std::option::Option<&str> {
+                    self.next_page_token.as_deref()
+                }
+                fn into_items(self) -> ::std::vec::Vec<Self::Item> {
+                    self.#items_field
+                }
+            }
+        }
+    });
+    quote! {
+
+        impl crate::paging::Paginate for #builder {
+            type Page = #response_ty;
+            const METHOD_ID: &'static str = #id;
+            fn set_page_token(&mut self, token: ::std::string::String) {
+                self.#page_token = ::std::option::Option::Some(token);
+            }
+            fn send_page(self) -> impl ::std::future::Future<Output = crate::Result<Self::Page>> + ::std::marker::Send {
+                self.send()
+            }
+        }
+
+        impl #builder {
+            /// Every page of results, fetched lazily as the stream is polled, following `nextPageToken`.
+            pub fn pages(self) -> impl ::futures::Stream<Item = crate::Result<#response_ty>> + ::std::marker::Send {
+                crate::paging::pages(self)
+            }
+
+            /// Every item across all pages, fetched lazily as the stream is polled.
+            pub fn items(self) -> impl ::futures::Stream<Item = crate::Result<crate::models::#item_ty>> + ::std::marker::Send {
+                crate::paging::items(self)
+            }
+        }
+    }
+}
+
+fn first_sentence(text: &str) -> String {
+    match text.find(". ") {
+        Some(i) => text[..=i].to_string(),
+        None => text.to_string(),
+    }
+}

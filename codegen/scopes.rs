@@ -1,0 +1,69 @@
+//! OAuth scopes -> the `Scope` enum.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use crate::codegen::discovery::Document;
+use crate::codegen::docs::{doc, escape};
+use crate::codegen::names::{ident, pascal};
+
+/// `https://www.googleapis.com/auth/classroom.courses.readonly` -> `CoursesReadonly`.
+pub fn scope_variant(doc_: &Document, url: &str) -> Ident {
+    let short = url.rsplit('/').next().unwrap_or(url);
+    let short = short
+        .strip_prefix(&format!("{}.", doc_.name))
+        .unwrap_or(short);
+    ident(&pascal(short))
+}
+
+pub fn scopes(doc_: &Document) -> TokenStream {
+    let entries: Vec<_> = doc_.auth.oauth2.scopes.iter().collect();
+    let variants: Vec<_> = entries
+        .iter()
+        .map(|(url, _)| scope_variant(doc_, url))
+        .collect();
+    let urls: Vec<_> = entries.iter().map(|(url, _)| url.as_str()).collect();
+    let descriptions: Vec<_> = entries
+        .iter()
+        .map(|(_, info)| info.description.as_str())
+        .collect();
+    let docs = entries
+        .iter()
+        .map(|(url, info)| doc(&format!("{}\n\n`{url}`", escape(&info.description))));
+    let count = entries.len();
+    quote! {
+        /// An OAuth 2.0 scope of the API, as listed by the discovery document.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Scope {
+            #( #docs #variants, )*
+        }
+
+        impl Scope {
+            /// Every scope the API defines.
+            pub const ALL: [Scope; #count] = [#(Scope::#variants),*];
+
+            /// The scope's URL, as requested from and granted by the authorization server.
+            pub const fn url(self) -> &'static str {
+                match self {
+                    #( Scope::#variants => #urls, )*
+                }
+            }
+
+            /// What the scope allows, as shown on Google's consent screen.
+            pub const fn description(self) -> &'static str {
+                match self {
+                    #( Scope::#variants => #descriptions, )*
+                }
+            }
+
+            /// The scope with this URL, if the API defines one.
+            pub fn from_url(url: &str) -> ::std::option::Option<Scope> {
+                match url {
+                    #( #urls => ::std::option::Option::Some(Scope::#variants), )*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+    }
+}

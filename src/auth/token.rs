@@ -1,0 +1,123 @@
+//! Access tokens and the credentials trait.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::AuthError;
+
+/// An OAuth 2.0 access token, with the scopes it holds when known.
+///
+/// Its `Debug` output never shows the token itself.
+#[derive(Clone)]
+pub struct AccessToken {
+    secret: Arc<str>,
+    scopes: Option<Arc<[String]>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl AccessToken {
+    /// A token whose scopes are unknown: calls made with it skip the scope check.
+    pub fn new(secret: impl Into<String>) -> Self {
+        AccessToken {
+            secret: Arc::from(secret.into()),
+            scopes: None,
+            expires_at: None,
+        }
+    }
+
+    /// Records the scopes the token holds (URLs, as in a token response's `scope`).
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Records when the token expires.
+    pub fn with_expiry(mut self, expires_at: DateTime<Utc>) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// The token itself, for an `Authorization: Bearer` header. Keep it out of logs.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The scopes the token holds, if known.
+    pub fn scopes(&self) -> Option<&[String]> {
+        self.scopes.as_deref()
+    }
+
+    /// When the token expires, if known.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &"[redacted]")
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A source of access tokens.
+///
+/// Implementations cache and refresh as they see fit; the client calls
+/// [`access_token`](Credentials::access_token) once per request, and
+/// [`invalidate`](Credentials::invalidate) when the API answers 401 to a token.
+#[async_trait]
+pub trait Credentials: Send + Sync + fmt::Debug {
+    /// A token valid for at least the next few seconds.
+    async fn access_token(&self) -> Result<AccessToken, AuthError>;
+
+    /// The API rejected `token` as invalid or expired; the next call should get a fresh one.
+    async fn invalidate(&self, token: &AccessToken) {
+        let _ = token;
+    }
+}
+
+/// A fixed access token obtained elsewhere (e.g. `gcloud auth print-access-token`).
+///
+/// With [`BearerToken::with_scopes`] the client checks every call against those scopes before
+/// sending; without, it cannot, and leaves the decision to the server.
+#[derive(Clone, Debug)]
+pub struct BearerToken {
+    token: AccessToken,
+}
+
+impl BearerToken {
+    /// A token whose scopes are unknown.
+    pub fn new(token: impl Into<String>) -> Self {
+        BearerToken {
+            token: AccessToken::new(token),
+        }
+    }
+
+    /// Declares the scopes the token holds (URLs).
+    pub fn with_scopes<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        BearerToken {
+            token: self.token.with_scopes(scopes),
+        }
+    }
+}
+
+#[async_trait]
+impl Credentials for BearerToken {
+    async fn access_token(&self) -> Result<AccessToken, AuthError> {
+        Ok(self.token.clone())
+    }
+}

@@ -1,0 +1,208 @@
+//! `Classroom`: the client every call goes through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Credentials;
+use crate::{Error, Result, RetryPolicy};
+
+/// The root URL of the Classroom API.
+pub const DEFAULT_ROOT_URL: &str = crate::resources::DEFAULT_ROOT_URL;
+
+/// A Classroom API client. Cheap to clone: clones share the connection pool and credentials.
+///
+/// Calls are reached by the API's resource path:
+///
+/// ```no_run
+/// # async fn run(classroom: classroom::Classroom) -> classroom::Result<()> {
+/// let course = classroom.courses().get("d:math-101").send().await?;
+/// let turned_in = classroom
+///     .courses()
+///     .course_work()
+///     .student_submissions()
+///     .turn_in("course", "work", "submission")
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Classroom {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    root_url: String,
+    credentials: Arc<dyn Credentials>,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Classroom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Classroom")
+            .field("root_url", &self.inner.root_url)
+            .field("credentials", &self.inner.credentials)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Classroom {
+    /// A client for Google's Classroom API with these credentials and default settings.
+    pub fn new(credentials: impl Credentials + 'static) -> Result<Self> {
+        Classroom::builder().credentials(credentials).build()
+    }
+
+    /// A builder for a client with a different root URL, user agent, timeouts or retries.
+    pub fn builder() -> ClassroomBuilder {
+        ClassroomBuilder::default()
+    }
+
+    /// The root URL calls are sent to, ending in `/`.
+    pub fn root_url(&self) -> &str {
+        &self.inner.root_url
+    }
+
+    /// The client's credentials.
+    pub fn credentials(&self) -> &Arc<dyn Credentials> {
+        &self.inner.credentials
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+}
+
+/// Configures a [`Classroom`] client.
+#[derive(Default)]
+pub struct ClassroomBuilder {
+    root_url: Option<String>,
+    user_agent: Option<String>,
+    credentials: Option<Arc<dyn Credentials>>,
+    retry: Option<RetryPolicy>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ClassroomBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClassroomBuilder")
+            .field("root_url", &self.root_url)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClassroomBuilder {
+    /// Sends calls to another root URL: the emulator, a proxy, a test server.
+    /// Defaults to [`DEFAULT_ROOT_URL`].
+    pub fn root_url(mut self, url: impl Into<String>) -> Self {
+        self.root_url = Some(url.into());
+        self
+    }
+
+    /// Sets the credentials calls are authorized with (required).
+    pub fn credentials(mut self, credentials: impl Credentials + 'static) -> Self {
+        self.credentials = Some(Arc::new(credentials));
+        self
+    }
+
+    /// Sets credentials already shared elsewhere.
+    pub fn shared_credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Prepends a product token to the user agent, e.g. `"roster-sync/2.1"`.
+    pub fn user_agent(mut self, product: impl Into<String>) -> Self {
+        self.user_agent = Some(product.into());
+        self
+    }
+
+    /// Sets the retry policy; [`RetryPolicy::none`] turns retries off.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Bounds each attempt, from sending to the end of the reply (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds connecting to the server (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Classroom> {
+        let invalid = |message: String| Error::InvalidInput {
+            method: "Classroom::builder",
+            message,
+        };
+        let credentials = self.credentials.ok_or_else(|| {
+            invalid("no credentials: call .credentials(...) before .build()".into())
+        })?;
+        let mut root_url = self
+            .root_url
+            .unwrap_or_else(|| DEFAULT_ROOT_URL.to_string());
+        let parsed = reqwest::Url::parse(&root_url)
+            .map_err(|e| invalid(format!("root URL {root_url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https")
+            || parsed.query().is_some()
+            || parsed.fragment().is_some()
+        {
+            return Err(invalid(format!(
+                "root URL {root_url:?} must be http(s) with no query or fragment"
+            )));
+        }
+        if !root_url.ends_with('/') {
+            root_url.push('/');
+        }
+        let agent = concat!("classroom-rust/", env!("CARGO_PKG_VERSION"));
+        let user_agent = match self.user_agent {
+            Some(product) => format!("{product} {agent}"),
+            None => agent.to_string(),
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(
+                tls_config().map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
+            )
+            .user_agent(user_agent)
+            .timeout(self.timeout.unwrap_or(Duration::from_secs(60)))
+            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| invalid(format!("HTTP client set-up failed: {e}")))?;
+        Ok(Classroom {
+            inner: Arc::new(Inner {
+                http,
+                root_url,
+                credentials,
+                retry: self.retry.unwrap_or_default(),
+            }),
+        })
+    }
+}
+
+/// rustls with the *ring* provider chosen explicitly (not the process default, which panics
+/// when a program links two providers and installs neither), the platform's certificate
+/// verifier, and ALPN for HTTP/2 and HTTP/1.1.
+pub(crate) fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -1,0 +1,56 @@
+//! A typed client for the [Google Classroom API](https://developers.google.com/workspace/classroom).
+//!
+//! The whole API surface (every schema and method of Classroom v1) is generated at build time
+//! from Google's discovery document. Calls follow the API's resource path, take their required
+//! parameters as arguments and optional ones as builder methods, and return typed responses:
+//!
+//! ```no_run
+//! use classroom::models::CourseState;
+//! use classroom::{BearerToken, Classroom, Scope};
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> classroom::Result<()> {
+//! let token = BearerToken::new(std::env::var("ACCESS_TOKEN").unwrap())
+//!     .with_scopes([Scope::CoursesReadonly.url()]);
+//! let classroom = Classroom::new(token)?;
+//!
+//! // Every active course, page by page as the stream is read.
+//! let courses: Vec<_> = classroom
+//!     .courses()
+//!     .list()
+//!     .course_states([CourseState::Active])
+//!     .items()
+//!     .try_collect()
+//!     .await?;
+//! for course in &courses {
+//!     println!("{} {}", course.id.as_deref().unwrap_or(""), course.name.as_deref().unwrap_or(""));
+//! }
+//!
+//! // The token holds no scope that authorizes creating a course: refused before sending.
+//! let refused = classroom.courses().create(Default::default()).send().await;
+//! assert!(refused.unwrap_err().is_missing_scope());
+//! # Ok(()) }
+//! ```
+//!
+//! Each builder knows its method ([`MethodInfo`]: id, verb, path, scopes) as its `METHOD`
+//! constant; [`resources::METHODS`] lists them all.
+
+mod client;
+mod error;
+mod field_mask;
+mod method;
+mod request;
+mod retry;
+mod wire;
+
+pub mod auth;
+pub mod models;
+pub mod paging;
+pub mod resources;
+
+pub use auth::{AccessToken, BearerToken, Credentials, Scope};
+pub use client::{Classroom, ClassroomBuilder, DEFAULT_ROOT_URL};
+pub use error::{ApiError, Error, Result};
+pub use field_mask::FieldMask;
+pub use method::{HttpMethod, MethodInfo};
+pub use retry::RetryPolicy;

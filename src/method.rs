@@ -1,0 +1,68 @@
+//! What every API method knows about itself: id, HTTP verb, path template and scopes.
+
+use std::fmt;
+
+use crate::Scope;
+
+/// An HTTP verb used by the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl HttpMethod {
+    /// The verb as written in a request line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+
+    /// Whether repeating the request has the same effect as sending it once.
+    pub const fn is_idempotent(self) -> bool {
+        matches!(self, HttpMethod::Get | HttpMethod::Put | HttpMethod::Delete)
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A method of the API as the discovery document describes it. Every request builder has one
+/// as its `METHOD` constant, and [`resources::METHODS`](crate::resources::METHODS) lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodInfo {
+    /// The method id, e.g. `classroom.courses.list`.
+    pub id: &'static str,
+    /// The HTTP verb.
+    pub http_method: HttpMethod,
+    /// The path template relative to the root URL, e.g. `v1/courses/{id}`.
+    pub path: &'static str,
+    /// The scopes the discovery document lists for the method. Holding any one of them
+    /// authorizes the call, except the additional scopes (see [`Scope::is_additional`]),
+    /// which never authorize a call on their own.
+    pub scopes: &'static [Scope],
+}
+
+impl MethodInfo {
+    /// The scopes that authorize this method on their own: [`MethodInfo::scopes`] without
+    /// the additional ones.
+    pub fn authorizing_scopes(&self) -> impl Iterator<Item = Scope> + '_ {
+        self.scopes.iter().copied().filter(|s| !s.is_additional())
+    }
+}

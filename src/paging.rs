@@ -1,0 +1,111 @@
+//! Lazy streams over list methods: every list builder has `.pages()` and `.items()`.
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use futures::{Stream, StreamExt, stream};
+
+use crate::{Error, Result};
+
+/// A page of a list response.
+pub trait Page {
+    /// What the page lists.
+    type Item;
+
+    /// The token for the next page; absent or empty on the last one.
+    fn next_page_token(&self) -> Option<&str>;
+
+    /// The page's items.
+    fn into_items(self) -> Vec<Self::Item>;
+}
+
+/// A list call that can be resent for the next page.
+pub trait Paginate: Clone + Send + 'static {
+    /// The method's response.
+    type Page: Page + Send;
+
+    /// The method id, for errors.
+    const METHOD_ID: &'static str;
+
+    /// Asks for the page after the one `token` came with.
+    fn set_page_token(&mut self, token: String);
+
+    /// Sends the call for one page.
+    fn send_page(self) -> impl Future<Output = Result<Self::Page>> + Send;
+}
+
+struct State<P> {
+    next: Option<P>,
+    seen: HashSet<String>,
+    /// An error to end the stream with, after the page already fetched.
+    failed: Option<Error>,
+}
+
+/// Every page, requested one at a time as the stream is polled. The stream ends after the page
+/// without a next-page token, or with an error (after which it ends). A token the server sent
+/// before would loop forever: its page is yielded, then an error ends the stream.
+pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send {
+    let state = State {
+        next: Some(call),
+        seen: HashSet::new(),
+        failed: None,
+    };
+    stream::unfold(state, |mut state| async move {
+        if let Some(error) = state.failed.take() {
+            return Some((Err(error), state));
+        }
+        let call = state.next.take()?;
+        let mut following = call.clone();
+        let page = match call.send_page().await {
+            Ok(page) => page,
+            Err(e) => return Some((Err(e), state)),
+        };
+        match page.next_page_token().filter(|t| !t.is_empty()) {
+            Some(token) if !state.seen.insert(token.to_string()) => {
+                state.failed = Some(Error::Decode {
+                    method: P::METHOD_ID,
+                    status: 200,
+                    message: format!(
+                        "the server sent page token {token:?} twice; stopping to avoid a loop"
+                    ),
+                    excerpt: String::new(),
+                });
+            }
+            Some(token) => {
+                following.set_page_token(token.to_string());
+                state.next = Some(following);
+            }
+            None => {}
+        }
+        Some((Ok(page), state))
+    })
+}
+
+/// Every item across all pages.
+pub fn items<P: Paginate>(call: P) -> impl Stream<Item = Result<<P::Page as Page>::Item>> + Send
+where
+    <P::Page as Page>::Item: Send,
+{
+    pages(call).flat_map(|page| {
+        stream::iter(match page {
+            Ok(page) => PageItems::Items(page.into_items().into_iter()),
+            Err(e) => PageItems::Failed(Some(e)),
+        })
+    })
+}
+
+enum PageItems<T> {
+    Items(std::vec::IntoIter<T>),
+    Failed(Option<Error>),
+}
+
+impl<T> Iterator for PageItems<T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        match self {
+            PageItems::Items(items) => items.next().map(Ok),
+            PageItems::Failed(e) => e.take().map(Err),
+        }
+    }
+}
