@@ -435,7 +435,7 @@ fn method_code(
     (handle_method, builder_code)
 }
 
-fn field_ident(json: &str) -> proc_macro2::Ident {
+pub fn field_ident(json: &str) -> proc_macro2::Ident {
     let mut name = snake(json);
     if RESERVED.contains(&name.as_str()) {
         name.push_str("_param");

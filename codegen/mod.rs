@@ -2,6 +2,7 @@
 //!
 //! Used by `build.rs` at build time and by the tests, which call [`generate`] directly.
 
+pub mod cases;
 pub mod discovery;
 pub mod docs;
 pub mod methods;
@@ -31,6 +32,12 @@ pub fn generate(doc: &Document, source: &str) -> Result<Vec<File>, String> {
     for (path, code) in resource_files {
         out.push(format_file(&path, code, doc, source)?);
     }
+    out.push(format_file(
+        "test_cases.rs",
+        cases::cases(doc),
+        doc,
+        source,
+    )?);
     Ok(out)
 }
 

@@ -1,0 +1,261 @@
+//! A small HTTP/1.1 server on 127.0.0.1 for tests: it records every request and answers with
+//! whatever the test's handler returns.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// A request as the server received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// The raw (still percent-encoded) path.
+    pub path: String,
+    /// The raw query string.
+    pub raw_query: String,
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the server answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(value).unwrap(),
+        }
+    }
+
+    pub fn raw(status: u16, content_type: &str, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+type Handler = dyn Fn(&Recorded) -> Reply + Send + Sync;
+
+pub struct TestServer {
+    pub url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl TestServer {
+    /// Starts a server whose answers come from `handler`.
+    pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let recorded = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let handler = handler.clone();
+                let recorded = recorded.clone();
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    recorded.lock().unwrap().push(request.clone());
+                    let reply = handler(&request);
+                    let mut head = format!(
+                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
+                    for (k, v) in &reply.headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let stream = stream.get_mut();
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&reply.body).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        TestServer { url, requests }
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn take_requests(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
+
+async fn read_request(stream: &mut BufReader<tokio::net::TcpStream>) -> Option<Recorded> {
+    let mut line = String::new();
+    stream.read_line(&mut line).await.ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        stream.read_line(&mut h).await.ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await.ok()?;
+    let (path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+    let query = raw_query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    Some(Recorded {
+        method,
+        path: path.to_string(),
+        raw_query: raw_query.to_string(),
+        query,
+        headers,
+        body,
+    })
+}
+
+pub fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .expect("query is UTF-8")
+        .into_owned()
+}
+
+/// RFC 3986: everything but unreserved characters percent-encoded, byte by byte.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A client for `server` holding a token with the given scopes (all scopes when `None`).
+pub fn client(server: &TestServer) -> classroom::Classroom {
+    client_with(server, classroom::BearerToken::new("test-token"))
+}
+
+pub fn client_with(server: &TestServer, token: classroom::BearerToken) -> classroom::Classroom {
+    classroom::Classroom::builder()
+        .root_url(&server.url)
+        .credentials(token)
+        .retry(
+            classroom::RetryPolicy::default().initial_backoff(std::time::Duration::from_millis(1)),
+        )
+        .build()
+        .unwrap()
+}
+
+/// The discovery document the SDK was generated from.
+pub fn discovery() -> serde_json::Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/discovery/classroom.v1.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A fully populated JSON value for a schema (nested schemas to a depth of four).
+pub fn sample(
+    doc: &serde_json::Value,
+    schema: &serde_json::Value,
+    name: &str,
+    depth: usize,
+) -> Option<serde_json::Value> {
+    use serde_json::{Value, json};
+    if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+        if depth > 4 {
+            return None;
+        }
+        let target_schema = &doc["schemas"][target];
+        let mut object = serde_json::Map::new();
+        for (prop, spec) in target_schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = sample(doc, spec, prop, depth + 1) {
+                object.insert(prop.clone(), v);
+            }
+        }
+        return Some(Value::Object(object));
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return values.last().cloned();
+    }
+    let format = schema.get("format").and_then(Value::as_str);
+    Some(match schema.get("type").and_then(Value::as_str) {
+        Some("string") => match format {
+            Some("google-datetime") => json!("2026-11-24T17:53:03.123Z"),
+            Some("google-fieldmask") => json!("name,section"),
+            Some("int64") | Some("uint64") => json!("1234567890123"),
+            Some("date") => json!("2026-11-24"),
+            _ => json!(format!("s-{name} é/?")),
+        },
+        Some("integer") => json!(42),
+        Some("number") => json!(12.5),
+        Some("boolean") => json!(true),
+        Some("array") => {
+            let item = sample(doc, &schema["items"], name, depth)?;
+            json!([item.clone(), item])
+        }
+        Some("object") => match schema.get("additionalProperties") {
+            Some(value) => json!({ "key-one": sample(doc, value, name, depth)? }),
+            None => json!({ "anything": [1, "two"] }),
+        },
+        _ => json!({ "anything": [1, "two"] }),
+    })
+}
