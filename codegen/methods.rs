@@ -30,7 +30,7 @@ pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, To
         decls.push(module_decl(&path));
         accessors.push(accessor(name, &path));
     }
-    let count = table.len();
+    let count = proc_macro2::Literal::usize_unsuffixed(table.len());
     let root_url = format!("{}{}", doc.root_url, doc.service_path);
     let revision = &doc.revision;
     let pages = pages.values();

@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(pascal("studentSubmissions"), "StudentSubmissions");
         assert_eq!(pascal("push-notifications"), "PushNotifications");
         assert_eq!(pascal("1"), "V1");
-        assert_eq!(snake("userIDs"), "user_ids");
+        assert_eq!(snake("HTTPServer"), "http_server");
         assert_eq!(serde_camel("you_tube_video"), "youTubeVideo");
     }
 }

@@ -30,7 +30,7 @@ pub fn scopes(doc_: &Document) -> TokenStream {
     let docs = entries
         .iter()
         .map(|(url, info)| doc(&format!("{}\n\n`{url}`", escape(&info.description))));
-    let count = entries.len();
+    let count = proc_macro2::Literal::usize_unsuffixed(entries.len());
     quote! {
         /// An OAuth 2.0 scope of the API, as listed by the discovery document.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
