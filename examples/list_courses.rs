@@ -12,7 +12,9 @@ use futures::TryStreamExt;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Ok(token) = std::env::var("CLASSROOM_TOKEN") else {
-        eprintln!("set CLASSROOM_TOKEN to an access token (and CLASSROOM_ROOT_URL for another server)");
+        eprintln!(
+            "set CLASSROOM_TOKEN to an access token (and CLASSROOM_ROOT_URL for another server)"
+        );
         std::process::exit(2);
     };
     let mut builder = Classroom::builder().credentials(BearerToken::new(token));
@@ -20,7 +22,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.root_url(root);
     }
     let classroom = builder.build()?;
-    let courses: Vec<Course> = classroom.courses().list().page_size(100).items().try_collect().await?;
+    let courses: Vec<Course> = classroom
+        .courses()
+        .list()
+        .page_size(100)
+        .items()
+        .try_collect()
+        .await?;
     print_table(&courses);
     Ok(())
 }
@@ -30,7 +38,11 @@ fn print_table(courses: &[Course]) {
         .iter()
         .map(|c| {
             let text = |v: &Option<String>| v.clone().unwrap_or_default();
-            let state = c.course_state.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let state = c
+                .course_state
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
             [text(&c.id), text(&c.name), text(&c.section), state]
         })
         .collect();
@@ -42,7 +54,11 @@ fn print_table(courses: &[Course]) {
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let cells: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         println!("{}", cells.join("  ").trim_end());
     }
     println!("{} course(s)", courses.len());

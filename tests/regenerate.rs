@@ -8,7 +8,11 @@ mod codegen;
 use serde_json::Value;
 
 fn document() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/discovery/classroom.v1.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/discovery/classroom.v1.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -26,7 +30,11 @@ fn extended() -> Value {
             (into, from) => *into = from.clone(),
         }
     }
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/discovery_extension.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/discovery_extension.json"
+    ))
+    .unwrap();
     let mut doc = document();
     merge(&mut doc, &serde_json::from_str(&text).unwrap());
     doc
@@ -38,25 +46,50 @@ fn generate(doc: &Value) -> Vec<codegen::File> {
 }
 
 fn file<'a>(files: &'a [codegen::File], path: &str) -> &'a str {
-    &files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("{path} was generated")).text
+    &files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{path} was generated"))
+        .text
 }
 
 #[test]
 fn an_added_schema_and_method_are_generated() {
     let files = generate(&extended());
     let models = file(&files, "models.rs");
-    assert!(models.contains("pub struct Widget {"), "the new schema is a struct");
-    assert!(models.contains("pub enum WidgetHue {"), "its enum is an enum, named after its owner (one word says too little)");
-    assert!(models.contains("pub parts: ::std::vec::Vec<crate::models::Widget>"), "self-reference through a list");
-    assert!(models.contains("with = \"crate::wire::int_string\""), "int64 travels as a string");
+    assert!(
+        models.contains("pub struct Widget {"),
+        "the new schema is a struct"
+    );
+    assert!(
+        models.contains("pub enum WidgetHue {"),
+        "its enum is an enum, named after its owner (one word says too little)"
+    );
+    assert!(
+        models.contains("pub parts: ::std::vec::Vec<crate::models::Widget>"),
+        "self-reference through a list"
+    );
+    assert!(
+        models.contains("with = \"crate::wire::int_string\""),
+        "int64 travels as a string"
+    );
 
     let widgets = file(&files, "resources/courses.widgets.rs");
-    assert!(widgets.contains("pub struct Get {"), "the new method has a builder");
+    assert!(
+        widgets.contains("pub struct Get {"),
+        "the new method has a builder"
+    );
     assert!(widgets.contains("id: \"classroom.courses.widgets.get\""));
     assert!(widgets.contains("pub fn verbose(mut self, value: bool) -> Self"));
     let courses = file(&files, "resources/courses.rs");
-    assert!(courses.contains("pub fn widgets(&self) -> widgets::WidgetsResource"), "reached from courses()");
-    assert!(file(&files, "resources.rs").contains("&crate::MethodInfo; 106]"), "the method table grows");
+    assert!(
+        courses.contains("pub fn widgets(&self) -> widgets::WidgetsResource"),
+        "reached from courses()"
+    );
+    assert!(
+        file(&files, "resources.rs").contains("&crate::MethodInfo; 106]"),
+        "the method table grows"
+    );
 }
 
 #[test]
