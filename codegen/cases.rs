@@ -105,7 +105,40 @@ pub fn cases(doc: &Document) -> TokenStream {
             }
         }
     });
+    let scope_types: Vec<_> = doc
+        .auth
+        .oauth2
+        .scopes
+        .keys()
+        .map(|u| crate::codegen::scopes::scope_variant(doc, u))
+        .collect();
+    let scope_cases = doc.methods().into_iter().map(|(path, name, m)| {
+        let modules = path.iter().map(|r| ident(&snake(r)));
+        let builder = ident(&pascal(name));
+        let requirement = crate::codegen::scope_check::requirement(doc, m, &quote!(classroom));
+        quote! {
+            {
+                fn authorized<S: classroom::scope_check::ScopeSet>() -> bool {
+                    <#requirement as classroom::scope_check::Bool>::VALUE
+                }
+                ScopeCase {
+                    method: &classroom::resources::#(#modules)::*::#builder::METHOD,
+                    dynamic: authorized::<classroom::scope_check::Dynamic>(),
+                    empty: authorized::<()>(),
+                    single: vec![#(
+                        (classroom::Scope::#scope_types, authorized::<classroom::Scopes![#scope_types]>())
+                    ),*],
+                }
+            }
+        }
+    });
     quote! {
+        /// For every method, whether its compile-time requirement holds for the dynamic set,
+        /// the empty set, and each one-scope set.
+        pub fn scope_cases() -> Vec<ScopeCase> {
+            vec![#(#scope_cases),*]
+        }
+
         /// One call per method of the document.
         pub fn method_cases() -> Vec<MethodCase> {
             vec![#(#methods),*]

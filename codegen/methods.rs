@@ -43,7 +43,7 @@ pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, To
 
         #(#decls)*
 
-        impl crate::Classroom {
+        impl<S: crate::scope_check::ScopeSet> crate::Classroom<S> {
             #(#accessors)*
         }
 
@@ -87,7 +87,7 @@ fn accessor(name: &str, path: &[&str]) -> TokenStream {
     };
     quote! {
         #docs
-        pub fn #module(&self) -> #module::#handle {
+        pub fn #module(&self) -> #module::#handle<S> {
             #module::#handle { client: ::std::clone::Clone::clone(#client) }
         }
     }
@@ -106,7 +106,9 @@ fn resource_module(
     let handle = ident(&format!("{}Resource", pascal(name)));
     let dotted = path.join(".");
     let handle_doc = doc(&format!(
-        "Calls on the `{dotted}` resource; reached from [`Classroom`](crate::Classroom) by the resource path."
+        "Calls on the `{dotted}` resource; reached from [`Classroom`](crate::Classroom) by the resource path.\n\n\
+         `S` is the client's scope set: a method the set cannot authorize does not compile (see \
+         [`scope_check`](crate::scope_check))."
     ));
     let mut handle_methods = Vec::new();
     let mut builders = Vec::new();
@@ -137,11 +139,11 @@ fn resource_module(
     let code = quote! {
         #handle_doc
         #[derive(Clone, Debug)]
-        pub struct #handle {
-            pub(crate) client: crate::Classroom,
+        pub struct #handle<S = crate::scope_check::Dynamic> {
+            pub(crate) client: crate::Classroom<S>,
         }
 
-        impl #handle {
+        impl<S: crate::scope_check::ScopeSet> #handle<S> {
             #(#handle_methods)*
         }
 
@@ -300,11 +302,16 @@ fn method_code(
             pascal(method_name)
         ),
     ]));
+    let requirement = crate::codegen::scope_check::requirement(doc_, m, &quote!(crate));
+    let leaf = crate::codegen::scope_check::leaf_trait(m);
     let handle_method = quote! {
         #handle_doc
-        pub fn #fn_name(&self, #(#args,)* #body_arg) -> #builder {
+        pub fn #fn_name(&self, #(#args,)* #body_arg) -> #builder
+        where
+            #requirement: crate::scope_check::requirements::#leaf,
+        {
             #builder {
-                client: ::std::clone::Clone::clone(&self.client),
+                client: self.client.untyped(),
                 #(#inits_positional,)*
                 #body_init
                 #(#inits_optional,)*

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod docs;
 pub mod methods;
 pub mod names;
+pub mod scope_check;
 pub mod scopes;
 pub mod types;
 
@@ -27,6 +28,7 @@ pub fn generate(doc: &Document, source: &str) -> Result<Vec<File>, String> {
     let mut out = vec![
         format_file("models.rs", types.models(), doc, source)?,
         format_file("scopes.rs", scopes::scopes(doc), doc, source)?,
+        format_file("scope_check.rs", scope_check::scope_check(doc), doc, source)?,
         format_file("resources.rs", resources, doc, source)?,
     ];
     for (path, code) in resource_files {

@@ -1,10 +1,12 @@
 //! `Classroom`: the client every call goes through.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::scope_check::{Dynamic, ScopeSet};
 use crate::{Error, Result, RetryPolicy};
 
 /// The root URL of the Classroom API.
@@ -26,9 +28,21 @@ pub const DEFAULT_ROOT_URL: &str = crate::resources::DEFAULT_ROOT_URL;
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
-pub struct Classroom {
+///
+/// `S` is the client's scope set; the default, [`Dynamic`], checks scopes at run time only.
+/// See [`scope_check`](crate::scope_check) for clients whose calls are checked at compile time.
+pub struct Classroom<S = Dynamic> {
     inner: Arc<Inner>,
+    scopes: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Classroom<S> {
+    fn clone(&self) -> Self {
+        Classroom {
+            inner: self.inner.clone(),
+            scopes: PhantomData,
+        }
+    }
 }
 
 struct Inner {
@@ -38,7 +52,7 @@ struct Inner {
     retry: RetryPolicy,
 }
 
-impl fmt::Debug for Classroom {
+impl<S> fmt::Debug for Classroom<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Classroom")
             .field("root_url", &self.inner.root_url)
@@ -57,6 +71,26 @@ impl Classroom {
     /// A builder for a client with a different root URL, user agent, timeouts or retries.
     pub fn builder() -> ClassroomBuilder {
         ClassroomBuilder::default()
+    }
+
+    /// This client, typed with the static scope set `T`: calls `T` cannot authorize no longer
+    /// compile. The token's scopes are still checked at run time.
+    #[cfg(feature = "scope-check")]
+    pub fn typed<T: ScopeSet>(&self) -> Classroom<T> {
+        Classroom {
+            inner: self.inner.clone(),
+            scopes: PhantomData,
+        }
+    }
+}
+
+impl<S: ScopeSet> Classroom<S> {
+    /// The same client with its scopes checked at run time only.
+    pub fn untyped(&self) -> Classroom {
+        Classroom {
+            inner: self.inner.clone(),
+            scopes: PhantomData,
+        }
     }
 
     /// The root URL calls are sent to, ending in `/`.
@@ -189,6 +223,7 @@ impl ClassroomBuilder {
                 credentials,
                 retry: self.retry.unwrap_or_default(),
             }),
+            scopes: PhantomData,
         })
     }
 }

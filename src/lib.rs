@@ -47,6 +47,7 @@ pub mod auth;
 pub mod models;
 pub mod paging;
 pub mod resources;
+pub mod scope_check;
 
 pub use auth::{AccessToken, BearerToken, Credentials, Scope};
 pub use client::{Classroom, ClassroomBuilder, DEFAULT_ROOT_URL};

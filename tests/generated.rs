@@ -194,3 +194,26 @@ fn every_schema_round_trips_a_fully_populated_value() {
         assert_eq!(back, value, "{} loses nothing in a round trip", case.name);
     }
 }
+
+pub struct ScopeCase {
+    method: &'static classroom::MethodInfo,
+    dynamic: bool,
+    empty: bool,
+    single: Vec<(classroom::Scope, bool)>,
+}
+
+#[test]
+fn every_methods_compile_time_requirement_matches_its_run_time_one() {
+    let cases = scope_cases();
+    assert_eq!(cases.len(), 105);
+    for case in cases {
+        let id = case.method.id;
+        assert!(case.dynamic, "{id}: the dynamic client compiles every call");
+        assert!(!case.empty, "{id}: the empty set authorizes nothing");
+        assert_eq!(case.single.len(), classroom::Scope::ALL.len());
+        for (scope, statically) in case.single {
+            let at_run_time = case.method.authorizing_scopes().any(|s| s == scope);
+            assert_eq!(statically, at_run_time, "{id} with only {scope}");
+        }
+    }
+}
