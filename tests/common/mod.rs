@@ -85,25 +85,27 @@ impl TestServer {
                 let handler = handler.clone();
                 let recorded = recorded.clone();
                 tokio::spawn(async move {
+                    // HTTP/1.1 keep-alive: answer requests on this connection until the client closes it.
                     let mut stream = BufReader::new(stream);
-                    let Some(request) = read_request(&mut stream).await else {
-                        return;
-                    };
-                    recorded.lock().unwrap().push(request.clone());
-                    let reply = handler(&request);
-                    let mut head = format!(
-                        "HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n",
-                        reply.status,
-                        reply.body.len()
-                    );
-                    for (k, v) in &reply.headers {
-                        head.push_str(&format!("{k}: {v}\r\n"));
+                    while let Some(request) = read_request(&mut stream).await {
+                        recorded.lock().unwrap().push(request.clone());
+                        let reply = handler(&request);
+                        let mut head = format!(
+                            "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
+                            reply.status,
+                            reply.body.len()
+                        );
+                        for (k, v) in &reply.headers {
+                            head.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        head.push_str("\r\n");
+                        // One write per reply: a head and a body written apart meet delayed ACKs.
+                        let mut bytes = head.into_bytes();
+                        bytes.extend_from_slice(&reply.body);
+                        if stream.get_mut().write_all(&bytes).await.is_err() {
+                            return;
+                        }
                     }
-                    head.push_str("\r\n");
-                    let stream = stream.get_mut();
-                    let _ = stream.write_all(head.as_bytes()).await;
-                    let _ = stream.write_all(&reply.body).await;
-                    let _ = stream.shutdown().await;
                 });
             }
         });
