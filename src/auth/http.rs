@@ -166,8 +166,10 @@ pub(crate) fn parse_token(
     })
 }
 
+/// `application/x-www-form-urlencoded`, as the form body and (RFC 6749 §2.3.1) HTTP Basic
+/// credentials need.
 fn url_encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn transport_kind(e: &reqwest::Error) -> &'static str {
