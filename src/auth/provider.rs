@@ -55,6 +55,12 @@ impl Provider {
         }
     }
 
+    /// A server known only by its token endpoint: enough for client credentials, refresh
+    /// tokens and service accounts, which never send a user to an authorization page.
+    pub fn token_endpoint(token_uri: impl Into<String>) -> Self {
+        Provider::new("", token_uri)
+    }
+
     /// Sets the revocation endpoint.
     pub fn with_revoke_uri(mut self, uri: impl Into<String>) -> Self {
         self.revoke_uri = Some(uri.into());
