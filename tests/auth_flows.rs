@@ -204,7 +204,11 @@ async fn every_documented_token_error_is_typed_and_says_what_to_do() {
 #[tokio::test]
 async fn odd_token_replies_become_typed_errors_not_panics() {
     let server = Server::start().await;
-    let replies: [(u16, &str, &str, Check); 7] = [
+    let replies: [(u16, &str, &str, Check); 8] = [
+        // Token calls never follow redirects (the target would answer with a token).
+        (307, "text/html", "moved", |e| {
+            matches!(e, AuthError::MalformedResponse { status: 307, .. })
+        }),
         (200, "text/html", "<html>captive portal</html>", |e| {
             matches!(e, AuthError::MalformedResponse { status: 200, .. })
         }),

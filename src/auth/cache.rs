@@ -138,7 +138,8 @@ macro_rules! cached_credentials {
     ($ty:ty) => {
         impl $ty {
             /// Calls `hook` on every token change (a new access token, a new or rotated refresh
-            /// token), e.g. to persist it.
+            /// token), e.g. to persist it. Tokens a flow obtained before this call were
+            /// already saved to the flow's store, if it had one.
             pub fn on_token_change(
                 mut self,
                 hook: impl Fn(&$crate::auth::TokenEvent) + Send + Sync + 'static,

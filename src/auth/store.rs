@@ -171,7 +171,13 @@ impl TokenStore for FileStore {
             let mut file = options.open(&temp)?;
             file.write_all(&json)?;
             file.sync_all()?;
-            std::fs::rename(&temp, &self.path)
+            std::fs::rename(&temp, &self.path)?;
+            // Make the rename itself durable; the old file stays whole until then.
+            #[cfg(unix)]
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&temp);

@@ -268,6 +268,10 @@ impl Shared {
                 }
                 self.token(form(body), headers)
             }
+            (_, "/token-elsewhere") => json(
+                200,
+                serde_json::json!({"access_token": "ya29.followed-a-redirect", "token_type": "Bearer"}),
+            ),
             ("POST", "/revoke") => {
                 let form = form(body);
                 let mut state = self.state.lock().unwrap();
@@ -340,7 +344,13 @@ impl Shared {
         let mut state = self.state.lock().unwrap();
         state.token_forms.push(f.clone());
         if let Some((status, kind, body)) = state.behaviour.token_reply.clone() {
-            return (status, kind, body, vec![]);
+            let location = vec![("location", "/token-elsewhere".to_string())];
+            let extra = if (300..400).contains(&status) {
+                location
+            } else {
+                vec![]
+            };
+            return (status, kind, body, extra);
         }
         let get = |k: &str| f.get(k).cloned().unwrap_or_default();
         let client_ok = (get("client_id") == CLIENT_ID && get("client_secret") == CLIENT_SECRET)
