@@ -3,6 +3,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use classroom::auth::{
     AuthError, ClientAuth, ClientCredentials, Credentials, InstalledFlow, MemoryStore, OAuthClient,
@@ -281,10 +282,25 @@ async fn installed_flow_receives_the_code_on_loopback() {
             .await
             .starts_with("HTTP/1.1 404")
     );
+    // A browser's idle preconnection does not hold up the callback.
+    let loopback = port_base.trim_start_matches("http://").to_string();
+    let _idle = tokio::net::TcpStream::connect(&loopback).await.unwrap();
     let callback = server.consent(&url).await;
-    let page = common::raw_get(&callback).await;
+    let page = tokio::time::timeout(Duration::from_secs(5), common::raw_get(&callback))
+        .await
+        .expect("the callback is answered while another connection idles");
     assert!(page.contains("You can close this window"), "{page}");
     let credentials = run.await.unwrap().unwrap();
+    // One shot: the listener is gone.
+    let mut closed = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&loopback).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(closed, "the loopback port still accepts connections");
     assert_eq!(
         credentials.access_token().await.unwrap().scopes().unwrap(),
         [COURSES]

@@ -116,14 +116,23 @@ impl InstalledFlow {
         if self.open_browser {
             open_in_browser(&url);
         }
+        // Each connection is read on its own task: a browser's idle preconnection must not
+        // hold up the one that carries the code.
+        let (tx, mut requests) = tokio::sync::mpsc::channel(8);
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Some(target) = read_request_target(&mut stream).await {
+                        let _ = tx.send((target, stream)).await;
+                    }
+                });
+            }
+        });
         let wait = async {
             loop {
-                let (mut stream, _) = listener
-                    .accept()
-                    .await
-                    .map_err(|e| AuthError::flow(format!("the loopback listener failed: {e}")))?;
-                let Some(target) = read_request_target(&mut stream).await else {
-                    continue;
+                let Some((target, mut stream)) = requests.recv().await else {
+                    return Err(AuthError::flow("the loopback listener failed"));
                 };
                 // Browsers also ask for /favicon.ico and the like: answer and keep waiting.
                 if !target.starts_with("/?") {
@@ -143,13 +152,13 @@ impl InstalledFlow {
                 return outcome;
             }
         };
-        let code = tokio::time::timeout(self.timeout, wait)
-            .await
-            .map_err(|_| {
-                AuthError::flow(
-                    "no authorization arrived on the loopback listener in time: run the flow again",
-                )
-            })??;
+        let outcome = tokio::time::timeout(self.timeout, wait).await;
+        acceptor.abort(); // one shot: the port closes
+        let code = outcome.map_err(|_| {
+            AuthError::flow(
+                "no authorization arrived on the loopback listener in time: run the flow again",
+            )
+        })??;
         flow.exchange(pending, &code).await
     }
 }
