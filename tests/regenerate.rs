@@ -102,6 +102,6 @@ fn generation_is_deterministic_and_every_file_parses() {
         assert!(a.text == b.text, "{} differs between runs", a.path);
         syn::parse_file(&a.text).unwrap_or_else(|e| panic!("{} does not parse: {e}", a.path));
     }
-    // One module per resource node, plus models, scopes, the root and the test glue.
-    assert_eq!(first.len(), 24 + 4);
+    // One module per resource node, plus models, scopes, scope sets, the root and the test glue.
+    assert_eq!(first.len(), 24 + 5);
 }

@@ -1,42 +1,56 @@
-//! Authorization: credentials that yield access tokens, and the scopes they carry.
+//! Authorization: credentials that yield access tokens, the flows that obtain them, and the
+//! scopes they carry.
 //!
 //! Every call asks its client's [`Credentials`] for an [`AccessToken`]. When the token says
 //! which scopes it holds, the request path refuses, before sending, any call that none of
-//! them authorizes ([`Error::MissingScope`](crate::Error::MissingScope)). A token whose scopes
-//! are unknown (a bare token from elsewhere) skips that check; the server then decides.
+//! them authorizes ([`Error::MissingScope`](crate::Error::MissingScope)); a 401 from the API
+//! invalidates the token and the call is retried once with a fresh one. A token whose scopes
+//! are unknown (a [`BearerToken`] without [`with_scopes`](BearerToken::with_scopes)) skips the
+//! scope check; the server then decides.
+//!
+//! | Flow | Credentials |
+//! |---|---|
+//! | web server: authorization code + PKCE | [`WebFlow`] → [`UserCredentials`] |
+//! | desktop / CLI: loopback | [`InstalledFlow`] → [`UserCredentials`] |
+//! | refresh token, `authorized_user` file, [`TokenStore`] | [`UserCredentials`] |
+//! | service account, domain-wide delegation | [`ServiceAccountCredentials`] |
+//! | client credentials (app tokens) | [`ClientCredentials`] |
+//! | an access token from elsewhere | [`BearerToken`] |
+//!
+//! Providers are data ([`Provider`]): Google's by default, any RFC 6749 server otherwise.
+//! Refreshing credentials cache their token, refresh it [`DEFAULT_EXPIRY_SKEW`] before it
+//! expires, and let one caller refresh while the others wait for its result.
 
+mod cache;
+mod client_credentials;
+mod code_flow;
+mod error;
+mod http;
+mod installed;
+mod provider;
+mod redirect;
+mod refresh;
 mod scopes;
+mod secret;
+mod service_account;
+mod store;
 mod token;
 
+pub use cache::{DEFAULT_EXPIRY_SKEW, TokenEvent, TokenHook};
+pub use client_credentials::ClientCredentials;
+pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
+pub use error::AuthError;
+pub use installed::InstalledFlow;
+pub use provider::{
+    ClientAuth, ClientKind, GOOGLE_AUTH_URI, GOOGLE_REVOKE_URI, GOOGLE_TOKEN_URI, OAuthClient,
+    Provider,
+};
+pub use redirect::validate_redirect_uri;
+pub use refresh::UserCredentials;
 pub use scopes::Scope;
+pub use secret::{ClientSecret, RefreshToken};
+pub use service_account::{ServiceAccountCredentials, ServiceAccountKey};
+pub use store::{FileStore, MemoryStore, StoredToken, TokenStore};
 pub use token::{AccessToken, BearerToken, Credentials};
 
 pub(crate) use scopes::authorizes;
-
-/// Why an access token could not be had.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// The token endpoint refused the request with an OAuth 2.0 error code.
-    #[error("the token endpoint refused the request: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Rejected {
-        /// The OAuth 2.0 error code, e.g. `invalid_grant`.
-        code: String,
-        /// The server's description, if any.
-        description: Option<String>,
-    },
-
-    /// The token endpoint could not be reached or answered with something other than a token.
-    #[error("the token endpoint could not be used: {message}")]
-    Unavailable {
-        /// What went wrong.
-        message: String,
-    },
-}
-
-impl AuthError {
-    /// Whether asking again later may succeed (the endpoint was unreachable or overloaded).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, AuthError::Unavailable { .. })
-    }
-}

@@ -34,3 +34,9 @@ pub(crate) fn authorizes<S: AsRef<str>>(method: &MethodInfo, granted: &[S]) -> b
         .authorizing_scopes()
         .any(|scope| granted.iter().any(|g| g.as_ref() == scope.url()))
 }
+
+impl AsRef<str> for Scope {
+    fn as_ref(&self) -> &str {
+        self.url()
+    }
+}

@@ -75,6 +75,10 @@ impl fmt::Debug for AccessToken {
 /// Implementations cache and refresh as they see fit; the client calls
 /// [`access_token`](Credentials::access_token) once per request, and
 /// [`invalidate`](Credentials::invalidate) when the API answers 401 to a token.
+///
+/// The scopes of the token decide which calls the client lets through: a call none of them
+/// authorizes fails with [`Error::MissingScope`](crate::Error::MissingScope) before sending.
+/// A token whose scopes are unknown ([`AccessToken::scopes`] is `None`) skips that check.
 #[async_trait]
 pub trait Credentials: Send + Sync + fmt::Debug {
     /// A token valid for at least the next few seconds.

@@ -1,0 +1,214 @@
+//! [`AuthError`]: why a token could not be had, each case saying what to do next.
+
+/// Why an access token could not be had, or a flow could not go on.
+///
+/// The OAuth 2.0 error codes Google documents each have their own variant, whose message says
+/// what the user or the developer should do. No variant ever holds a secret.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// `invalid_grant`: the refresh token or authorization code is expired, revoked or already
+    /// used. The stored token was cleared; the user must go through consent again.
+    #[error(
+        "the grant is no longer valid (invalid_grant{}): the refresh token or code is expired, revoked or \
+         already used; the stored token was cleared, so run the authorization flow again with \
+         access_type=offline and prompt=consent",
+        detail(description)
+    )]
+    ConsentRequired {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `invalid_client`: the client id or secret is wrong, or the client was deleted.
+    #[error(
+        "the OAuth client was not accepted (invalid_client{}): check the client id and secret \
+         (download client_secret.json again from the Google Cloud console)",
+        detail(description)
+    )]
+    InvalidClient {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `redirect_uri_mismatch`: the redirect URI is not registered for the client.
+    #[error(
+        "the redirect URI is not registered for this client (redirect_uri_mismatch{}): add it, exactly, \
+         to the OAuth client's authorized redirect URIs",
+        detail(description)
+    )]
+    RedirectUriMismatch {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `access_denied`: the user (or the server) declined to grant access.
+    #[error(
+        "access was denied (access_denied{}): the user declined consent; explain why the app needs \
+         the scopes and ask again",
+        detail(description)
+    )]
+    AccessDenied {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `admin_policy_enforced`: a Google Workspace administrator blocks this app or its scopes.
+    #[error(
+        "the account's Workspace administrator does not allow this app or these scopes \
+         (admin_policy_enforced{}): ask the administrator to trust the app in the Admin console",
+        detail(description)
+    )]
+    AdminPolicyEnforced {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `org_internal`: the OAuth client is limited to users of another Workspace organization.
+    #[error(
+        "the app is internal to another organization (org_internal{}): sign in with an account of that \
+         organization, or make the app's user type External",
+        detail(description)
+    )]
+    OrgInternal {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `invalid_request`: the request was malformed (a missing or repeated parameter).
+    #[error(
+        "the OAuth server refused a malformed request (invalid_request{}): check the provider URLs and \
+         the client configuration",
+        detail(description)
+    )]
+    InvalidRequest {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// Another OAuth 2.0 error code (`invalid_scope`, `unauthorized_client`, ...).
+    #[error("the OAuth server refused the request: {code}{}", detail(description))]
+    Rejected {
+        /// The OAuth 2.0 error code, e.g. `invalid_scope`.
+        code: String,
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// The token endpoint could not be reached, or answered 429 or 5xx. Retrying may help.
+    #[error("the token endpoint could not be used: {message}; retry later")]
+    Unavailable {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The server answered with something other than a token or an OAuth error (HTML, bad
+    /// JSON, missing fields).
+    #[error("the OAuth server's reply (HTTP {status}) is not usable: {message}")]
+    MalformedResponse {
+        /// The HTTP status of the reply.
+        status: u16,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The `state` of the authorization callback is not the one this flow sent: the callback
+    /// may be forged (CSRF) or belong to another attempt.
+    #[error(
+        "the callback's state does not match the authorization request: start the authorization again"
+    )]
+    StateMismatch,
+
+    /// The authorization callback carries neither a code nor an error.
+    #[error("the authorization callback is not usable: {message}")]
+    InvalidCallback {
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A redirect URI breaks one of Google's redirect URI rules; no flow was started.
+    #[error("redirect URI {uri:?} is not allowed: {message}")]
+    InvalidRedirectUri {
+        /// The URI as given.
+        uri: String,
+        /// Short name of the rule broken: `https`, `raw-ip`, `userinfo`, `fragment`,
+        /// `path-traversal`, `wildcard`, `percent-encoding`, `null`, `characters`, `scheme`,
+        /// `domain` or `syntax`.
+        rule: &'static str,
+        /// The rule, in words.
+        message: String,
+    },
+
+    /// A credentials file (`client_secret.json`, a service account key, an `authorized_user`
+    /// file) could not be read or is not the expected kind.
+    #[error("{what} is not usable: {message}")]
+    InvalidFile {
+        /// Which file, e.g. `client_secret.json` or a path.
+        what: String,
+        /// What is wrong, and what was expected.
+        message: String,
+    },
+
+    /// The token store could not be read or written.
+    #[error("the token store failed: {message}")]
+    Store {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The flow could not go on: no refresh token on file, loopback listener failure, timeout.
+    #[error("{message}")]
+    Flow {
+        /// What happened and what to do.
+        message: String,
+    },
+}
+
+fn detail(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+impl AuthError {
+    /// Whether asking again later may succeed (the endpoint was unreachable or overloaded).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AuthError::Unavailable { .. })
+    }
+
+    /// Whether the user must authorize again (the refresh token is gone or no longer valid).
+    pub fn is_consent_required(&self) -> bool {
+        matches!(self, AuthError::ConsentRequired { .. })
+    }
+
+    /// The typed error for an OAuth 2.0 error code, from a token endpoint or a callback.
+    pub(crate) fn from_code(code: &str, description: Option<String>) -> Self {
+        match code {
+            "invalid_grant" => AuthError::ConsentRequired { description },
+            "invalid_client" => AuthError::InvalidClient { description },
+            "redirect_uri_mismatch" => AuthError::RedirectUriMismatch { description },
+            "access_denied" => AuthError::AccessDenied { description },
+            "admin_policy_enforced" => AuthError::AdminPolicyEnforced { description },
+            "org_internal" => AuthError::OrgInternal { description },
+            "invalid_request" => AuthError::InvalidRequest { description },
+            _ => AuthError::Rejected {
+                code: code.to_string(),
+                description,
+            },
+        }
+    }
+
+    pub(crate) fn flow(message: impl Into<String>) -> Self {
+        AuthError::Flow {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn file(what: impl Into<String>, message: impl Into<String>) -> Self {
+        AuthError::InvalidFile {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+}

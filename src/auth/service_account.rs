@@ -1,0 +1,231 @@
+//! Service accounts: an RS256-signed JWT exchanged for an access token (RFC 7523), with
+//! `subject` for domain-wide delegation.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Deserialize;
+
+use super::AuthError;
+use super::cache::{Fetch, TokenCache, cached_credentials};
+use super::http::{TokenResponse, request_token};
+use super::provider::{parse_json, read_file};
+
+/// A service account key, as downloaded from the Google Cloud console (JSON, `"type":
+/// "service_account"`). Its `Debug` never shows the private key.
+#[derive(Clone)]
+pub struct ServiceAccountKey {
+    client_email: String,
+    private_key_id: Option<String>,
+    token_uri: String,
+    key_pair: Arc<ring::signature::RsaKeyPair>,
+}
+
+impl fmt::Debug for ServiceAccountKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceAccountKey")
+            .field("client_email", &self.client_email)
+            .field("private_key_id", &self.private_key_id)
+            .field("token_uri", &self.token_uri)
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl ServiceAccountKey {
+    /// Reads a key file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, AuthError> {
+        let path = path.as_ref();
+        Self::parse(&path.display().to_string(), &read_file(path)?)
+    }
+
+    /// Parses the text of a key file.
+    pub fn from_json(json: &str) -> Result<Self, AuthError> {
+        Self::parse("service account key", json)
+    }
+
+    fn parse(what: &str, json: &str) -> Result<Self, AuthError> {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(rename = "type")]
+            kind: String,
+            client_email: String,
+            private_key: String,
+            private_key_id: Option<String>,
+            token_uri: Option<String>,
+        }
+        let file: File = parse_json(what, json)?;
+        if file.kind != "service_account" {
+            return Err(AuthError::file(
+                what,
+                format!(
+                    "its type is {:?}, expected \"service_account\" (create a key for the service \
+                     account in the Google Cloud console)",
+                    file.kind
+                ),
+            ));
+        }
+        let bad_key = |message: &str| AuthError::file(what, format!("private_key {message}"));
+        let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
+            .map_err(|_| bad_key("is not a PEM private key"))?;
+        let key_pair = match &der {
+            PrivateKeyDer::Pkcs8(der) => {
+                ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
+            }
+            PrivateKeyDer::Pkcs1(der) => {
+                ring::signature::RsaKeyPair::from_der(der.secret_pkcs1_der())
+            }
+            _ => return Err(bad_key("is not an RSA key")),
+        }
+        .map_err(|e| bad_key(&format!("is not a usable RSA key ({e})")))?;
+        Ok(ServiceAccountKey {
+            client_email: file.client_email,
+            private_key_id: file.private_key_id,
+            token_uri: file
+                .token_uri
+                .unwrap_or_else(|| super::GOOGLE_TOKEN_URI.to_string()),
+            key_pair: Arc::new(key_pair),
+        })
+    }
+
+    /// The service account's email address (the JWT's `iss`).
+    pub fn client_email(&self) -> &str {
+        &self.client_email
+    }
+
+    /// The token endpoint the key names (`token_uri`).
+    pub fn token_uri(&self) -> &str {
+        &self.token_uri
+    }
+}
+
+/// Access tokens for a service account, or, with [`subject`](Self::subject), for a user of
+/// the domain the account was granted domain-wide delegation in (how school administrators
+/// run roster sync).
+///
+/// ```no_run
+/// # fn run() -> Result<(), classroom::auth::AuthError> {
+/// use classroom::Scope;
+/// use classroom::auth::{ServiceAccountCredentials, ServiceAccountKey};
+///
+/// let key = ServiceAccountKey::from_file("service-account.json")?;
+/// let credentials = ServiceAccountCredentials::new(key, [Scope::RostersReadonly])
+///     .subject("admin@school.example.edu");
+/// # Ok(()) }
+/// ```
+pub struct ServiceAccountCredentials {
+    cache: TokenCache<Assertion>,
+}
+
+cached_credentials!(ServiceAccountCredentials);
+
+pub(crate) struct Assertion {
+    key: ServiceAccountKey,
+    scopes: Vec<String>,
+    subject: Option<String>,
+    token_uri: String,
+}
+
+impl fmt::Debug for Assertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("client_email", &self.key.client_email)
+            .field("scopes", &self.scopes)
+            .field("subject", &self.subject)
+            .finish()
+    }
+}
+
+impl ServiceAccountCredentials {
+    /// Credentials for `scopes` (each a [`Scope`](crate::Scope) or a URL).
+    pub fn new<I, S>(key: ServiceAccountKey, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let token_uri = key.token_uri.clone();
+        ServiceAccountCredentials {
+            cache: TokenCache::new(
+                Assertion {
+                    key,
+                    scopes: scopes.into_iter().map(|s| s.as_ref().to_string()).collect(),
+                    subject: None,
+                    token_uri,
+                },
+                None,
+            ),
+        }
+    }
+
+    /// Acts as this user of the domain (domain-wide delegation): the JWT's `sub`.
+    pub fn subject(mut self, email: impl Into<String>) -> Self {
+        self.cache.source.subject = Some(email.into());
+        self
+    }
+
+    /// Sends the assertion to another token endpoint than the key's `token_uri` (it is also
+    /// the JWT's `aud`).
+    pub fn token_uri(mut self, uri: impl Into<String>) -> Self {
+        self.cache.source.token_uri = uri.into();
+        self
+    }
+}
+
+impl Assertion {
+    fn jwt(&self) -> Result<String, AuthError> {
+        let now = Utc::now().timestamp();
+        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
+        if let Some(kid) = &self.key.private_key_id {
+            header["kid"] = kid.clone().into();
+        }
+        let mut claims = serde_json::json!({
+            "iss": self.key.client_email,
+            "scope": self.scopes.join(" "),
+            "aud": self.token_uri,
+            "iat": now,
+            "exp": now + 3600,
+        });
+        if let Some(subject) = &self.subject {
+            claims["sub"] = subject.clone().into();
+        }
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let key = &self.key.key_pair;
+        let mut signature = vec![0; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| AuthError::flow("signing the service account assertion failed"))?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+}
+
+#[async_trait]
+impl Fetch for Assertion {
+    async fn fetch(&self) -> Result<TokenResponse, AuthError> {
+        let form = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
+            ),
+            ("assertion", self.jwt()?),
+        ];
+        request_token(&self.token_uri, form, None, &self.scopes).await
+    }
+}
