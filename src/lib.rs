@@ -55,3 +55,7 @@ pub use error::{ApiError, Error, Result};
 pub use field_mask::FieldMask;
 pub use method::{HttpMethod, MethodInfo};
 pub use retry::RetryPolicy;
+
+#[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
+pub mod emulator;

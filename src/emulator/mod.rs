@@ -1,0 +1,393 @@
+//! A local, stateful Classroom and Google OAuth server (feature `emulator`).
+//!
+//! [`Emulator::start`] binds 127.0.0.1 on a free port and serves, from a thread of its own:
+//!
+//! - every method of the Classroom v1 discovery document, routed by its path template, with
+//!   stateful resources, server-assigned ids and timestamps, aliases, list filters, opaque page
+//!   tokens, `updateMask` on patch, the submission state machine, guardians, invitations and
+//!   registrations; access follows Classroom's roles, and a token without a scope that
+//!   authorizes the method gets 403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`;
+//! - Google-shaped OAuth 2.0 endpoints: authorize (consent scripted with
+//!   [`Emulator::script_consent`]), token (authorization code with PKCE, refresh token, client
+//!   credentials, JWT bearer with signature check), revoke and tokeninfo;
+//! - the batch endpoint (`multipart/mixed`, at most 50 calls);
+//! - injected faults ([`Fault`]) for resilience tests.
+//!
+//! A demo school ([`demo`]) is seeded unless [`EmulatorBuilder::empty`] is asked for.
+//!
+//! ```
+//! use classroom::emulator::{Emulator, demo};
+//! use classroom::{BearerToken, Classroom, Scope};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::start()?;
+//! let token = emulator.token_for(demo::TEACHER, &[Scope::Courses]);
+//! let classroom = Classroom::builder()
+//!     .root_url(emulator.root_url())
+//!     .credentials(BearerToken::new(token).with_scopes([Scope::Courses.url()]))
+//!     .build()?;
+//! let courses = classroom.courses().list().teacher_id("me").send().await?;
+//! assert!(!courses.courses.is_empty());
+//! # Ok(()) }
+//! ```
+
+mod batch;
+mod classroom;
+mod errors;
+mod faults;
+mod oauth;
+mod seed;
+mod server;
+mod spec;
+mod store;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+pub use faults::Fault;
+pub use seed::demo;
+
+use crate::Scope;
+use store::{State, TokenGrant};
+
+/// What a user is in the demo domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// A domain administrator: may see and change everything.
+    Admin,
+    /// A teacher: may create courses and teach them.
+    Teacher,
+    /// A student.
+    Student,
+    /// A guardian of students.
+    Guardian,
+}
+
+/// What the authorize endpoint answers to the next authorization request, as if a user had
+/// clicked through Google's consent screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consent {
+    user: Option<String>,
+    decision: Decision,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Decision {
+    GrantAll,
+    Grant(Vec<String>),
+    Deny,
+}
+
+impl Consent {
+    /// The user grants every scope asked for.
+    pub fn grant_all() -> Consent {
+        Consent {
+            user: None,
+            decision: Decision::GrantAll,
+        }
+    }
+
+    /// The user grants only these of the scopes asked for (Google's granular consent).
+    pub fn grant(scopes: &[Scope]) -> Consent {
+        Consent {
+            user: None,
+            decision: Decision::Grant(scopes.iter().map(|s| s.url().to_string()).collect()),
+        }
+    }
+
+    /// The user refuses: the redirect carries `error=access_denied`.
+    pub fn deny() -> Consent {
+        Consent {
+            user: None,
+            decision: Decision::Deny,
+        }
+    }
+
+    /// The user who signs in (email or id); by default the `login_hint`, else the admin.
+    pub fn as_user(mut self, user: impl Into<String>) -> Consent {
+        self.user = Some(user.into());
+        self
+    }
+}
+
+/// State shared by the server tasks and the [`Emulator`] handle.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) faults: faults::Faults,
+    consents: Mutex<std::collections::VecDeque<Consent>>,
+    pub(crate) base: String,
+}
+
+impl Shared {
+    /// The state; a panic in another thread never makes it unusable.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn next_consent(&self) -> Option<Consent> {
+        self.consents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`Emulator`].
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    port: u16,
+    seed: bool,
+    token_lifetime: Duration,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        EmulatorBuilder {
+            port: 0,
+            seed: true,
+            token_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// Listens on this port of 127.0.0.1 (default 0: a free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Starts with only the demo users and OAuth client: no courses.
+    pub fn empty(mut self) -> Self {
+        self.seed = false;
+        self
+    }
+
+    /// How long issued access tokens live (default one hour, as Google's).
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Binds the port and starts serving on a thread of its own.
+    pub fn start(self) -> std::io::Result<Emulator> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let mut state = State {
+            token_lifetime: self.token_lifetime,
+            ..State::default()
+        };
+        seed::users_and_clients(&mut state);
+        if self.seed {
+            seed::school(&mut state);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            faults: faults::Faults::default(),
+            consents: Mutex::default(),
+            base: format!("http://{addr}/"),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("classroom-emulator")
+            .enable_all()
+            .build()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let serving = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("classroom-emulator".into())
+            .spawn(move || {
+                runtime.block_on(server::serve(listener, serving, rx));
+                runtime.shutdown_background();
+            })?;
+        Ok(Emulator {
+            shared,
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator with the demo school on a free port of 127.0.0.1.
+    pub fn start() -> std::io::Result<Emulator> {
+        Emulator::builder().start()
+    }
+
+    /// Configures an emulator: port, seed, token lifetime.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API root URL, for [`ClassroomBuilder::root_url`](crate::ClassroomBuilder::root_url):
+    /// `http://127.0.0.1:PORT/`.
+    pub fn root_url(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    /// The OAuth 2.0 authorization endpoint (Google's `/o/oauth2/v2/auth`).
+    pub fn auth_url(&self) -> String {
+        format!("{}o/oauth2/v2/auth", self.shared.base)
+    }
+
+    /// The OAuth 2.0 token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}token", self.shared.base)
+    }
+
+    /// The OAuth 2.0 revocation endpoint.
+    pub fn revoke_url(&self) -> String {
+        format!("{}revoke", self.shared.base)
+    }
+
+    /// The batch endpoint.
+    pub fn batch_url(&self) -> String {
+        format!("{}batch", self.shared.base)
+    }
+
+    /// The demo OAuth client's id: accepted for every grant, with any loopback redirect URI.
+    pub fn client_id(&self) -> &'static str {
+        demo::CLIENT_ID
+    }
+
+    /// The demo OAuth client's secret.
+    pub fn client_secret(&self) -> &'static str {
+        demo::CLIENT_SECRET
+    }
+
+    /// The demo service account's key file (Google's JSON format, with `token_uri` pointing at
+    /// this emulator): sign JWT bearer assertions with it.
+    pub fn service_account_key(&self) -> String {
+        seed::service_account_key(&self.token_url())
+    }
+
+    /// Issues an access token for a user (email, id, or `admin`) holding these scopes, valid
+    /// for the configured lifetime. Panics if no such user exists.
+    pub fn token_for(&self, user: &str, scopes: &[Scope]) -> String {
+        let lifetime = self.shared.state().token_lifetime;
+        self.token_with_lifetime(user, scopes, lifetime)
+    }
+
+    /// Issues an access token that has already expired: calls with it get 401.
+    pub fn expired_token_for(&self, user: &str, scopes: &[Scope]) -> String {
+        self.issue(user, scopes, SystemTime::now() - Duration::from_secs(1))
+    }
+
+    /// Issues an access token that lives for `lifetime`.
+    pub fn token_with_lifetime(&self, user: &str, scopes: &[Scope], lifetime: Duration) -> String {
+        self.issue(user, scopes, SystemTime::now() + lifetime)
+    }
+
+    fn issue(&self, user: &str, scopes: &[Scope], expires: SystemTime) -> String {
+        let mut state = self.shared.state();
+        let key = if user == "admin" { demo::ADMIN } else { user };
+        let id = state
+            .user(key, "")
+            .unwrap_or_else(|| panic!("the emulator has no user {user:?}"))
+            .id
+            .clone();
+        let token = oauth::random_token("ya29.emu-");
+        state.tokens.insert(
+            token.clone(),
+            TokenGrant {
+                user: id,
+                scopes: scopes.iter().map(|s| s.url().to_string()).collect(),
+                expires,
+                client_id: demo::CLIENT_ID.to_string(),
+                refresh: None,
+            },
+        );
+        token
+    }
+
+    /// Queues what the authorize endpoint does with the next authorization request; requests
+    /// with nothing queued grant every scope asked for.
+    pub fn script_consent(&self, consent: Consent) {
+        self.shared
+            .consents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(consent);
+    }
+
+    /// Injects a fault into matching calls.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.add(fault);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Adds a user to the domain; returns the user's id.
+    pub fn add_user(&self, email: &str, given_name: &str, family_name: &str, role: Role) -> String {
+        let mut state = self.shared.state();
+        seed::add_user(&mut state, email, given_name, family_name, role)
+    }
+
+    /// The id of a user (email, id or `admin`), if the domain has one.
+    pub fn user_id(&self, user: &str) -> Option<String> {
+        let key = if user == "admin" { demo::ADMIN } else { user };
+        self.shared.state().user(key, "").map(|u| u.id.clone())
+    }
+
+    /// Does what the invited guardian's click on the emailed link does: completes the
+    /// guardian invitation and links the guardian to the student. Returns the guardian's id.
+    pub fn accept_guardian_invitation(
+        &self,
+        student: &str,
+        invitation_id: &str,
+    ) -> Result<String, String> {
+        let mut state = self.shared.state();
+        classroom::accept_guardian_invitation(&mut state, student, invitation_id)
+            .map_err(|e| e.message)
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
