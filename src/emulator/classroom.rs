@@ -235,7 +235,8 @@ pub(crate) fn call(
                 .ok_or_else(Status::entity_not_found)?;
             Ok(json!({}))
         }
-        "courses.courseWork.create" => {
+        "courses.courseWork.create" | "courses.courseWork.patch" => {
+            // Submissions exist once the work is published, as in Classroom.
             let value = generic(state, ctx, route, params, query, body)?;
             let course = text(&value, "courseId").unwrap_or_default().to_string();
             create_submissions(state, &course, &value, None);
@@ -1234,6 +1235,9 @@ fn create_submissions(state: &mut State, course: &str, work: &Value, only: Optio
     let Some(work_id) = text(work, "id") else {
         return;
     };
+    if text(work, "state") != Some("PUBLISHED") {
+        return;
+    }
     let students = match (only, text(work, "assigneeMode")) {
         (Some(ids), _) => ids,
         (None, Some("INDIVIDUAL_STUDENTS")) => work["individualStudentsOptions"]["studentIds"]
