@@ -39,3 +39,19 @@ pub fn http() -> reqwest::Client {
         .build()
         .expect("reqwest builds")
 }
+
+/// `application/x-www-form-urlencoded` pairs.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, NON_ALPHANUMERIC),
+                utf8_percent_encode(v, NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -1,0 +1,211 @@
+//! Fault injection with the SDK's retries, and the batch endpoint.
+
+#[path = "emulator_common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use classroom::emulator::{Emulator, Fault, demo};
+use classroom::{BearerToken, Classroom, RetryPolicy, Scope};
+
+fn retrying(emulator: &Emulator, policy: RetryPolicy) -> Classroom {
+    Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(BearerToken::new(
+            emulator.token_for(demo::ADMIN, &[Scope::Courses]),
+        ))
+        .retry(policy)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rate_limit_with_retry_after_then_success() {
+    let emulator = Emulator::start().unwrap();
+    emulator.inject(
+        Fault::rate_limited(Duration::from_secs(1))
+            .on("classroom.courses.list")
+            .times(1),
+    );
+    let classroom = retrying(&emulator, RetryPolicy::default());
+    let started = Instant::now();
+    let listed = classroom.courses().list().send().await.unwrap();
+    assert_eq!(listed.courses.len(), 3);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the SDK waited for Retry-After: {:?}",
+        started.elapsed()
+    );
+
+    emulator.inject(Fault::rate_limited(Duration::from_secs(7)).on("classroom.courses.list"));
+    let err = retrying(&emulator, RetryPolicy::none())
+        .courses()
+        .list()
+        .send()
+        .await
+        .unwrap_err();
+    let api = err.api().unwrap();
+    assert_eq!(
+        (api.http_status, api.status.as_deref()),
+        (429, Some("RESOURCE_EXHAUSTED"))
+    );
+    assert_eq!(
+        api.retry_after,
+        Some(Duration::from_secs(7)),
+        "Retry-After is sent"
+    );
+    let other = retrying(&emulator, RetryPolicy::none());
+    other
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unavailable_and_dropped_connections_are_retried() {
+    let emulator = Emulator::start().unwrap();
+    let fast = RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20));
+    emulator.inject(Fault::unavailable().on("classroom.courses.get").times(2));
+    retrying(&emulator, fast.clone())
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+
+    emulator.inject(
+        Fault::drop_connection()
+            .on("classroom.courses.get")
+            .times(1),
+    );
+    let err = retrying(&emulator, RetryPolicy::none())
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.api().is_none() && err.is_retryable(),
+        "a transport error: {err}"
+    );
+    emulator.inject(
+        Fault::drop_connection()
+            .on("classroom.courses.get")
+            .times(1),
+    );
+    retrying(&emulator, fast)
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn latency_and_fractions() {
+    let emulator = Emulator::start().unwrap();
+    emulator.inject(Fault::latency(Duration::from_millis(150)).times(1));
+    let classroom = retrying(&emulator, RetryPolicy::none());
+    let started = Instant::now();
+    classroom
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(150));
+
+    emulator.inject(Fault::unavailable().fraction(0.5));
+    let mut failed = 0;
+    for _ in 0..200 {
+        if classroom
+            .courses()
+            .get(demo::COURSE_ALIAS)
+            .send()
+            .await
+            .is_err()
+        {
+            failed += 1;
+        }
+    }
+    assert!((50..150).contains(&failed), "about half fail: {failed}");
+    emulator.clear_faults();
+    classroom
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn batch_body(boundary: &str, parts: &[&str]) -> String {
+    let mut body = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n{part}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body
+}
+
+#[tokio::test]
+async fn batch_answers_each_part_in_order() {
+    let emulator = Emulator::start().unwrap();
+    let token = emulator.token_for(demo::ADMIN, &[Scope::Courses]);
+    let create = "POST /v1/courses HTTP/1.1\r\nContent-Type: application/json\r\n\r\n\
+                  {\"name\":\"From a batch\",\"ownerId\":\"ada.lovelace@school.example\"}";
+    let body = batch_body(
+        "b0undary",
+        &[
+            "GET /v1/courses/d%3Amath-101 HTTP/1.1\r\n",
+            create,
+            "GET /v1/courses/nope HTTP/1.1\r\n",
+        ],
+    );
+    let response = common::http()
+        .post(emulator.batch_url())
+        .bearer_auth(&token)
+        .header("content-type", "multipart/mixed; boundary=b0undary")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("multipart/mixed; boundary="),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .map(|l| &l[9..12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "404"], "{text}");
+    let ids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Content-ID"))
+        .collect();
+    assert_eq!(ids[0], "Content-ID: <response-item0>");
+    assert!(text.contains("Mathematics 101") && text.contains("From a batch"));
+
+    let too_many: Vec<&str> = vec!["GET /v1/courses HTTP/1.1\r\n"; 51];
+    let response = common::http()
+        .post(emulator.batch_url())
+        .bearer_auth(&token)
+        .header("content-type", "multipart/mixed; boundary=b")
+        .body(batch_body("b", &too_many))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "at most 50 calls per batch");
+}
