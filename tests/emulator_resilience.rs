@@ -1,6 +1,7 @@
 //! Fault injection with the SDK's retries, and the batch endpoint.
 
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
