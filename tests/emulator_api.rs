@@ -4,6 +4,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
@@ -820,5 +821,51 @@ async fn bad_requests_get_google_error_shapes() {
                 .as_str()
                 .is_some_and(|m| !m.is_empty())
         );
+    }
+}
+
+#[tokio::test]
+async fn every_method_answers_without_a_server_error() {
+    let emulator = Emulator::start().unwrap();
+    let http = common::http();
+    let root = emulator.root_url();
+    for user in [demo::ADMIN, demo::STUDENT] {
+        let token = emulator.token_for(user, &all_scopes());
+        for method in classroom::resources::METHODS {
+            let mut path = method.path.to_string();
+            for (name, value) in [
+                ("{courseId}", "d%3Amath-101"),
+                ("{studentId}", "me"),
+                ("{userId}", "me"),
+            ] {
+                path = path.replace(name, value);
+            }
+            while let Some(open) = path.find('{') {
+                let close = open + path[open..].find('}').unwrap();
+                path.replace_range(open..=close, "nope");
+            }
+            let response = http
+                .request(
+                    method.http_method.as_str().parse().unwrap(),
+                    format!("{root}{path}"),
+                )
+                .bearer_auth(&token)
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap())
+                .unwrap_or_else(|e| panic!("{} as {user}: the body is not JSON: {e}", method.id));
+            assert!(
+                status < 500,
+                "{} as {user}: HTTP {status} {body}",
+                method.id
+            );
+            if status >= 400 {
+                assert_eq!(body["error"]["code"], status, "{}: {body}", method.id);
+                assert!(body["error"]["status"].is_string(), "{}: {body}", method.id);
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

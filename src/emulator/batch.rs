@@ -86,13 +86,13 @@ fn parse_part(raw: &str) -> Result<Part, String> {
         .to_string();
     let mut headers = HeaderMap::new();
     for line in &lines[1..] {
-        if let Some((k, v)) = line.split_once(':') {
-            if let (Ok(k), Ok(v)) = (
+        if let Some((k, v)) = line.split_once(':')
+            && let (Ok(k), Ok(v)) = (
                 HeaderName::from_bytes(k.trim().as_bytes()),
                 HeaderValue::from_str(v.trim()),
-            ) {
-                headers.append(k, v);
-            }
+            )
+        {
+            headers.append(k, v);
         }
     }
     Ok(Part {
@@ -154,10 +154,10 @@ fn run(shared: &Shared, req: &Req<'_>) -> Result<Reply, Status> {
     let mut out = String::new();
     for part in parts {
         let mut headers = part.headers;
-        if !headers.contains_key(hyper::header::AUTHORIZATION) {
-            if let Some(auth) = req.headers.get(hyper::header::AUTHORIZATION) {
-                headers.insert(hyper::header::AUTHORIZATION, auth.clone());
-            }
+        if !headers.contains_key(hyper::header::AUTHORIZATION)
+            && let Some(auth) = req.headers.get(hyper::header::AUTHORIZATION)
+        {
+            headers.insert(hyper::header::AUTHORIZATION, auth.clone());
         }
         // The target is a path or a full URL; only the path and query matter here.
         let target = match part.target.find("://") {

@@ -951,11 +951,7 @@ fn generic(
     let parent_names: Vec<&str> = route.param_names().collect();
     let field = id_field(&schema, &item_param, &parent_names);
     for (collection, id) in &parents {
-        let parent_field = if collection.ends_with("/items") {
-            "id"
-        } else {
-            "id"
-        };
+        let parent_field = "id";
         let found = if collection.ends_with("/items") {
             ["announcements", "courseWork", "courseWorkMaterials"]
                 .iter()
@@ -1534,10 +1530,10 @@ fn submission_transition(
             map.remove("late");
         }
     }
-    if next == "RETURNED" {
-        if let Some(draft) = item.get("draftGrade").cloned() {
-            item["assignedGrade"] = draft;
-        }
+    if next == "RETURNED"
+        && let Some(draft) = item.get("draftGrade").cloned()
+    {
+        item["assignedGrade"] = draft;
     }
     if let Some(history) = item["submissionHistory"].as_array_mut() {
         history.push(json!({"stateHistory": {
@@ -1782,11 +1778,11 @@ fn invitation_accept(state: &mut State, ctx: &Ctx, id: &str) -> ApiResult {
         if !state.is_teacher(&course, &user.id) {
             add_member(state, &course, &user, false)?;
         }
-        if role == "OWNER" {
-            if let Some(c) = state.find_mut("courses", "id", &course) {
-                c["ownerId"] = json!(user.id);
-                c["updateTime"] = json!(now());
-            }
+        if role == "OWNER"
+            && let Some(c) = state.find_mut("courses", "id", &course)
+        {
+            c["ownerId"] = json!(user.id);
+            c["updateTime"] = json!(now());
         }
     }
     state.remove("invitations", "id", id);

@@ -12,6 +12,9 @@ use crate::resources::METHODS;
 
 const DISCOVERY: &str = include_str!("../../discovery/classroom.v1.json");
 
+/// Decoded path parameters, by name, in template order.
+pub(crate) type PathParams = Vec<(String, String)>;
+
 /// One segment of a path template.
 #[derive(Debug)]
 enum Segment {
@@ -68,7 +71,7 @@ impl Route {
 
     /// Matches raw (still percent-encoded) path segments after the leading `/`; returns the
     /// decoded path parameters.
-    fn matches(&self, raw: &[&str]) -> Option<Vec<(String, String)>> {
+    fn matches(&self, raw: &[&str]) -> Option<PathParams> {
         if raw.len() != self.segments.len() {
             return None;
         }
@@ -76,10 +79,10 @@ impl Route {
         let last = self.segments.len() - 1;
         for (i, (segment, raw)) in self.segments.iter().zip(raw).enumerate() {
             let mut raw = *raw;
-            if i == last {
-                if let Some(verb) = &self.verb {
-                    raw = raw.strip_suffix(verb.as_str())?.strip_suffix(':')?;
-                }
+            if i == last
+                && let Some(verb) = &self.verb
+            {
+                raw = raw.strip_suffix(verb.as_str())?.strip_suffix(':')?;
             }
             match segment {
                 Segment::Literal(l) if l == raw => {}
@@ -143,11 +146,7 @@ impl Spec {
 
     /// The route for a request, with its path parameters; `Err(true)` when the path exists
     /// with another HTTP method.
-    pub(crate) fn route(
-        &self,
-        verb: &str,
-        path: &str,
-    ) -> Result<(&Route, Vec<(String, String)>), bool> {
+    pub(crate) fn route(&self, verb: &str, path: &str) -> Result<(&Route, PathParams), bool> {
         let raw: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let mut other_verb = false;
         for route in &self.routes {
@@ -256,10 +255,9 @@ impl Spec {
                 }
                 if let (Some(values), Some(s)) =
                     (def.get("enum").and_then(Value::as_array), value.as_str())
+                    && !values.iter().any(|v| v.as_str() == Some(s))
                 {
-                    if !values.iter().any(|v| v.as_str() == Some(s)) {
-                        return bad("TYPE_ENUM");
-                    }
+                    return bad("TYPE_ENUM");
                 }
                 if format == Some("google-datetime")
                     && value
@@ -370,12 +368,12 @@ fn collect_methods(resources: &Value, out: &mut HashMap<String, Value>) {
 fn route(info: &'static MethodInfo, method: &Value, schemas: &Map<String, Value>) -> Route {
     let mut path = info.path.to_string();
     let mut verb = None;
-    if let Some(last) = path.rsplit('/').next() {
-        if let Some((_, v)) = last.split_once("}:") {
-            verb = Some(v.to_string());
-            let cut = path.len() - v.len() - 1;
-            path.truncate(cut);
-        }
+    if let Some(last) = path.rsplit('/').next()
+        && let Some((_, v)) = last.split_once("}:")
+    {
+        verb = Some(v.to_string());
+        let cut = path.len() - v.len() - 1;
+        path.truncate(cut);
     }
     let segments = path
         .split('/')
