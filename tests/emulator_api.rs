@@ -5,6 +5,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
@@ -186,6 +187,20 @@ async fn list_filters_follow_classroom() {
         .await
         .unwrap();
     assert_eq!(attended.len(), 2, "Edsger is only invited to history");
+    let partial = admin
+        .courses()
+        .list()
+        .fields("courses(id,name)")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        partial
+            .courses
+            .iter()
+            .all(|c| c.id.is_some() && c.name.is_some() && c.owner_id.is_none()),
+        "`fields` selects a partial response"
+    );
     let archived = admin
         .courses()
         .list()

@@ -2,6 +2,7 @@
 //! special ones (rosters, aliases, registrations, grading periods) through the SDK.
 
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use classroom::FieldMask;

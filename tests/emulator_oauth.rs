@@ -4,6 +4,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use base64::Engine;
@@ -386,4 +387,26 @@ async fn jwt_bearer_verifies_the_signature_and_impersonates_sub() {
     )
     .await;
     assert_eq!(status, 400, "assertions live an hour at most: {body}");
+}
+
+#[tokio::test]
+async fn incremental_authorization_includes_granted_scopes() {
+    let emulator = Emulator::start().unwrap();
+    emulator.script_consent(Consent::grant_all().as_user(demo::TEACHER));
+    authorize(&emulator, &[("scope", Scope::CoursesReadonly.url())]).await;
+    emulator.script_consent(Consent::grant_all().as_user(demo::TEACHER));
+    let redirect = authorize(
+        &emulator,
+        &[
+            ("scope", Scope::RostersReadonly.url()),
+            ("include_granted_scopes", "true"),
+        ],
+    )
+    .await;
+    let granted = param(&redirect, "scope").unwrap();
+    assert!(
+        granted.contains(Scope::CoursesReadonly.url())
+            && granted.contains(Scope::RostersReadonly.url()),
+        "the earlier grant comes along: {granted}"
+    );
 }

@@ -3,6 +3,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -210,4 +211,76 @@ async fn batch_answers_each_part_in_order() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400, "at most 50 calls per batch");
+}
+
+#[tokio::test]
+async fn malformed_http_gets_an_answer_or_a_close_never_a_hang() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let emulator = Emulator::start().unwrap();
+    let exchanges: [&[u8]; 3] = [
+        b"GARBAGE\r\n\r\n",
+        b"POST /v1/courses HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"na",
+        b"GET /v1/courses HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+    ];
+    for request in exchanges {
+        let mut stream = tokio::net::TcpStream::connect(emulator.addr())
+            .await
+            .unwrap();
+        stream.write_all(request).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut reply)).await;
+        assert!(
+            read.is_ok(),
+            "the server neither answered nor closed: {:?}",
+            String::from_utf8_lossy(request)
+        );
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(
+            reply.is_empty() || reply.starts_with("HTTP/1.1 4"),
+            "{reply}"
+        );
+    }
+    // Still serving.
+    let classroom = retrying(&emulator, RetryPolicy::none());
+    classroom
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `cargo test --release --test emulator_resilience -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput() {
+    let emulator = Emulator::start().unwrap();
+    let classroom = retrying(&emulator, RetryPolicy::none());
+    let started = Instant::now();
+    let total = 4000;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let classroom = classroom.clone();
+            tokio::spawn(async move {
+                for _ in 0..total / 8 {
+                    classroom
+                        .courses()
+                        .get(demo::COURSE_ALIAS)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{total} courses.get in {elapsed:?}: {:.0} requests/s",
+        total as f64 / elapsed.as_secs_f64()
+    );
 }

@@ -36,6 +36,7 @@ mod batch;
 mod classroom;
 mod errors;
 mod faults;
+mod fields;
 mod oauth;
 mod seed;
 mod server;

@@ -201,6 +201,21 @@ fn authorize(shared: &Shared, req: &Req<'_>) -> Reply {
             &format!("access_denied: No user {who} in the demo domain."),
         );
     };
+    // Incremental authorization: earlier grants to this client come along when asked for.
+    let remembered = state
+        .granted
+        .entry((user.clone(), client_id.to_string()))
+        .or_default();
+    for scope in &granted {
+        if !remembered.contains(scope) {
+            remembered.push(scope.clone());
+        }
+    }
+    let granted = if get(&params, "include_granted_scopes") == Some("true") {
+        remembered.clone()
+    } else {
+        granted
+    };
     let code = random_token("4/emu-");
     state.codes.insert(
         code.clone(),

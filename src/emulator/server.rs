@@ -111,7 +111,10 @@ pub(crate) async fn serve(
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| handle(shared.clone(), request));
+                    // A client that never finishes its headers is cut off, not waited for.
                     let _ = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(30))
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
@@ -241,6 +244,12 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         }
     })?;
     let query = parse_query(req.query);
+    let fields = match query.iter().rev().find(|(k, _)| k == "fields") {
+        Some((_, f)) if !f.is_empty() => {
+            Some(super::fields::Selection::parse(f).map_err(Status::invalid)?)
+        }
+        _ => None,
+    };
     for (name, _) in &query {
         if !route.query.contains_key(name) && !spec.global_params.contains(name) {
             return Err(Status::invalid(format!(
@@ -285,5 +294,9 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         user,
         scopes: grant.scopes,
     };
-    classroom::call(&mut state, &ctx, route, &params, &query, body)
+    let value = classroom::call(&mut state, &ctx, route, &params, &query, body)?;
+    Ok(match fields {
+        Some(selection) => selection.apply(&value),
+        None => value,
+    })
 }

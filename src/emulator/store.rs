@@ -83,6 +83,8 @@ pub(crate) struct State {
     pub(crate) clients: Vec<Client>,
     /// Service accounts: email to public key (DER `RSAPublicKey`).
     pub(crate) service_accounts: HashMap<String, Vec<u8>>,
+    /// Scopes each user has granted each client, for `include_granted_scopes`.
+    pub(crate) granted: HashMap<(String, String), Vec<String>>,
     pub(crate) next_id: u64,
     pub(crate) token_lifetime: Duration,
 }
