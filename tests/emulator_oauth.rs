@@ -5,6 +5,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use base64::Engine;
@@ -408,5 +409,81 @@ async fn incremental_authorization_includes_granted_scopes() {
         granted.contains(Scope::CoursesReadonly.url())
             && granted.contains(Scope::RostersReadonly.url()),
         "the earlier grant comes along: {granted}"
+    );
+}
+
+#[tokio::test]
+async fn issued_tokens_expire_and_tokeninfo_describes_them() {
+    let emulator = Emulator::builder()
+        .token_lifetime(std::time::Duration::from_secs(1))
+        .start()
+        .unwrap();
+    let (status, body) = post_form(
+        &emulator.token_url(),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", demo::CLIENT_ID),
+            ("client_secret", demo::CLIENT_SECRET),
+            ("scope", Scope::CoursesReadonly.url()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["expires_in"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let info = common::http()
+        .get(format!(
+            "{}tokeninfo?access_token={token}",
+            emulator.root_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let info: Value = serde_json::from_slice(&info.bytes().await.unwrap()).unwrap();
+    assert_eq!(info["scope"], Scope::CoursesReadonly.url());
+    assert_eq!(info["email"], demo::ADMIN);
+    let classroom = sdk(&emulator, &token);
+    classroom.courses().list().send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let err = classroom.courses().list().send().await.unwrap_err();
+    assert!(
+        err.api().unwrap().is_unauthenticated(),
+        "the token expired: {err}"
+    );
+}
+
+#[tokio::test]
+async fn authorize_refuses_unknown_clients_and_foreign_redirects() {
+    let emulator = Emulator::start().unwrap();
+    let url = |client: &str, redirect: &str| {
+        format!(
+            "{}?{}",
+            emulator.auth_url(),
+            common::form(&[
+                ("client_id", client),
+                ("redirect_uri", redirect),
+                ("response_type", "code"),
+                ("scope", Scope::Courses.url()),
+            ])
+        )
+    };
+    let unknown = common::http()
+        .get(url("nobody.apps.googleusercontent.com", REDIRECT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 401, "no redirect for an unknown client");
+    let foreign = common::http()
+        .get(url(demo::CLIENT_ID, "https://evil.example/cb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        foreign.status(),
+        400,
+        "no redirect to a URI the client does not own"
     );
 }

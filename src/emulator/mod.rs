@@ -15,6 +15,27 @@
 //!
 //! A demo school ([`demo`]) is seeded unless [`EmulatorBuilder::empty`] is asked for.
 //!
+//! Tokens act as a user: client credentials and JWT bearer without `sub` act as the domain
+//! admin; the authorization code flow as the user of the scripted consent (or `login_hint`);
+//! JWT bearer with `sub` as that user; [`Emulator::token_for`] as whom it names. Access then
+//! follows Classroom's roles: teachers manage their courses, students see their own work and
+//! only the owner of a submission turns it in or reclaims it, `me` is the token's user.
+//!
+//! From any language, run it standalone and read its first line:
+//!
+//! ```text
+//! $ cargo run --example emulator -- --port 0
+//! root=http://127.0.0.1:41234/ token_url=http://127.0.0.1:41234/token client_id=... client_secret=...
+//! ```
+//!
+//! Point a client's root URL at `root` (for Google's generated clients: the discovery
+//! document's `rootUrl`), and get a token from `token_url` with the client credentials grant.
+//! `tests/python/third_party_client.py` does this with google-api-python-client.
+//!
+//! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
+//! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
+//! quota accounting, and faults inside batch parts (faults apply to whole HTTP requests).
+//!
 //! ```
 //! use classroom::emulator::{Emulator, demo};
 //! use classroom::{BearerToken, Classroom, Scope};
