@@ -5,6 +5,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -144,6 +145,22 @@ async fn latency_and_fractions() {
         .send()
         .await
         .unwrap();
+
+    // The OAuth endpoints take faults too, so token refresh paths can be tested.
+    emulator.inject(Fault::unavailable().on("oauth.token").times(1));
+    let token_call = || {
+        common::http()
+            .post(emulator.token_url())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(common::form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", demo::CLIENT_ID),
+                ("client_secret", demo::CLIENT_SECRET),
+            ]))
+            .send()
+    };
+    assert_eq!(token_call().await.unwrap().status(), 503);
+    assert_eq!(token_call().await.unwrap().status(), 200);
 }
 
 fn batch_body(boundary: &str, parts: &[&str]) -> String {

@@ -240,7 +240,11 @@ fn authorize(shared: &Shared, req: &Req<'_>) -> Reply {
 
 /// The client authenticated by HTTP Basic or by form fields.
 fn client_auth(state: &State, req: &Req<'_>, params: &[(String, String)]) -> Result<String, Reply> {
-    let unauthorized = || oauth_error(401, "invalid_client", "The OAuth client was not found.");
+    // RFC 6749 §5.2: a 401 for client authentication says how to authenticate.
+    let unauthorized = || {
+        oauth_error(401, "invalid_client", "The OAuth client was not found.")
+            .with_header("www-authenticate", "Basic realm=\"emulator\"")
+    };
     let (id, secret) = match req
         .headers
         .get(hyper::header::AUTHORIZATION)
@@ -275,7 +279,7 @@ fn client_auth(state: &State, req: &Req<'_>, params: &[(String, String)]) -> Res
     match (&client.secret, secret) {
         (None, _) => Ok(id),
         (Some(expected), Some(given)) if *expected == given => Ok(id),
-        _ => Err(oauth_error(401, "invalid_client", "Unauthorized")),
+        _ => Err(unauthorized()),
     }
 }
 
