@@ -5,6 +5,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use classroom::FieldMask;
@@ -429,4 +430,60 @@ async fn rosters() {
         .await
         .unwrap_err();
     assert_eq!(gone.http_status(), Some(404));
+}
+
+#[tokio::test]
+async fn add_on_attachments_hang_off_existing_posts() {
+    let emulator = Emulator::start().unwrap();
+    let teacher = client(&emulator, demo::TEACHER, &all_scopes());
+    let c = demo::COURSE_ALIAS;
+    let work = teacher
+        .courses()
+        .course_work()
+        .list(c)
+        .send()
+        .await
+        .unwrap()
+        .course_work[0]
+        .id
+        .clone()
+        .unwrap();
+    let attachment = classroom::models::AddOnAttachment {
+        title: Some("Simulation".into()),
+        teacher_view_uri: Some(classroom::models::EmbedUri {
+            uri: Some("https://addon.example/t".into()),
+        }),
+        student_view_uri: Some(classroom::models::EmbedUri {
+            uri: Some("https://addon.example/s".into()),
+        }),
+        ..Default::default()
+    };
+    let created = teacher
+        .courses()
+        .course_work()
+        .add_on_attachments()
+        .create(c, &work, attachment.clone())
+        .send()
+        .await
+        .unwrap();
+    let id = created.id.clone().unwrap();
+    // The same post seen through courses.posts.
+    let through_posts = teacher
+        .courses()
+        .posts()
+        .add_on_attachments()
+        .get(c, &work, &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_posts.title.as_deref(), Some("Simulation"));
+    let orphan = teacher
+        .courses()
+        .course_work()
+        .add_on_attachments()
+        .create(c, "no-such-work", attachment)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(orphan.http_status(), Some(404), "the post must exist");
 }

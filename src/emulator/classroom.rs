@@ -246,8 +246,7 @@ pub(crate) fn call(
             submissions_list(state, ctx, route, params, query)
         }
         "courses.courseWork.studentSubmissions.get" => {
-            let (key, sub) = submission(state, ctx, params)?;
-            let _ = key;
+            let (_, sub) = submission(state, ctx, params)?;
             Ok(render_submission(state, sub))
         }
         "courses.courseWork.studentSubmissions.patch" => {
@@ -904,7 +903,13 @@ fn collection(
     // Add-on attachments hang off a post, whatever the path calls it.
     if parts.len() >= 5 && parts[4] == "addOnAttachments" {
         parts[2] = "items".into();
-        parents.retain(|(k, _)| k.matches('/').count() > 3);
+        for (key, _) in &mut parents {
+            let mut segments: Vec<&str> = key.split('/').collect();
+            if segments.len() >= 3 {
+                segments[2] = "items";
+            }
+            *key = segments.join("/");
+        }
     }
     let item = has_item.then(|| param(params, template[template.len() - 1].1).to_string());
     (parts.join("/"), item, parents)
@@ -942,7 +947,7 @@ fn generic(
     body: Value,
 ) -> ApiResult {
     if !route.info.path.starts_with("v1/courses/{courseId}/") {
-        return Err(Status::new_unimplemented(route.info.id));
+        return Err(Status::unimplemented(route.info.id));
     }
     let (course, access) = course_read(state, ctx, param(params, "courseId"))?;
     let (key, item_id, parents) = collection(route, params, &course);
@@ -1149,13 +1154,7 @@ fn generic(
                 .ok_or_else(Status::entity_not_found)?;
             Ok(json!({}))
         }
-        _ => Err(Status::new_unimplemented(route.info.id)),
-    }
-}
-
-impl Status {
-    fn new_unimplemented(method: &str) -> Status {
-        Status::internal(format!("{method} is not emulated."))
+        _ => Err(Status::unimplemented(route.info.id)),
     }
 }
 

@@ -109,8 +109,13 @@ impl Status {
         )
     }
 
-    pub(crate) fn internal(message: impl Into<String>) -> Status {
-        Status::new(500, "INTERNAL", message)
+    /// A method the emulator routes but does not implement.
+    pub(crate) fn unimplemented(method: &str) -> Status {
+        Status::new(
+            501,
+            "UNIMPLEMENTED",
+            format!("{method} is not implemented by the emulator."),
+        )
     }
 
     /// The JSON body.
