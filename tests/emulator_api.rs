@@ -9,6 +9,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;
@@ -324,6 +325,39 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
         (400, Some("INVALID_ARGUMENT"))
     );
     assert!(api.message.contains("enrollmentCode"), "{}", api.message);
+
+    let archived = teacher
+        .courses()
+        .patch(
+            demo::COURSE_ALIAS,
+            Course {
+                course_state: Some(CourseState::Archived),
+                ..Default::default()
+            },
+        )
+        .update_mask(FieldMask::new(["courseState"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(archived.course_state, Some(CourseState::Archived));
+    let frozen = client(&emulator, demo::TEACHER, &[Scope::Topics])
+        .courses()
+        .topics()
+        .create(
+            demo::COURSE_ALIAS,
+            classroom::models::Topic {
+                name: Some("Late addition".into()),
+                ..Default::default()
+            },
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        frozen.api().unwrap().status.as_deref(),
+        Some("FAILED_PRECONDITION"),
+        "an archived course's contents cannot change"
+    );
 
     let no_mask = teacher
         .courses()

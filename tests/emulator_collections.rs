@@ -6,6 +6,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use classroom::FieldMask;

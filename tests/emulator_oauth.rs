@@ -8,6 +8,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use base64::Engine;

@@ -7,6 +7,7 @@
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
 #[path = "emulator_common/mod.rs"]
+#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -95,6 +95,16 @@ fn access(state: &State, ctx: &Ctx, course: &str) -> Access {
     }
 }
 
+/// Classroom refuses changes to the contents of an archived course.
+fn modifiable(state: &State, course: &str) -> ApiResult<()> {
+    match state.course(course).and_then(|c| text(c, "courseState")) {
+        Some("ARCHIVED") => Err(Status::precondition(
+            "@CourseNotModifiable The course is archived; its contents cannot change.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Resolves a course id or alias the caller may see.
 fn course_read(state: &State, ctx: &Ctx, key: &str) -> ApiResult<(String, Access)> {
     let id = state.course_id(key).ok_or_else(Status::entity_not_found)?;
@@ -973,6 +983,9 @@ fn generic(
         }
     }
     let teaching = access == Access::Teach;
+    if matches!(route.action(), "create" | "patch" | "delete") {
+        modifiable(state, &course)?;
+    }
     let student_filtered = matches!(
         resource(route),
         "courses.courseWork" | "courses.announcements" | "courses.courseWorkMaterials"
@@ -1428,6 +1441,7 @@ fn submission_transition(
 ) -> ApiResult {
     let (key, sub) = submission(state, ctx, params)?;
     let course = text(&sub, "courseId").unwrap_or_default().to_string();
+    modifiable(state, &course)?;
     let owner = text(&sub, "userId").unwrap_or_default().to_string();
     let current = text(&sub, "state").unwrap_or("NEW").to_string();
     let work = state
