@@ -1,27 +1,87 @@
-//! Lists courses as a table.
+//! Lists courses as a table: the README's first command.
 //!
 //! ```text
-//! CLASSROOM_TOKEN=ya29... cargo run --example list_courses
-//! CLASSROOM_ROOT_URL=http://127.0.0.1:8080/ CLASSROOM_TOKEN=t cargo run --example list_courses
+//! cargo run --example list_courses
+//! cargo run --example list_courses -- --service-account key.json --subject admin@school.edu
+//! cargo run --example list_courses -- --client-secret client_secret.json --token token.json
+//! cargo run --example list_courses -- --authorized-user ~/.config/gcloud/application_default_credentials.json
 //! ```
+//!
+//! With no credentials it starts the local emulator (a demo school), signs in to it through
+//! the real client-credentials flow, and lists the demo courses. With a service-account key and
+//! the user to act as (domain-wide delegation), a user token stored by the `installed_login`
+//! example, or an `authorized_user` file, it lists the real ones.
 
+use std::sync::Arc;
+
+use classroom::auth::{
+    ClientCredentials, ClientSecret, FileStore, OAuthClient, Provider, ServiceAccountCredentials,
+    ServiceAccountKey, UserCredentials,
+};
+use classroom::emulator::Emulator;
 use classroom::models::Course;
-use classroom::{BearerToken, Classroom};
+use classroom::{Classroom, Scope};
 use futures::TryStreamExt;
+
+const USAGE: &str = "usage: list_courses [--service-account KEY_JSON --subject EMAIL \
+                     | --client-secret CLIENT_SECRET_JSON --token TOKEN_JSON \
+                     | --authorized-user AUTHORIZED_USER_JSON]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Ok(token) = std::env::var("CLASSROOM_TOKEN") else {
-        eprintln!(
-            "set CLASSROOM_TOKEN to an access token (and CLASSROOM_ROOT_URL for another server)"
-        );
-        std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
     };
-    let mut builder = Classroom::builder().credentials(BearerToken::new(token));
-    if let Ok(root) = std::env::var("CLASSROOM_ROOT_URL") {
-        builder = builder.root_url(root);
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
     }
-    let classroom = builder.build()?;
+    let scopes = [Scope::CoursesReadonly];
+
+    // Kept alive until the end of main: dropping it stops the emulator.
+    let mut _emulator = None;
+    let classroom = if let Some(key) = arg("--service-account") {
+        let subject = arg("--subject").ok_or(USAGE)?;
+        let credentials =
+            ServiceAccountCredentials::new(ServiceAccountKey::from_file(key)?, scopes)
+                .subject(&subject);
+        Classroom::new(credentials)?
+    } else if let Some(secret) = arg("--client-secret") {
+        let token = arg("--token").ok_or(USAGE)?;
+        let client = OAuthClient::from_client_secret_file(secret)?;
+        let credentials = UserCredentials::from_store(client, Arc::new(FileStore::new(&token)))?
+            .ok_or("no token stored there yet: sign in first with `cargo run --example installed_login`")?;
+        Classroom::new(credentials)?
+    } else if let Some(file) = arg("--authorized-user") {
+        Classroom::new(
+            UserCredentials::from_authorized_user_file(file)?.with_scopes(scopes.map(|s| s.url())),
+        )?
+    } else if args.is_empty() {
+        let emulator = Emulator::start()?;
+        eprintln!(
+            "no credentials given: listing the demo school of a local emulator at {}",
+            emulator.root_url()
+        );
+        let client = OAuthClient::new(
+            emulator.client_id(),
+            Some(ClientSecret::new(emulator.client_secret())),
+        )
+        .with_provider(Provider::token_endpoint(emulator.token_url()));
+        let credentials = ClientCredentials::new(client, scopes.map(|s| s.url()));
+        let classroom = Classroom::builder()
+            .root_url(emulator.root_url())
+            .credentials(credentials)
+            .build()?;
+        _emulator = Some(emulator);
+        classroom
+    } else {
+        return Err(USAGE.into());
+    };
+
     let courses: Vec<Course> = classroom
         .courses()
         .list()
@@ -34,10 +94,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn print_table(courses: &[Course]) {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let rows: Vec<[String; 4]> = courses
         .iter()
         .map(|c| {
-            let text = |v: &Option<String>| v.clone().unwrap_or_default();
             let state = c
                 .course_state
                 .as_ref()

@@ -2,14 +2,6 @@
 //! state machine, roles, scopes, authentication and concurrency.
 
 #[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;

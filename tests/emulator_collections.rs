@@ -2,11 +2,6 @@
 //! special ones (rosters, aliases, registrations, grading periods) through the SDK.
 
 #[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
 mod common;
 
 use classroom::FieldMask;

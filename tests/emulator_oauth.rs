@@ -2,13 +2,6 @@
 //! authorization code with PKCE and scripted consent, refresh, revoke, JWT bearer.
 
 #[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
 mod common;
 
 use base64::Engine;

@@ -1,13 +1,6 @@
 //! Fault injection with the SDK's retries, and the batch endpoint.
 
 #[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
-#[path = "emulator_common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
