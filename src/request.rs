@@ -223,9 +223,14 @@ impl Classroom {
                     if status == 401 && !refreshed {
                         refreshed = true;
                         credentials.invalidate(&token).await;
-                        token = credentials.access_token().await?;
-                        check_scopes(method, &token)?;
-                        continue;
+                        let fresh = credentials.access_token().await?;
+                        // Credentials that cannot refresh (a fixed token) give the same token
+                        // back; sending it again would only earn the same 401.
+                        if fresh.secret() != token.secret() {
+                            token = fresh;
+                            check_scopes(method, &token)?;
+                            continue;
+                        }
                     }
                     let error = ApiError::from_response(method.id, status, retry_after, &bytes);
                     // 429 and 503 mean the request was not acted on; other 5xx might have been.
