@@ -4,8 +4,11 @@
 #
 #   benches/build_times.sh [release|debug]...
 #
-# Builds `examples/list_courses` here and a same-shaped program on google-classroom1 (written to
-# a temporary folder), each from an empty target directory, one after the other.
+# Builds, each from an empty target directory, one after the other:
+# - a user's program on this crate that lists courses with a token (default features);
+# - the same-shaped program on google-classroom1 (default features);
+# - `examples/list_courses` here, which also builds the crate's dev-dependencies (trybuild,
+#   syn for the generator's tests) and the `emulator` and `scope-check` features.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -60,6 +63,33 @@ async fn main() {
 }
 RS
 
+mkdir -p "$work/ours/src"
+cat > "$work/ours/Cargo.toml" <<TOML
+[package]
+name = "classroom-list-courses"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+classroom = { path = "$repo" }
+futures = "0.3"
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+TOML
+cat > "$work/ours/src/main.rs" <<'RS'
+use futures::TryStreamExt;
+
+#[tokio::main]
+async fn main() -> Result<(), classroom::Error> {
+    let token = std::env::var("CLASSROOM_TOKEN").unwrap_or_default();
+    let classroom = classroom::Classroom::new(classroom::BearerToken::new(token))?;
+    let mut courses = std::pin::pin!(classroom.courses().list().page_size(100).items());
+    while let Some(c) = courses.try_next().await? {
+        println!("{}  {}", c.id.unwrap_or_default(), c.name.unwrap_or_default());
+    }
+    Ok(())
+}
+RS
+
 units() { # per-unit seconds from the newest cargo timings report
   python3 - "$1" "$2" <<'PY'
 import glob, json, os, re, sys
@@ -74,14 +104,18 @@ PY
 for profile in ${@:-release debug}; do
   flag=$([ "$profile" = release ] && echo --release || true)
   start=$SECONDS
-  (cd "$repo" && CARGO_TARGET_DIR="$work/ours-$profile" cargo build -q $flag --example list_courses --timings 2>/dev/null)
+  (cd "$work/ours" && CARGO_TARGET_DIR="$work/ours-$profile" cargo build -q $flag --timings 2>/dev/null)
   ours=$((SECONDS - start))
   start=$SECONDS
   (cd "$work/gc1" && CARGO_TARGET_DIR="$work/gc1-$profile" cargo build -q $flag --timings 2>/dev/null)
   theirs=$((SECONDS - start))
-  echo "$profile: classroom list_courses ${ours}s, google-classroom1 program ${theirs}s (whole graph, clean)"
+  start=$SECONDS
+  (cd "$repo" && CARGO_TARGET_DIR="$work/example-$profile" cargo build -q $flag --example list_courses --timings 2>/dev/null)
+  example=$((SECONDS - start))
+  echo "$profile (clean, whole graph): program on classroom ${ours}s, same program on google-classroom1 ${theirs}s, examples/list_courses ${example}s"
   units "$work/ours-$profile" classroom
   units "$work/gc1-$profile" google-classroom1
+  units "$work/example-$profile" classroom
 done
 out=$(ls -d "$work"/ours-*/*/build/classroom-*/out 2>/dev/null | head -1)
 [ -n "$out" ] && echo "generated code: $(cat "$out"/*.rs "$out"/resources/*.rs | wc -c) bytes, $(cat "$out"/*.rs "$out"/resources/*.rs | wc -l) lines (test glue included: $(wc -c < "$out/test_cases.rs") bytes)"
