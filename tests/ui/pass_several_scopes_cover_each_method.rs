@@ -3,6 +3,12 @@ use classroom::{BearerToken, Classroom, Scope, Scopes};
 
 type Sync = Scopes![CoursesReadonly, Rosters, CourseworkStudents, GuardianlinksStudents];
 
+/// The consent screen asks for exactly the set the calls were checked against.
+#[allow(dead_code)]
+fn consent(flow: &classroom::auth::WebFlow) -> classroom::auth::AuthorizationRequest<'_> {
+    flow.authorize(Sync::scopes())
+}
+
 fn main() {
     let client: Classroom<Sync> = Classroom::new(BearerToken::new("t")).unwrap().typed();
     let _ = client.courses().list();
