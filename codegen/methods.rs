@@ -160,33 +160,36 @@ struct Param<'a> {
     field: proc_macro2::Ident,
     spec: &'a Parameter,
     ty: TokenStream,
+    /// Whether arguments take `impl Into<ty>` (strings and field masks).
+    takes_into: bool,
     positional: bool,
 }
 
-fn param_type(types: &Types, p: &Parameter) -> TokenStream {
+/// A parameter's Rust type, and whether its setter takes `impl Into` of it.
+fn param_type(types: &Types, p: &Parameter) -> (TokenStream, bool) {
+    if p.location == "path" {
+        // Ids are strings whatever the document says: they may be aliases, `me` or emails.
+        return (quote!(::std::string::String), true);
+    }
     if !p.enum_.is_empty() {
         let name = ident(
             types
                 .enum_name(&p.enum_)
                 .expect("parameter enums are registered"),
         );
-        return quote!(crate::models::#name);
+        return (quote!(crate::models::#name), false);
     }
     match (p.type_.as_deref().unwrap_or("string"), p.format.as_deref()) {
-        ("string", Some("google-fieldmask")) => quote!(crate::FieldMask),
-        ("string", Some("google-datetime")) => quote!(::chrono::DateTime<::chrono::Utc>),
-        ("string", Some("int64")) | ("integer", Some("int64")) => quote!(i64),
-        ("string", Some("uint64")) => quote!(u64),
-        ("integer", Some("uint32")) => quote!(u32),
-        ("integer", _) => quote!(i32),
-        ("number", _) => quote!(f64),
-        ("boolean", _) => quote!(bool),
-        _ => quote!(::std::string::String),
+        ("string", Some("google-fieldmask")) => (quote!(crate::FieldMask), true),
+        ("string", Some("google-datetime")) => (quote!(::chrono::DateTime<::chrono::Utc>), false),
+        ("string", Some("int64")) | ("integer", Some("int64")) => (quote!(i64), false),
+        ("string", Some("uint64")) => (quote!(u64), false),
+        ("integer", Some("uint32")) => (quote!(u32), false),
+        ("integer", _) => (quote!(i32), false),
+        ("number", _) => (quote!(f64), false),
+        ("boolean", _) => (quote!(bool), false),
+        _ => (quote!(::std::string::String), true),
     }
-}
-
-fn is_string(ty: &TokenStream) -> bool {
-    ty.to_string() == quote!(::std::string::String).to_string()
 }
 
 fn method_code(
@@ -218,27 +221,26 @@ fn method_code(
     }
     for name in &order {
         if let Some((json, spec)) = m.parameters.get_key_value(*name) {
-            let ty = if spec.location == "path" {
-                quote!(::std::string::String)
-            } else {
-                param_type(types, spec)
-            };
+            let (ty, takes_into) = param_type(types, spec);
             params.push(Param {
                 json,
                 field: field_ident(json),
                 spec,
                 ty,
+                takes_into,
                 positional: true,
             });
         }
     }
     for (json, spec) in &m.parameters {
         if !order.contains(&json.as_str()) {
+            let (ty, takes_into) = param_type(types, spec);
             params.push(Param {
                 json,
                 field: field_ident(json),
                 spec,
-                ty: param_type(types, spec),
+                ty,
+                takes_into,
                 positional: false,
             });
         }
@@ -266,15 +268,15 @@ fn method_code(
     let args = positional.iter().map(|p| {
         let f = &p.field;
         let ty = &p.ty;
-        if is_string(ty) {
-            quote!(#f: impl ::std::convert::Into<::std::string::String>)
+        if p.takes_into {
+            quote!(#f: impl ::std::convert::Into<#ty>)
         } else {
             quote!(#f: #ty)
         }
     });
     let inits_positional = positional.iter().map(|p| {
         let f = &p.field;
-        if is_string(&p.ty) {
+        if p.takes_into {
             quote!(#f: #f.into())
         } else {
             quote!(#f)
@@ -469,7 +471,7 @@ fn setter(p: &Param) -> TokenStream {
                 self
             }
         }
-    } else if is_string(ty) || ty.to_string().contains("FieldMask") {
+    } else if p.takes_into {
         quote! {
             #docs
             pub fn #f(mut self, value: impl ::std::convert::Into<#ty>) -> Self {
