@@ -66,8 +66,10 @@ fn wrap(text: &str, first_indent: &str, out: &mut Vec<String>) {
 
 /// Makes a discovery description safe and readable as Markdown in rustdoc.
 pub fn escape(text: &str) -> String {
+    let text = summary_apart(text);
     // "... error codes: * `A` if ... * `B` if ..." reads better as a list.
     let text = text.replace(" * `", "\n* `").replace(": * ", ":\n* ");
+    let text = list_items(&text);
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 16);
     let mut in_code = false;
@@ -119,6 +121,45 @@ pub fn escape(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// Puts the first sentence in a paragraph of its own, so rustdoc's one-line summaries are one
+/// sentence. Abbreviations (`e.g.`, `i.e.`, `etc.`) do not end a sentence.
+fn summary_apart(text: &str) -> String {
+    let mut from = 0;
+    while let Some(i) = text[from..].find(". ").map(|i| from + i) {
+        let word = text[..i].rsplit([' ', '(']).next().unwrap_or("");
+        let next = text[i + 2..].chars().next();
+        let abbreviation = matches!(word, "e.g" | "i.e" | "etc" | "vs") || word.len() == 1;
+        if !abbreviation && next.is_some_and(|c| c.is_ascii_uppercase() || c == '`') {
+            return format!("{}\n\n{}", &text[..=i], &text[i + 2..]);
+        }
+        from = i + 2;
+    }
+    text.to_string()
+}
+
+/// Within a list the discovery text runs on (`* A * B`), every ` * ` before a capital starts an
+/// item of its own.
+fn list_items(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.strip_prefix("* ") {
+            Some(rest) => {
+                let mut out = String::from("* ");
+                let mut parts = rest.split(" * ").peekable();
+                while let Some(part) = parts.next() {
+                    out.push_str(part);
+                    if let Some(next) = parts.peek() {
+                        let item = next.starts_with(|c: char| c.is_ascii_uppercase());
+                        out.push_str(if item { "\n* " } else { " * " });
+                    }
+                }
+                out
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn starts_url(chars: &[char], i: usize) -> bool {

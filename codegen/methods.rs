@@ -296,7 +296,7 @@ fn method_code(
         _ => (quote!(), quote!(), quote!()),
     };
     let summary = escape(m.description.as_deref().unwrap_or(""));
-    let first_sentence = first_sentence(&summary);
+    let first_sentence = summary_of(&summary);
     let handle_doc = doc(&paragraphs([
         first_sentence.as_str(),
         &format!(
@@ -563,9 +563,7 @@ fn paging(
     }
 }
 
-fn first_sentence(text: &str) -> String {
-    match text.find(". ") {
-        Some(i) => text[..=i].to_string(),
-        None => text.to_string(),
-    }
+/// The summary paragraph of an escaped description (see `docs::escape`).
+fn summary_of(text: &str) -> String {
+    text.split("\n\n").next().unwrap_or(text).to_string()
 }
