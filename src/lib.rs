@@ -34,6 +34,16 @@
 //!
 //! Each builder knows its method ([`MethodInfo`]: id, verb, path, scopes) as its `METHOD`
 //! constant; [`resources::METHODS`] lists them all.
+//!
+//! Where to go next:
+//!
+//! - [`auth`]: OAuth 2.0 flows (web server with PKCE, installed app, refresh tokens, service
+//!   accounts with domain-wide delegation, client credentials), token caching and stores.
+//! - [`scope_check`]: with the `scope-check` feature, clients whose calls are checked against
+//!   their scopes at compile time.
+//! - `emulator` (feature `emulator`): a local Classroom and OAuth server for tests and demos.
+//! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`] and
+//!   [`ApiError::is_scope_insufficient`].
 
 mod client;
 mod error;
