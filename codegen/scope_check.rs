@@ -97,7 +97,7 @@ pub fn scope_check(doc: &Document) -> TokenStream {
         /// What a scope set holds, one type-level boolean per scope.
         ///
         /// Implemented by [`Dynamic`] (everything: calls are checked at run time only) and, with
-        /// the `scope-check` feature, by the sets [`Scopes!`](crate::Scopes) names.
+        /// the `scope-check` feature, by the sets the `Scopes!` macro names.
         pub trait ScopeSet: 'static {
             /// `True` for [`Dynamic`]: every method compiles.
             type Unrestricted: Bool;
