@@ -1,6 +1,9 @@
 //! The SDK's own OAuth flows against the emulator's Google-shaped OAuth endpoints, end to end:
 //! the token a flow obtains is the one the API calls then run on.
 
+#[path = "emulator_common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
 use classroom::auth::{
@@ -91,12 +94,7 @@ async fn the_web_flow_signs_a_user_in_refreshes_and_revokes() {
 
     // The user consents (scripted), and the browser is redirected to the callback.
     emulator.script_consent(Consent::grant_all().as_user(demo::STUDENT));
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let redirect = browser.get(&url).send().await.unwrap();
+    let redirect = common::http().get(&url).send().await.unwrap();
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     assert!(
         location.starts_with("http://127.0.0.1:8765/callback?"),
