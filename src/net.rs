@@ -1,0 +1,135 @@
+//! What every outgoing connection shares, API calls and token calls alike: bearer tokens and
+//! secrets travel only over TLS (loopback hosts excepted), and no reply is read past a cap.
+
+use bytes::{Bytes, BytesMut};
+use url::{Host, Url};
+
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `::1`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Refuses `http` to a host other than loopback unless `allow_http`: what would be sent there
+/// (a bearer token, a client secret, a refresh token) would cross the network in clear.
+/// The error is a sentence to put in a typed error; `opt_in` names the setting that allows it.
+pub(crate) fn require_tls(url: &Url, allow_http: bool, opt_in: &str) -> Result<(), String> {
+    if url.scheme() == "http" && !allow_http && !is_loopback(url) {
+        return Err(format!(
+            "{} uses http:// on a host that is not loopback, so credentials would cross the \
+             network in clear; use https://, or call {opt_in} if a TLS-terminating proxy you \
+             control sits in between",
+            redacted(url)
+        ));
+    }
+    Ok(())
+}
+
+/// A URL fit for an error message: no userinfo, and query values blanked.
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if shown.query().is_some() {
+        let keys: Vec<String> = shown.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let mut pairs = shown.query_pairs_mut();
+        pairs.clear();
+        for key in keys {
+            pairs.append_pair(&key, "…");
+        }
+    }
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// Why a reply body could not be read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// The body is longer than the cap (announced by `Content-Length`, or seen streaming in).
+    TooLarge { limit: usize },
+    /// The connection failed or timed out while the body streamed in.
+    Transport(reqwest::Error),
+}
+
+/// Reads a reply's body, refusing it as soon as it is known to exceed `limit` bytes: before
+/// reading when `Content-Length` says so, otherwise once that many bytes have arrived. Memory
+/// held never exceeds the limit by more than one chunk.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(BodyError::TooLarge { limit });
+        }
+        if body.is_empty() && response.content_length() == Some(chunk.len() as u64) {
+            return Ok(chunk);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for url in [
+            "http://127.0.0.1:8080/",
+            "http://127.3.2.1/",
+            "http://[::1]:9/",
+            "http://localhost/",
+            "http://LOCALHOST:1/",
+        ] {
+            assert!(is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1/",
+            "http://[::2]/",
+            "http://localhost.example.com/",
+            "http://example.com/",
+            "http://128.0.0.1/",
+        ] {
+            assert!(!is_loopback(&Url::parse(url).unwrap()), "{url}");
+        }
+    }
+
+    #[test]
+    fn http_is_refused_off_loopback_unless_allowed() {
+        let remote = Url::parse("http://proxy.internal/v1/").unwrap();
+        let message = require_tls(&remote, false, ".allow_http()").unwrap_err();
+        assert!(message.contains(".allow_http()"), "{message}");
+        assert!(require_tls(&remote, true, "").is_ok());
+        assert!(require_tls(&Url::parse("https://x.example/").unwrap(), false, "").is_ok());
+        assert!(require_tls(&Url::parse("http://127.0.0.1:1/").unwrap(), false, "").is_ok());
+    }
+
+    #[test]
+    fn redaction_drops_userinfo_and_query_values() {
+        let url =
+            Url::parse("https://user:hunter2@host.example/token?key=s3cret&x=1#frag").unwrap();
+        let shown = redacted(&url);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("user"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("frag"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("key=") && shown.contains("host.example/token"),
+            "{shown}"
+        );
+    }
+}
