@@ -83,8 +83,8 @@ pub fn cases(doc: &Document) -> TokenStream {
                             #(.#accessors())*
                             .#call(#(#positional,)* #body)
                             #(#setters)*
-                            .fields("*")
-                            .quota_user("quota user")
+                            .with_fields("*")
+                            .with_quota_user("quota user")
                             .send()
                             .await?;
                         Ok(serde_json::to_value(response).expect("responses serialize"))

@@ -14,6 +14,10 @@ use crate::codegen::types::Types;
 /// Names a builder's own fields use; parameters with these names get a suffix.
 const RESERVED: &[&str] = &["client", "options", "request"];
 
+/// The prefix of the per-call option setters (`with_retry`, `with_fields`, ...); a parameter
+/// whose name starts with it gets another, so the two namespaces never meet.
+const OPTIONS_PREFIX: &str = "with_";
+
 /// One generated module per resource, keyed by its file name, plus the root module that
 /// declares them and the method table.
 pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, TokenStream)>) {
@@ -365,6 +369,12 @@ fn method_code(
     } else {
         quote!(let query = crate::request::Query::default();)
     };
+    // Only a method whose response schema has no fields may answer with an empty body.
+    let empty_response = m
+        .response
+        .as_ref()
+        .and_then(|r| doc_.schemas.get(&r.ref_))
+        .is_some_and(|s| s.properties.is_empty());
     let execute = if m.response.is_some() {
         quote!(execute)
     } else {
@@ -398,7 +408,7 @@ fn method_code(
             client: crate::Classroom,
             #(#fields)*
             #body_field
-            options: crate::request::CallOptions,
+            options: crate::RequestOptions,
         }
 
         impl #builder {
@@ -412,17 +422,7 @@ fn method_code(
 
             #(#setters)*
 
-            /// Selects the fields to return (a partial response), e.g. `"courses(id,name),nextPageToken"`.
-            pub fn fields(mut self, fields: impl ::std::convert::Into<::std::string::String>) -> Self {
-                self.options.fields = ::std::option::Option::Some(fields.into());
-                self
-            }
-
-            /// Attributes the call to a user for quota purposes (at most 40 characters).
-            pub fn quota_user(mut self, quota_user: impl ::std::convert::Into<::std::string::String>) -> Self {
-                self.options.quota_user = ::std::option::Option::Some(quota_user.into());
-                self
-            }
+            crate::request::request_options!();
 
             #send_doc
             pub async fn send(self) -> crate::Result<#response_ty> {
@@ -434,6 +434,7 @@ fn method_code(
                     query,
                     body: #body,
                     options: &self.options,
+                    empty_response: #empty_response,
                 };
                 self.client.#execute(call).await
             }
@@ -448,6 +449,9 @@ pub fn field_ident(json: &str) -> proc_macro2::Ident {
     let mut name = snake(json);
     if RESERVED.contains(&name.as_str()) {
         name.push_str("_param");
+    }
+    if name.starts_with(OPTIONS_PREFIX) {
+        name.insert_str(0, "param_");
     }
     ident(&name)
 }
@@ -530,6 +534,9 @@ fn paging(
                 fn next_page_token(&self) -> ::std::option::Option<&str> {
                     self.next_page_token.as_deref()
                 }
+                fn is_empty(&self) -> bool {
+                    self.#items_field.is_empty()
+                }
                 fn into_items(self) -> ::std::vec::Vec<Self::Item> {
                     self.#items_field
                 }
@@ -546,6 +553,9 @@ fn paging(
             }
             fn send_page(self) -> impl ::std::future::Future<Output = crate::Result<Self::Page>> + ::std::marker::Send {
                 self.send()
+            }
+            fn max_empty_pages(&self) -> u32 {
+                self.client.settings().max_empty_pages
             }
         }
 

@@ -7,7 +7,20 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::scope_check::{Dynamic, ScopeSet};
-use crate::{Error, Result, RetryPolicy};
+use crate::{Error, Result, RetryBudget, RetryPolicy};
+
+/// The longest reply a client reads by default: 32 MiB.
+///
+/// Classroom's largest replies are list pages. A page of 1,000 fully populated courses is
+/// about 1.3 MB, and a course-work item with the longest description and title Classroom
+/// accepts and its 20 materials is under 100 KB, so even a page of 100 such items is about
+/// 10 MB. The default leaves room for three times that, and bounds what a broken or hostile
+/// server can make a client hold. See [`ClassroomBuilder::max_response_bytes`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// How many empty pages in a row, each naming a next page, a list reads before it stops with
+/// [`Error::PageLoop`] by default. See [`ClassroomBuilder::max_empty_pages`].
+pub const DEFAULT_MAX_EMPTY_PAGES: u32 = 50;
 
 /// The root URL of the Classroom API.
 pub const DEFAULT_ROOT_URL: &str = crate::resources::DEFAULT_ROOT_URL;
@@ -49,7 +62,18 @@ struct Inner {
     http: reqwest::Client,
     root_url: String,
     credentials: Arc<dyn Credentials>,
-    retry: RetryPolicy,
+    settings: Settings,
+}
+
+/// What the request path needs of a client besides its connection and credentials.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) retry_budget: RetryBudget,
+    pub(crate) timeout: Duration,
+    pub(crate) idempotency: Option<bool>,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_empty_pages: u32,
 }
 
 impl<S> fmt::Debug for Classroom<S> {
@@ -57,7 +81,7 @@ impl<S> fmt::Debug for Classroom<S> {
         f.debug_struct("Classroom")
             .field("root_url", &self.inner.root_url)
             .field("credentials", &self.inner.credentials)
-            .field("retry", &self.inner.retry)
+            .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
 }
@@ -107,8 +131,8 @@ impl<S: ScopeSet> Classroom<S> {
         &self.inner.http
     }
 
-    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.retry
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 }
 
@@ -119,8 +143,13 @@ pub struct ClassroomBuilder {
     user_agent: Option<String>,
     credentials: Option<Arc<dyn Credentials>>,
     retry: Option<RetryPolicy>,
+    retry_budget: Option<RetryBudget>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    idempotency: Option<bool>,
+    max_response_bytes: Option<usize>,
+    max_empty_pages: Option<u32>,
+    allow_insecure_http: bool,
 }
 
 impl fmt::Debug for ClassroomBuilder {
@@ -158,15 +187,63 @@ impl ClassroomBuilder {
         self
     }
 
-    /// Sets the retry policy; [`RetryPolicy::none`] turns retries off.
+    /// Sets the retry policy; [`RetryPolicy::none`] turns retries off. A call can set its own
+    /// with `with_retry`.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
     }
 
-    /// Bounds each attempt, from sending to the end of the reply (default 60 s).
+    /// Sets the retry budget every call of this client and its clones shares, so that an
+    /// outage cannot multiply the load the client sends (default
+    /// [`RetryBudget::default`]: 500 tokens).
+    pub fn retry_budget(mut self, budget: RetryBudget) -> Self {
+        self.retry_budget = Some(budget);
+        self
+    }
+
+    /// Bounds each attempt, from asking for a token to the end of the reply (default 60 s).
+    /// The retry policy's [`max_elapsed`](RetryPolicy::max_elapsed) bounds the whole call, and
+    /// a call can set its own with `with_timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Declares every call of this client idempotent (`true`) or not (`false`), whatever its
+    /// verb, which decides what may be retried (see [`RetryPolicy`]). By default `GET`, `PUT`
+    /// and `DELETE` are idempotent and `POST` and `PATCH` are not. Declare it for all calls
+    /// only when every create goes through an alias; a call's own `with_idempotency` wins.
+    pub fn idempotency(mut self, idempotent: bool) -> Self {
+        self.idempotency = Some(idempotent);
+        self
+    }
+
+    /// Sets the longest reply body the client reads (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]). A longer reply ends the call with
+    /// [`Error::ResponseTooLarge`] as soon as it is known to be longer, without holding more.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// Sets how many empty pages in a row, each naming a next page, `pages()` and `items()`
+    /// read before they end with [`Error::PageLoop`] (default [`DEFAULT_MAX_EMPTY_PAGES`]).
+    ///
+    /// Classroom may answer a filtered list with an empty page that still names a next one,
+    /// so one empty page is no reason to stop; a long run of them means a server that never
+    /// ends the list.
+    pub fn max_empty_pages(mut self, pages: u32) -> Self {
+        self.max_empty_pages = Some(pages.max(1));
+        self
+    }
+
+    /// Allows an `http://` root URL on a host other than loopback. Without it such a URL is
+    /// refused, since every call would send its bearer token in clear. Only for a
+    /// TLS-terminating proxy you control; `http://` to `127.0.0.1`, `::1` or `localhost` (the
+    /// emulator) is always allowed.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
         self
     }
 
@@ -198,6 +275,12 @@ impl ClassroomBuilder {
                 "root URL {root_url:?} must be http(s) with no query or fragment"
             )));
         }
+        crate::net::require_tls(
+            &parsed,
+            self.allow_insecure_http,
+            "ClassroomBuilder::allow_insecure_http()",
+        )
+        .map_err(invalid)?;
         if !root_url.ends_with('/') {
             root_url.push('/');
         }
@@ -211,7 +294,6 @@ impl ClassroomBuilder {
                 tls_config().map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
             )
             .user_agent(user_agent)
-            .timeout(self.timeout.unwrap_or(Duration::from_secs(60)))
             .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -221,7 +303,16 @@ impl ClassroomBuilder {
                 http,
                 root_url,
                 credentials,
-                retry: self.retry.unwrap_or_default(),
+                settings: Settings {
+                    retry: self.retry.unwrap_or_default(),
+                    retry_budget: self.retry_budget.unwrap_or_default(),
+                    timeout: self.timeout.unwrap_or(Duration::from_secs(60)),
+                    idempotency: self.idempotency,
+                    max_response_bytes: self
+                        .max_response_bytes
+                        .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                    max_empty_pages: self.max_empty_pages.unwrap_or(DEFAULT_MAX_EMPTY_PAGES),
+                },
             }),
             scopes: PhantomData,
         })

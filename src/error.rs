@@ -13,9 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong with a call.
 ///
-/// Use the predicates ([`Error::is_missing_scope`], [`Error::is_retryable`], ...) and
-/// accessors ([`Error::api`], [`Error::http_status`]) rather than matching where you can:
-/// they stay stable as variants gain detail.
+/// Use the predicates ([`Error::is_missing_scope`], [`Error::is_already_exists`],
+/// [`Error::is_retryable`], ...) and accessors ([`Error::api`], [`Error::http_status`]) rather
+/// than matching where you can: they stay stable as variants gain detail. Every variant and
+/// error struct is `#[non_exhaustive]`, so new detail is not a breaking change.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -26,6 +27,7 @@ pub enum Error {
         accepted = ScopeList(accepted),
         granted = if granted.is_empty() { "none".to_string() } else { granted.join(" ") }
     )]
+    #[non_exhaustive]
     MissingScope {
         /// The method id, e.g. `classroom.courses.create`.
         method: &'static str,
@@ -35,8 +37,9 @@ pub enum Error {
         granted: Vec<String>,
     },
 
-    /// A request argument is invalid (e.g. an empty id). Nothing was sent.
+    /// A request argument or a client setting is invalid (e.g. an empty id). Nothing was sent.
     #[error("invalid argument for {method}: {message}")]
+    #[non_exhaustive]
     InvalidInput {
         /// The method id.
         method: &'static str,
@@ -52,34 +55,133 @@ pub enum Error {
     #[error(transparent)]
     Api(Box<ApiError>),
 
-    /// The request did not complete: connection refused or reset, timeout, TLS failure.
-    #[error(
-        "{method}: the request did not complete ({kind}); check the network and the root URL, then retry"
-    )]
+    /// The request did not complete: connection refused or reset, timeout, TLS failure, a reply
+    /// cut off.
+    #[error("{method}: the request did not complete ({kind}); {advice}", advice = kind.advice())]
+    #[non_exhaustive]
     Transport {
         /// The method id.
         method: &'static str,
-        /// What failed, in a few words.
-        kind: &'static str,
+        /// What failed.
+        kind: TransportKind,
         /// The underlying error.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The server's reply could not be decoded as the method's response type.
     #[error(
-        "{method}: the response (HTTP {status}) is not the expected JSON: {message}; body starts: {excerpt:?}"
+        "{method}: the response (HTTP {status}) is not the expected JSON{at}: {message}; body starts: {excerpt:?}",
+        at = path.as_deref().map(|p| format!(" at `{p}`")).unwrap_or_default()
     )]
+    #[non_exhaustive]
     Decode {
         /// The method id.
         method: &'static str,
         /// The HTTP status of the reply.
         status: u16,
+        /// Where in the JSON the decoder failed, e.g. `courses[3].courseState`, when known.
+        path: Option<String>,
         /// What the decoder said.
         message: String,
         /// The beginning of the body, for diagnosis.
         excerpt: String,
+        /// The decoder's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+
+    /// The reply was longer than the client reads. Nothing past the limit was held in memory.
+    #[error(
+        "{method}: the response (HTTP {status}) is longer than the limit of {limit} bytes; raise \
+         it with ClassroomBuilder::max_response_bytes if the server is trusted, or ask for less \
+         (a smaller page size, a `fields` selector)"
+    )]
+    #[non_exhaustive]
+    ResponseTooLarge {
+        /// The method id.
+        method: &'static str,
+        /// The HTTP status of the reply.
+        status: u16,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+
+    /// A list would not end: the server kept sending page tokens that lead nowhere new.
+    #[error(
+        "{method}: stopped listing because {kind}; the server's paging is broken, so the items read so far may be incomplete"
+    )]
+    #[non_exhaustive]
+    PageLoop {
+        /// The list method's id.
+        method: &'static str,
+        /// How the list failed to end.
+        kind: PageLoop,
+    },
+}
+
+/// What kind of failure ended a request before a reply was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// No connection could be made (refused, DNS, TLS handshake): nothing reached the server.
+    Connect,
+    /// The attempt or the call ran out of time.
+    Timeout,
+    /// The connection closed while the reply was read, or the reply was not valid HTTP.
+    CutOff,
+    /// The connection failed after the request may have been sent.
+    Other,
+}
+
+impl TransportKind {
+    fn advice(self) -> &'static str {
+        match self {
+            TransportKind::Connect => "check the network and the root URL, then retry",
+            TransportKind::Timeout => {
+                "the server or network is slow; retry later or raise the timeout \
+                 (ClassroomBuilder::timeout, RetryPolicy::max_elapsed or RequestOptions::with_timeout)"
+            }
+            TransportKind::CutOff | TransportKind::Other => {
+                "the server may have acted on the request; check before resending a write"
+            }
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Connect => "could not connect",
+            TransportKind::Timeout => "timed out",
+            TransportKind::CutOff => "the reply was cut off",
+            TransportKind::Other => "connection failed",
+        })
+    }
+}
+
+/// How a list failed to end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PageLoop {
+    /// The server sent a page token it had sent before.
+    RepeatedToken(String),
+    /// This many pages in a row were empty yet named a next page (see
+    /// [`ClassroomBuilder::max_empty_pages`](crate::ClassroomBuilder::max_empty_pages)).
+    EmptyPages(u32),
+}
+
+impl fmt::Display for PageLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageLoop::RepeatedToken(token) => {
+                write!(f, "the server sent page token {token:?} a second time")
+            }
+            PageLoop::EmptyPages(n) => {
+                write!(f, "{n} pages in a row were empty yet named a next page")
+            }
+        }
+    }
 }
 
 struct ScopeList<'a>(&'a [Scope]);
@@ -105,16 +207,65 @@ impl Error {
         }
     }
 
-    /// The HTTP status of the server's error reply, if there was one.
+    /// The HTTP status of the server's reply, if one was read.
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.http_status),
-            Error::Decode { status, .. } => Some(*status),
+            Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => Some(*status),
             _ => None,
         }
     }
 
-    /// Whether trying again later may succeed: rate limits, server overload, network failures.
+    /// The canonical code of the server's error, when it answered with one.
+    pub fn code(&self) -> Option<Code> {
+        self.api().map(ApiError::code)
+    }
+
+    /// The resource exists already (409 `ALREADY_EXISTS`): for a create under an alias, the
+    /// course is there, whether an earlier attempt or someone else made it.
+    pub fn is_already_exists(&self) -> bool {
+        self.api().is_some_and(ApiError::is_already_exists)
+    }
+
+    /// The system is not in a state the call requires (400 `FAILED_PRECONDITION`): an archived
+    /// course, a submission in the wrong state, a user not in the domain.
+    pub fn is_failed_precondition(&self) -> bool {
+        self.api().is_some_and(ApiError::is_failed_precondition)
+    }
+
+    /// The resource does not exist, or the user may not see it (404).
+    pub fn is_not_found(&self) -> bool {
+        self.api().is_some_and(ApiError::is_not_found)
+    }
+
+    /// An attempt or the whole call ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                kind: TransportKind::Timeout,
+                ..
+            }
+        )
+    }
+
+    /// No connection could be made: nothing reached the server.
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                kind: TransportKind::Connect,
+                ..
+            }
+        )
+    }
+
+    /// Whether the failure is transient: trying again later may succeed (rate limits, server
+    /// overload, network failures, a token endpoint that was unavailable).
+    ///
+    /// Transient is not the same as safe to resend: a create that timed out or got a 503 may
+    /// have been carried out. The SDK's own retries resend only what cannot duplicate (see
+    /// [`RetryPolicy`](crate::RetryPolicy)); do the same before resending a write yourself.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
@@ -131,16 +282,126 @@ impl From<ApiError> for Error {
     }
 }
 
+/// Google's canonical error codes (`google.rpc.Code`), the `status` of an error reply.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// `CANCELLED` (HTTP 499).
+    Cancelled,
+    /// `UNKNOWN` (HTTP 500).
+    Unknown,
+    /// `INVALID_ARGUMENT` (HTTP 400): the request is wrong; fix it before resending.
+    InvalidArgument,
+    /// `DEADLINE_EXCEEDED` (HTTP 504).
+    DeadlineExceeded,
+    /// `NOT_FOUND` (HTTP 404).
+    NotFound,
+    /// `ALREADY_EXISTS` (HTTP 409).
+    AlreadyExists,
+    /// `PERMISSION_DENIED` (HTTP 403).
+    PermissionDenied,
+    /// `RESOURCE_EXHAUSTED` (HTTP 429): a rate limit or a quota.
+    ResourceExhausted,
+    /// `FAILED_PRECONDITION` (HTTP 400).
+    FailedPrecondition,
+    /// `ABORTED` (HTTP 409): a conflict with a concurrent change.
+    Aborted,
+    /// `OUT_OF_RANGE` (HTTP 400).
+    OutOfRange,
+    /// `UNIMPLEMENTED` (HTTP 501).
+    Unimplemented,
+    /// `INTERNAL` (HTTP 500).
+    Internal,
+    /// `UNAVAILABLE` (HTTP 503).
+    Unavailable,
+    /// `DATA_LOSS` (HTTP 500).
+    DataLoss,
+    /// `UNAUTHENTICATED` (HTTP 401).
+    Unauthenticated,
+    /// A status this SDK does not know, as sent.
+    Other(String),
+}
+
+impl Code {
+    const NAMES: [(&'static str, Code); 16] = [
+        ("CANCELLED", Code::Cancelled),
+        ("UNKNOWN", Code::Unknown),
+        ("INVALID_ARGUMENT", Code::InvalidArgument),
+        ("DEADLINE_EXCEEDED", Code::DeadlineExceeded),
+        ("NOT_FOUND", Code::NotFound),
+        ("ALREADY_EXISTS", Code::AlreadyExists),
+        ("PERMISSION_DENIED", Code::PermissionDenied),
+        ("RESOURCE_EXHAUSTED", Code::ResourceExhausted),
+        ("FAILED_PRECONDITION", Code::FailedPrecondition),
+        ("ABORTED", Code::Aborted),
+        ("OUT_OF_RANGE", Code::OutOfRange),
+        ("UNIMPLEMENTED", Code::Unimplemented),
+        ("INTERNAL", Code::Internal),
+        ("UNAVAILABLE", Code::Unavailable),
+        ("DATA_LOSS", Code::DataLoss),
+        ("UNAUTHENTICATED", Code::Unauthenticated),
+    ];
+
+    /// The code as Google writes it, e.g. `ALREADY_EXISTS`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Code::Other(s) => s,
+            known => Code::NAMES
+                .iter()
+                .find(|(_, c)| c == known)
+                .map_or("", |(name, _)| name),
+        }
+    }
+
+    /// The code an HTTP status stands for when a reply names none (Google's mapping; 409 is
+    /// `ABORTED`, as a bare 409 cannot be told to mean `ALREADY_EXISTS`).
+    pub fn from_http_status(status: u16) -> Code {
+        match status {
+            400 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            409 => Code::Aborted,
+            412 => Code::FailedPrecondition,
+            416 => Code::OutOfRange,
+            429 => Code::ResourceExhausted,
+            499 => Code::Cancelled,
+            501 => Code::Unimplemented,
+            503 => Code::Unavailable,
+            504 => Code::DeadlineExceeded,
+            500..=599 => Code::Internal,
+            _ => Code::Unknown,
+        }
+    }
+}
+
+impl From<&str> for Code {
+    fn from(name: &str) -> Code {
+        Code::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| Code::Other(name.to_string()), |(_, c)| c.clone())
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An error reply from the API, decoded from Google's error JSON
 /// (`{"error": {"code", "message", "status", "errors", "details"}}`).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The method id.
     pub method: &'static str,
     /// The HTTP status.
     pub http_status: u16,
-    /// The canonical status, e.g. `PERMISSION_DENIED`, `NOT_FOUND`, `INVALID_ARGUMENT`.
-    pub status: Option<String>,
+    /// The canonical status the reply named, e.g. [`Code::PermissionDenied`]; see
+    /// [`ApiError::code`] for one that is always there.
+    pub status: Option<Code>,
     /// The server's message.
     pub message: String,
     /// The machine-readable reason, e.g. `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, from the
@@ -157,6 +418,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The canonical code: the reply's `status`, or the one its HTTP status stands for.
+    pub fn code(&self) -> Code {
+        self.status
+            .clone()
+            .unwrap_or_else(|| Code::from_http_status(self.http_status))
+    }
+
     /// The token lacks a scope the method needs (403 with reason
     /// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`). Re-authorize with the method's scope.
     ///
@@ -180,6 +448,16 @@ impl ApiError {
         self.http_status == 404
     }
 
+    /// The resource exists already (`ALREADY_EXISTS`, HTTP 409).
+    pub fn is_already_exists(&self) -> bool {
+        self.code() == Code::AlreadyExists
+    }
+
+    /// The system is not in the state the call requires (`FAILED_PRECONDITION`).
+    pub fn is_failed_precondition(&self) -> bool {
+        self.code() == Code::FailedPrecondition
+    }
+
     /// The token is missing, invalid or expired (401).
     pub fn is_unauthenticated(&self) -> bool {
         self.http_status == 401
@@ -190,9 +468,10 @@ impl ApiError {
         self.http_status == 429
     }
 
-    /// Whether the same request may succeed later: 429, 500, 502, 503, 504.
+    /// Whether the failure is transient (408, 429, 500, 502, 503, 504): the same request may
+    /// succeed later. Not the same as safe to resend; see [`Error::is_retryable`].
     pub fn is_retryable(&self) -> bool {
-        matches!(self.http_status, 429 | 500 | 502 | 503 | 504)
+        matches!(self.http_status, 408 | 429 | 500 | 502 | 503 | 504)
     }
 
     /// Decodes an error reply; any body, JSON or not, gives an `ApiError`.
@@ -252,7 +531,7 @@ impl ApiError {
                 error.domain = text(info, "domain")
                     .or_else(|| b.errors.first().and_then(|e| e.domain.clone()));
                 error.message = b.message;
-                error.status = b.status;
+                error.status = b.status.as_deref().map(Code::from);
                 error.details = b.details;
             }
             Err(_) => {

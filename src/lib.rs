@@ -49,7 +49,6 @@ mod client;
 mod error;
 mod field_mask;
 mod method;
-#[allow(dead_code)] // wired into request.rs and auth/http.rs next
 mod net;
 mod request;
 mod retry;
@@ -62,11 +61,15 @@ pub mod resources;
 pub mod scope_check;
 
 pub use auth::{AccessToken, BearerToken, Credentials, Scope};
-pub use client::{Classroom, ClassroomBuilder, DEFAULT_ROOT_URL};
-pub use error::{ApiError, Error, Result};
+pub use client::{
+    Classroom, ClassroomBuilder, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_ROOT_URL,
+};
+pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind};
 pub use field_mask::FieldMask;
 pub use method::{HttpMethod, MethodInfo};
-pub use retry::RetryPolicy;
+pub use request::RequestOptions;
+pub use retry::{RetryBudget, RetryPolicy};
 
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]

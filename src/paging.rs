@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures::{Stream, StreamExt, stream};
 
-use crate::{Error, Result};
+use crate::{Error, PageLoop, Result};
 
 /// A page of a list response.
 pub trait Page {
@@ -14,6 +14,9 @@ pub trait Page {
 
     /// The token for the next page; absent or empty on the last one.
     fn next_page_token(&self) -> Option<&str>;
+
+    /// Whether the page lists nothing.
+    fn is_empty(&self) -> bool;
 
     /// The page's items.
     fn into_items(self) -> Vec<Self::Item>;
@@ -32,22 +35,34 @@ pub trait Paginate: Clone + Send + 'static {
 
     /// Sends the call for one page.
     fn send_page(self) -> impl Future<Output = Result<Self::Page>> + Send;
+
+    /// How many empty pages in a row, each naming a next page, are read before the stream
+    /// ends with [`Error::PageLoop`].
+    fn max_empty_pages(&self) -> u32 {
+        crate::DEFAULT_MAX_EMPTY_PAGES
+    }
 }
 
 struct State<P> {
     next: Option<P>,
     seen: HashSet<String>,
+    /// Empty pages in a row that named a next page.
+    empty_run: u32,
     /// An error to end the stream with, after the page already fetched.
     failed: Option<Error>,
 }
 
 /// Every page, requested one at a time as the stream is polled. The stream ends after the page
-/// without a next-page token, or with an error (after which it ends). A token the server sent
-/// before would loop forever: its page is yielded, then an error ends the stream.
+/// without a next-page token, or with an error (after which it ends).
+///
+/// Two kinds of server would keep a list going forever; for both the page is yielded, then
+/// [`Error::PageLoop`] ends the stream: a token the server sent before, and a run of
+/// [`max_empty_pages`](Paginate::max_empty_pages) empty pages that each name a next page.
 pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send {
     let state = State {
         next: Some(call),
         seen: HashSet::new(),
+        empty_run: 0,
         failed: None,
     };
     stream::unfold(state, |mut state| async move {
@@ -56,20 +71,26 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
         }
         let call = state.next.take()?;
         let mut following = call.clone();
+        let max_empty = call.max_empty_pages();
         let page = match call.send_page().await {
             Ok(page) => page,
             Err(e) => return Some((Err(e), state)),
         };
-        match page.next_page_token().filter(|t| !t.is_empty()) {
+        let token = page.next_page_token().filter(|t| !t.is_empty());
+        state.empty_run = match (page.is_empty(), token) {
+            (true, Some(_)) => state.empty_run.saturating_add(1),
+            _ => 0,
+        };
+        let looped = |kind| Error::PageLoop {
+            method: P::METHOD_ID,
+            kind,
+        };
+        match token {
             Some(token) if !state.seen.insert(token.to_string()) => {
-                state.failed = Some(Error::Decode {
-                    method: P::METHOD_ID,
-                    status: 200,
-                    message: format!(
-                        "the server sent page token {token:?} twice; stopping to avoid a loop"
-                    ),
-                    excerpt: String::new(),
-                });
+                state.failed = Some(looped(PageLoop::RepeatedToken(token.to_string())));
+            }
+            Some(_) if state.empty_run >= max_empty => {
+                state.failed = Some(looped(PageLoop::EmptyPages(state.empty_run)));
             }
             Some(token) => {
                 following.set_page_token(token.to_string());

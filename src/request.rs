@@ -2,15 +2,20 @@
 //! and decoding of the reply.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::excerpt;
-use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result};
+use crate::error::{TransportKind, excerpt};
+use crate::net::{self, BodyError};
+use crate::retry::{self, Failure};
+use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result, RetryPolicy};
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded, in paths and queries
 /// alike, so an id holding `/`, `?`, `#`, `%`, spaces or non-ASCII stays one path segment.
@@ -20,12 +25,139 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Per-call options every method accepts.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CallOptions {
+/// Options for one call, apart from the method's own parameters: every request builder takes
+/// them through its `with_*` methods (`with_retry`, `with_timeout`, `with_idempotency`,
+/// `with_fields`, `with_quota_user`, or all at once with `with_options`), a namespace no
+/// parameter of the API can collide with. What is not set here comes from the client.
+///
+/// ```no_run
+/// # async fn run(classroom: classroom::Classroom) -> classroom::Result<()> {
+/// use std::time::Duration;
+/// use classroom::models::Course;
+/// use classroom::RetryPolicy;
+///
+/// // Created under a domain alias, a course cannot be created twice: a retry that meets the
+/// // course an earlier attempt made answers ALREADY_EXISTS. So the create may be retried.
+/// let course = Course {
+///     id: Some("d:sis-2026-math-101".into()),
+///     name: Some("Math 101".into()),
+///     owner_id: Some("me".into()),
+///     ..Default::default()
+/// };
+/// match classroom
+///     .courses()
+///     .create(course)
+///     .with_idempotency(true)
+///     .with_timeout(Duration::from_secs(20))
+///     .with_retry(RetryPolicy::default().max_attempts(8))
+///     .send()
+///     .await
+/// {
+///     Ok(created) => println!("created {}", created.id.unwrap_or_default()),
+///     Err(e) if e.is_already_exists() => println!("already there: done"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RequestOptions {
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) idempotent: Option<bool>,
     pub(crate) fields: Option<String>,
     pub(crate) quota_user: Option<String>,
 }
+
+impl RequestOptions {
+    /// Retries this call by `policy` instead of the client's.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Bounds each attempt of this call, from asking for a token to the end of the reply,
+    /// instead of the client's [`timeout`](crate::ClassroomBuilder::timeout). The retry
+    /// policy's `max_elapsed` still bounds the whole call.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Declares whether sending this call twice has the same effect as sending it once, which
+    /// decides what may be retried (see [`RetryPolicy`]). By default `GET`, `PUT` and `DELETE`
+    /// are idempotent and `POST` and `PATCH` are not; a create under an alias (`d:` or `p:`
+    /// id) can safely be declared idempotent.
+    pub fn with_idempotency(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+
+    /// Selects the fields to return (a partial response), e.g. `"courses(id,name),nextPageToken"`.
+    pub fn with_fields(mut self, fields: impl Into<String>) -> Self {
+        self.fields = Some(fields.into());
+        self
+    }
+
+    /// Attributes the call to a user for quota purposes (at most 40 characters).
+    pub fn with_quota_user(mut self, quota_user: impl Into<String>) -> Self {
+        self.quota_user = Some(quota_user.into());
+        self
+    }
+}
+
+/// The per-call option setters of every request builder, generated into each as inherent
+/// methods so that they need no import; each sets the same option on [`RequestOptions`].
+macro_rules! request_options {
+    () => {
+        /// Sets every per-call option at once, replacing any set before.
+        pub fn with_options(mut self, options: $crate::RequestOptions) -> Self {
+            self.options = options;
+            self
+        }
+
+        /// Retries this call by `policy` instead of the client's; see
+        /// [`RequestOptions::with_retry`](crate::RequestOptions::with_retry).
+        pub fn with_retry(mut self, policy: $crate::RetryPolicy) -> Self {
+            self.options = self.options.with_retry(policy);
+            self
+        }
+
+        /// Bounds each attempt of this call; see
+        /// [`RequestOptions::with_timeout`](crate::RequestOptions::with_timeout).
+        pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.options = self.options.with_timeout(timeout);
+            self
+        }
+
+        /// Declares whether the call is safe to send twice, which decides what may be retried;
+        /// see [`RequestOptions::with_idempotency`](crate::RequestOptions::with_idempotency).
+        pub fn with_idempotency(mut self, idempotent: bool) -> Self {
+            self.options = self.options.with_idempotency(idempotent);
+            self
+        }
+
+        /// Selects the fields to return (a partial response), e.g.
+        /// `"courses(id,name),nextPageToken"`.
+        pub fn with_fields(
+            mut self,
+            fields: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.options = self.options.with_fields(fields);
+            self
+        }
+
+        /// Attributes the call to a user for quota purposes (at most 40 characters).
+        pub fn with_quota_user(
+            mut self,
+            quota_user: impl ::std::convert::Into<::std::string::String>,
+        ) -> Self {
+            self.options = self.options.with_quota_user(quota_user);
+            self
+        }
+    };
+}
+pub(crate) use request_options;
 
 /// A call as a generated builder describes it.
 pub(crate) struct Call<'a> {
@@ -33,7 +165,9 @@ pub(crate) struct Call<'a> {
     pub(crate) path_params: &'a [(&'static str, &'a str)],
     pub(crate) query: Query,
     pub(crate) body: Option<Vec<u8>>,
-    pub(crate) options: &'a CallOptions,
+    pub(crate) options: &'a RequestOptions,
+    /// Whether the method's response schema is empty, so that an empty 2xx body is a success.
+    pub(crate) empty_response: bool,
 }
 
 /// Query parameters in the order they were added; repeated parameters repeat their key.
@@ -154,9 +288,9 @@ pub(crate) fn url(root: &str, call: &Call<'_>) -> Result<String> {
 impl Classroom {
     /// Sends a call and decodes its JSON reply as `R`.
     pub(crate) async fn execute<R: DeserializeOwned>(&self, call: Call<'_>) -> Result<R> {
-        let method = call.method;
+        let (method, empty_ok) = (call.method, call.empty_response);
         let (status, body) = self.send(call).await?;
-        decode(method, status, &body)
+        decode(method, status, &body, empty_ok)
     }
 
     /// Sends a call whose reply carries nothing.
@@ -165,8 +299,10 @@ impl Classroom {
         self.send(call).await.map(|_| ())
     }
 
-    /// The one place that sends: scope check, bearer token, retries, error decoding.
-    async fn send(&self, call: Call<'_>) -> Result<(u16, bytes::Bytes)> {
+    /// The one place that sends: for each attempt a token, the scope check, the request and
+    /// its reply read under the size cap, all within the attempt's time; between attempts the
+    /// retry decision ([`retry::decide`]) and the client's retry budget.
+    async fn send(&self, call: Call<'_>) -> Result<(u16, Bytes)> {
         let method = call.method;
         let url = url(self.root_url(), &call)?;
         let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput {
@@ -182,67 +318,111 @@ impl Classroom {
             crate::HttpMethod::Patch => reqwest::Method::PATCH,
             crate::HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let body = call.body.map(bytes::Bytes::from);
+        let body = call.body.map(Bytes::from);
+        let settings = self.settings();
+        let policy = call.options.retry.as_ref().unwrap_or(&settings.retry);
+        let idempotent = call
+            .options
+            .idempotent
+            .or(settings.idempotency)
+            .unwrap_or(method.http_method.is_idempotent());
+        let timeout = call.options.timeout.unwrap_or(settings.timeout);
         let credentials = self.credentials();
-        let mut token = credentials.access_token().await?;
-        check_scopes(method, &token)?;
 
-        let policy = self.retry_policy();
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
-            let mut request = self
-                .http()
-                .request(verb.clone(), url.clone())
-                .bearer_auth(token.secret());
-            if let Some(body) = &body {
-                request = request
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let outcome = request.send().await;
-            let retry_delay = match outcome {
-                Err(e) => {
-                    // A failed connection never reached the server; anything later might have.
-                    let safe = e.is_connect() || method.http_method.is_idempotent();
-                    let error = transport(method, e);
-                    match policy.delay(attempt, started, None) {
-                        Some(delay) if safe => delay,
-                        _ => return Err(error),
-                    }
+            let left = policy.budget().saturating_sub(started.elapsed());
+            let exchange = async {
+                let token = credentials.access_token().await.map_err(|e| {
+                    let failure = e.is_transient().then_some(Failure::NotSent);
+                    (failure, Error::Auth(e))
+                })?;
+                check_scopes(method, &token).map_err(|e| (None, e))?;
+                let mut request = self
+                    .http()
+                    .request(verb.clone(), url.clone())
+                    .bearer_auth(token.secret());
+                if let Some(body) = &body {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone());
                 }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = retry_after(response.headers());
-                    let bytes = response.bytes().await.map_err(|e| transport(method, e))?;
-                    if (200..300).contains(&status) {
-                        return Ok((status, bytes));
-                    }
+                let response = request.send().await.map_err(|e| sent_failure(method, e))?;
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers(), Utc::now());
+                let body = net::read_body(response, settings.max_response_bytes)
+                    .await
+                    .map_err(|e| match e {
+                        BodyError::TooLarge { limit } => (
+                            None,
+                            Error::ResponseTooLarge {
+                                method: method.id,
+                                status,
+                                limit,
+                            },
+                        ),
+                        BodyError::Transport(e) => sent_failure(method, e),
+                    })?;
+                Ok((token, status, retry_after, body))
+            };
+            let outcome = match tokio::time::timeout(timeout.min(left), exchange).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err((
+                    Some(Failure::TimedOut),
+                    Error::Transport {
+                        method: method.id,
+                        kind: TransportKind::Timeout,
+                        source: None,
+                    },
+                )),
+            };
+            let (failure, error) = match outcome {
+                Ok((_, status @ 200..=299, _, body)) => {
+                    settings.retry_budget.deposit();
+                    return Ok((status, body));
+                }
+                Ok((token, status, retry_after, body)) => {
                     if status == 401 && !refreshed {
                         refreshed = true;
                         credentials.invalidate(&token).await;
-                        let fresh = credentials.access_token().await?;
                         // Credentials that cannot refresh (a fixed token) give the same token
                         // back; sending it again would only earn the same 401.
-                        if fresh.secret() != token.secret() {
-                            token = fresh;
-                            check_scopes(method, &token)?;
+                        if let Ok(fresh) = credentials.access_token().await
+                            && fresh.secret() != token.secret()
+                        {
                             continue;
                         }
                     }
-                    let error = ApiError::from_response(method.id, status, retry_after, &bytes);
-                    // 429 and 503 mean the request was not acted on; other 5xx might have been.
-                    let safe = matches!(status, 429 | 503)
-                        || (error.is_retryable() && method.http_method.is_idempotent());
-                    match policy.delay(attempt, started, retry_after) {
-                        Some(delay) if safe => delay,
-                        _ => return Err(error.into()),
-                    }
+                    let error = ApiError::from_response(method.id, status, retry_after, &body);
+                    (
+                        Some(Failure::Status {
+                            status,
+                            retry_after,
+                        }),
+                        Error::from(error),
+                    )
                 }
+                Err(failed) => failed,
             };
-            tokio::time::sleep(retry_delay).await;
+            let Some(failure) = failure else {
+                return Err(error);
+            };
+            match retry::decide(
+                policy,
+                idempotent,
+                failure,
+                attempt,
+                started.elapsed(),
+                retry::jitter(),
+            ) {
+                Some(delay) if settings.retry_budget.withdraw(failure.cost()) => {
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return Err(error),
+            }
         }
     }
 }
@@ -258,47 +438,95 @@ fn check_scopes(method: &'static MethodInfo, token: &crate::auth::AccessToken) -
     }
 }
 
-fn transport(method: &'static MethodInfo, e: reqwest::Error) -> Error {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
+/// A transport failure once the request was on its way, with what it means for a retry: a
+/// connection that was never made sent nothing; anything later may have reached the server.
+fn sent_failure(method: &'static MethodInfo, e: reqwest::Error) -> (Option<Failure>, Error) {
+    let (failure, kind) = if e.is_connect() {
+        (Failure::NotSent, TransportKind::Connect)
+    } else if e.is_timeout() {
+        (Failure::TimedOut, TransportKind::Timeout)
     } else if e.is_body() || e.is_decode() {
-        "the reply was cut off"
+        (Failure::AfterSend, TransportKind::CutOff)
     } else {
-        "connection failed"
+        (Failure::AfterSend, TransportKind::Other)
     };
-    Error::Transport {
+    let error = Error::Transport {
         method: method.id,
         kind,
-        source: Box::new(e),
-    }
+        source: Some(Box::new(e)),
+    };
+    (Some(failure), error)
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+/// `Retry-After` as a wait from `now`: whole seconds or an HTTP date, anything else ignored.
+/// Values past what a `Duration` holds saturate; a date in the past is no wait.
+pub(crate) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
-    let when = DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (when.with_timezone(&Utc) - Utc::now()).to_std().ok()
+    let when = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (when.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
-/// Decodes a success reply; an empty body reads as `{}`.
+/// Decodes a success reply. An empty body is a success only for a method whose response is
+/// empty; for the others it is an error, not a value with nothing in it.
 pub(crate) fn decode<R: DeserializeOwned>(
     method: &'static MethodInfo,
     status: u16,
     body: &[u8],
+    empty_ok: bool,
 ) -> Result<R> {
-    let json: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
+    let failed = |message: String,
+                  path: Option<String>,
+                  source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+        Error::Decode {
+            method: method.id,
+            status,
+            path,
+            message,
+            excerpt: excerpt(body, 512),
+            source,
+        }
     };
-    serde_json::from_slice(json).map_err(|e| Error::Decode {
-        method: method.id,
-        status,
-        message: e.to_string(),
-        excerpt: excerpt(body, 512),
+    // Checking UTF-8 once for the whole body and decoding from `str` is faster than
+    // `from_slice`, which checks every string as it goes.
+    let text = std::str::from_utf8(body).map_err(|e| {
+        failed(
+            format!("the body is not UTF-8 ({e})"),
+            None,
+            Some(Box::new(e)),
+        )
+    })?;
+    let text = match text.trim_ascii() {
+        "" if empty_ok => "{}",
+        "" => {
+            return Err(failed(
+                "the body is empty, but the method returns a value".into(),
+                None,
+                None,
+            ));
+        }
+        _ => text,
+    };
+    serde_json::from_str(text).map_err(|e| {
+        // Decode again, only now that it failed, to learn where.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let path = match serde_path_to_error::deserialize::<_, R>(&mut de) {
+            Err(located) => Some(located.path().to_string()).filter(|p| p != "."),
+            Ok(_) => None,
+        };
+        failed(e.to_string(), path, Some(Box::new(e)))
     })
 }

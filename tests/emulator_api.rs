@@ -62,7 +62,7 @@ async fn course_crud_with_server_ids_timestamps_and_aliases() {
         .unwrap_err();
     assert_eq!(duplicate.http_status(), Some(409), "{duplicate}");
     assert_eq!(
-        duplicate.api().unwrap().status.as_deref(),
+        duplicate.api().unwrap().status.as_ref().map(|c| c.as_str()),
         Some("ALREADY_EXISTS")
     );
 
@@ -186,7 +186,7 @@ async fn list_filters_follow_classroom() {
     let partial = admin
         .courses()
         .list()
-        .fields("courses(id,name)")
+        .with_fields("courses(id,name)")
         .send()
         .await
         .unwrap();
@@ -313,7 +313,7 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
         .unwrap_err();
     let api = refused.api().unwrap();
     assert_eq!(
-        (api.http_status, api.status.as_deref()),
+        (api.http_status, api.status.as_ref().map(|c| c.as_str())),
         (400, Some("INVALID_ARGUMENT"))
     );
     assert!(api.message.contains("enrollmentCode"), "{}", api.message);
@@ -346,7 +346,7 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
         .await
         .unwrap_err();
     assert_eq!(
-        frozen.api().unwrap().status.as_deref(),
+        frozen.api().unwrap().status.as_ref().map(|c| c.as_str()),
         Some("FAILED_PRECONDITION"),
         "an archived course's contents cannot change"
     );
@@ -478,7 +478,7 @@ async fn submission_state_machine() {
         .unwrap_err();
     let api = again.api().unwrap();
     assert_eq!(
-        (api.http_status, api.status.as_deref()),
+        (api.http_status, api.status.as_ref().map(|c| c.as_str())),
         (400, Some("FAILED_PRECONDITION")),
         "turning in twice is an illegal transition"
     );
@@ -757,7 +757,10 @@ async fn scopes_and_tokens_are_checked_by_the_server() {
         .unwrap_err();
     let api = refused.api().expect("the server answered");
     assert_eq!(api.http_status, 403);
-    assert_eq!(api.status.as_deref(), Some("PERMISSION_DENIED"));
+    assert_eq!(
+        api.status.as_ref().map(|c| c.as_str()),
+        Some("PERMISSION_DENIED")
+    );
     assert!(
         api.is_scope_insufficient(),
         "reason ACCESS_TOKEN_SCOPE_INSUFFICIENT: {refused}"

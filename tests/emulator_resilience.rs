@@ -46,7 +46,7 @@ async fn rate_limit_with_retry_after_then_success() {
         .unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(
-        (api.http_status, api.status.as_deref()),
+        (api.http_status, api.status.as_ref().map(|c| c.as_str())),
         (429, Some("RESOURCE_EXHAUSTED"))
     );
     assert_eq!(
