@@ -530,3 +530,81 @@ pub(crate) fn decode<R: DeserializeOwned>(
         failed(e.to_string(), path, Some(Box::new(e)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    use super::*;
+    use crate::models::{Course, ListCourseWorkResponse, ListCoursesResponse};
+    use crate::resources::courses::{Get, List};
+
+    fn sample_list() -> Vec<u8> {
+        br#"{"courses":[{"id":"1","name":"Math","courseState":"ACTIVE","creationTime":"2026-01-02T03:04:05Z","gradebookSettings":{"gradeCategories":[{"id":"g","weight":10}]},"teacherFolder":{"id":"f"}}],"nextPageToken":"t"}"#.to_vec()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any header value a server sends as `Retry-After`, at any time: no panic, and a wait
+        /// only from digits or a date.
+        #[test]
+        fn retry_after_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40), secs in any::<i64>()) {
+            let now = DateTime::from_timestamp(secs % 253_402_300_799, 0).unwrap_or_default();
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                let mut headers = HeaderMap::new();
+                headers.insert(RETRY_AFTER, value);
+                let _ = retry_after(&headers, now);
+            }
+        }
+
+        #[test]
+        fn digit_retry_after_saturates(digits in "[0-9]{1,60}") {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(&digits).unwrap());
+            let wait = retry_after(&headers, Utc::now()).unwrap();
+            let expected = digits.parse::<u64>().unwrap_or(u64::MAX);
+            prop_assert_eq!(wait, Duration::from_secs(expected));
+        }
+
+        /// Arbitrary bytes as a success or an error reply: a value or a typed error.
+        #[test]
+        fn any_body_decodes_or_errs(body in proptest::collection::vec(any::<u8>(), 0..512), status in 100u16..600) {
+            let _ = decode::<Course>(&Get::METHOD, 200, &body, false);
+            let _ = decode::<ListCoursesResponse>(&List::METHOD, 200, &body, true);
+            let error = ApiError::from_response(Get::METHOD.id, status, None, &body);
+            prop_assert_eq!(error.http_status, status);
+            let _ = error.to_string();
+        }
+
+        /// A real reply with bytes flipped, cut or spliced: a value or a typed error.
+        #[test]
+        fn mutated_json_decodes_or_errs(
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut body = sample_list();
+            for (at, byte) in flips {
+                let i = at.index(body.len());
+                body[i] = byte;
+            }
+            let whole = body.clone();
+            body.truncate(cut.index(body.len() + 1));
+            for body in [whole, body] {
+                match decode::<ListCoursesResponse>(&List::METHOD, 200, &body, false) {
+                    Ok(_) => {}
+                    Err(Error::Decode { excerpt, .. }) => prop_assert!(excerpt.len() <= 512 * 3 + 3),
+                    Err(other) => prop_assert!(false, "not a decode error: {other:?}"),
+                }
+                let _ = decode::<ListCourseWorkResponse>(&List::METHOD, 200, &body, false);
+            }
+        }
+    }
+
+    #[test]
+    fn the_unmutated_sample_decodes() {
+        let page: ListCoursesResponse = decode(&List::METHOD, 200, &sample_list(), false).unwrap();
+        assert_eq!(page.courses.len(), 1);
+    }
+}

@@ -371,4 +371,34 @@ mod tests {
         unlimited.deposit();
         assert!(unlimited.withdraw(10));
     }
+
+    proptest::proptest! {
+        /// Whatever the policy, the server and the clock say: no panic, and a retry only with
+        /// time left to run it.
+        #[test]
+        fn any_decision_is_bounded(
+            attempts in proptest::prelude::any::<u32>(),
+            initial in proptest::prelude::any::<u64>(),
+            max in proptest::prelude::any::<u64>(),
+            budget in proptest::prelude::any::<u64>(),
+            attempt in proptest::prelude::any::<u32>(),
+            elapsed in proptest::prelude::any::<u64>(),
+            status in 100u16..1000,
+            wait in proptest::prelude::any::<Option<u64>>(),
+            idempotent in proptest::prelude::any::<bool>(),
+            jitter in proptest::prelude::any::<f64>(),
+        ) {
+            let policy = RetryPolicy::default()
+                .max_attempts(attempts)
+                .initial_backoff(Duration::from_nanos(initial))
+                .max_backoff(Duration::from_millis(max))
+                .max_elapsed(Duration::from_millis(budget));
+            let failure = Failure::Status { status, retry_after: wait.map(Duration::from_secs) };
+            let elapsed = Duration::from_millis(elapsed);
+            if let Some(delay) = decide(&policy, idempotent, failure, attempt, elapsed, jitter) {
+                proptest::prop_assert!(elapsed.saturating_add(delay) < policy.max_elapsed);
+                proptest::prop_assert!(attempt < policy.max_attempts);
+            }
+        }
+    }
 }

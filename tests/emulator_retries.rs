@@ -1,0 +1,149 @@
+//! Retries against the emulator's faults: what is resent and what is not, the token fetched
+//! on every attempt, and the retry budget a client's calls share.
+
+use std::time::Duration;
+
+use classroom::auth::{ClientCredentials, ClientSecret, OAuthClient, Provider};
+use classroom::emulator::{Emulator, Fault, demo};
+use classroom::models::Course;
+use classroom::{BearerToken, Classroom, RetryBudget, RetryPolicy, Scope};
+use futures::{StreamExt, TryStreamExt};
+
+fn fast() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(5))
+        .max_attempts(10)
+}
+
+fn admin(emulator: &Emulator) -> classroom::ClassroomBuilder {
+    Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(BearerToken::new(
+            emulator.token_for(demo::ADMIN, &[Scope::Courses]),
+        ))
+        .retry(fast())
+}
+
+async fn course_count(classroom: &Classroom) -> usize {
+    classroom
+        .courses()
+        .list()
+        .page_size(1000)
+        .items()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn a_token_endpoint_blip_is_retried_within_the_call() {
+    let emulator = Emulator::start().unwrap();
+    emulator.inject(Fault::unavailable().on("oauth.token").times(2));
+    let client = OAuthClient::new(
+        emulator.client_id(),
+        Some(ClientSecret::new(emulator.client_secret())),
+    )
+    .with_provider(Provider::token_endpoint(emulator.token_url()));
+    let classroom = Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(ClientCredentials::new(
+            client,
+            [Scope::CoursesReadonly.url()],
+        ))
+        .retry(fast())
+        .build()
+        .unwrap();
+    let course = classroom.courses().get(demo::COURSE_ALIAS).send().await;
+    assert!(
+        course.is_ok(),
+        "two failed token fetches, then a token: {course:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_does_not_multiply_the_load() {
+    let emulator = Emulator::start().unwrap();
+    // 45 failures in all. 25 tokens pay for five retries (5 each); after that each call is sent
+    // once, so 40 calls meet all 45 failures. Without the budget, 10 attempts a call would
+    // spend them on the first five calls and the rest would succeed.
+    emulator.inject(Fault::unavailable().on("classroom.courses.get").times(45));
+    let classroom = admin(&emulator)
+        .retry_budget(RetryBudget::with_capacity(25))
+        .build()
+        .unwrap();
+    let clone = classroom.clone();
+    for i in 0..40 {
+        let client = if i % 2 == 0 { &classroom } else { &clone };
+        let error = client
+            .courses()
+            .get(demo::COURSE_ALIAS)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), Some(503), "call {i}");
+    }
+    // The 45 failures are used up: not one more request was sent than the budget allowed.
+    classroom
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+    // Successes refill the budget that the client and its clones share.
+    for _ in 0..4 {
+        classroom
+            .courses()
+            .get(demo::COURSE_ALIAS)
+            .send()
+            .await
+            .unwrap();
+    }
+    emulator.inject(Fault::unavailable().on("classroom.courses.get").times(1));
+    clone
+        .courses()
+        .get(demo::COURSE_ALIAS)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn creates_under_429_and_503_end_with_no_duplicate() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    emulator.inject(Fault::rate_limited(Duration::ZERO).fraction(0.1));
+    emulator.inject(
+        Fault::unavailable()
+            .on("classroom.courses.create")
+            .fraction(0.1),
+    );
+    let classroom = admin(&emulator).build().unwrap();
+    let results: Vec<_> = futures::stream::iter(0..1000)
+        .map(|i| {
+            let classroom = classroom.clone();
+            async move {
+                let course = Course {
+                    name: Some(format!("Course {i}")),
+                    owner_id: Some("me".into()),
+                    ..Default::default()
+                };
+                classroom.courses().create(course).send().await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    emulator.clear_faults();
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    let unavailable = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.http_status() == Some(503)))
+        .count();
+    assert_eq!(created + unavailable, 1000, "429s were retried away");
+    assert!(
+        unavailable > 0,
+        "a create that got 503 is not resent by default"
+    );
+    assert_eq!(course_count(&classroom).await, created, "no duplicate");
+}
