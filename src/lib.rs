@@ -42,8 +42,10 @@
 //! - [`scope_check`]: with the `scope-check` feature, clients whose calls are checked against
 //!   their scopes at compile time.
 //! - `emulator` (feature `emulator`): a local Classroom and OAuth server for tests and demos.
-//! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`] and
-//!   [`ApiError::is_scope_insufficient`].
+//! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`],
+//!   [`Error::is_already_exists`] and [`ApiError::is_scope_insufficient`].
+//! - [`RetryPolicy`] and [`RequestOptions`]: what is retried (never a write the server may have
+//!   carried out, unless you declare it idempotent), for how long, and per-call settings.
 
 mod client;
 mod error;
