@@ -57,22 +57,30 @@ pub(crate) enum BodyError {
 
 /// Reads a reply's body, refusing it as soon as it is known to exceed `limit` bytes: before
 /// reading when `Content-Length` says so, otherwise once that many bytes have arrived. Memory
-/// held never exceeds the limit by more than one chunk.
+/// held never exceeds the limit by more than one chunk. The body is copied once at most, from
+/// its chunks into one buffer of the exact size when they are all in.
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Bytes, BodyError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
-    let mut body = BytesMut::new();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len().saturating_add(chunk.len()) > limit {
+        total = total.saturating_add(chunk.len());
+        if total > limit {
             return Err(BodyError::TooLarge { limit });
         }
-        if body.is_empty() && response.content_length() == Some(chunk.len() as u64) {
-            return Ok(chunk);
-        }
+        chunks.push(chunk);
+    }
+    if chunks.len() == 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    let mut body = BytesMut::with_capacity(total);
+    for chunk in chunks {
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())

@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, stream};
 
 use crate::{Error, PageLoop, Result};
 
@@ -107,26 +109,40 @@ pub fn items<P: Paginate>(call: P) -> impl Stream<Item = Result<<P::Page as Page
 where
     <P::Page as Page>::Item: Send,
 {
-    pages(call).flat_map(|page| {
-        stream::iter(match page {
-            Ok(page) => PageItems::Items(page.into_items().into_iter()),
-            Err(e) => PageItems::Failed(Some(e)),
-        })
-    })
+    Items {
+        pages: Box::pin(pages(call)),
+        current: Vec::new().into_iter(),
+    }
 }
 
-enum PageItems<T> {
-    Items(std::vec::IntoIter<T>),
-    Failed(Option<Error>),
+/// The items of a page stream, handed out straight from each page's vector: a combinator
+/// chain (`flat_map` over `stream::iter`) moves every item through several wrappers, which
+/// for a large model such as `Course` is a measurable part of listing.
+struct Items<S, T> {
+    pages: Pin<Box<S>>,
+    current: std::vec::IntoIter<T>,
 }
 
-impl<T> Iterator for PageItems<T> {
+// Items are moved out of the vector, never pinned in place, so the stream may move freely.
+impl<S, T> Unpin for Items<S, T> {}
+
+impl<S, T, P> Stream for Items<S, T>
+where
+    S: Stream<Item = Result<P>>,
+    P: Page<Item = T>,
+{
     type Item = Result<T>;
 
-    fn next(&mut self) -> Option<Result<T>> {
-        match self {
-            PageItems::Items(items) => items.next().map(Ok),
-            PageItems::Failed(e) => e.take().map(Err),
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Poll::Ready(Some(Ok(item)));
+            }
+            match std::task::ready!(self.pages.as_mut().poll_next(cx)) {
+                Some(Ok(page)) => self.current = page.into_items().into_iter(),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
         }
     }
 }

@@ -494,3 +494,27 @@ async fn cleartext_to_a_remote_host_is_refused() {
         .build()
         .unwrap();
 }
+
+/// With the default settings a stalled server costs two attempts of up to 60 s within the
+/// 120 s budget. Ignored (it takes two minutes); run it to measure:
+/// `cargo test --test hostile_server -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn a_stalled_server_with_the_default_settings() {
+    let server = Hostile::start(|_, s| async move {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        drop(s);
+    })
+    .await;
+    let client = Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::new("t"))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = client.courses().get("c").send().await.unwrap_err();
+    let took = started.elapsed();
+    println!("stalled server, default settings: {error} after {took:?}");
+    assert_transport(&error, TransportKind::Timeout);
+    assert!(took <= Duration::from_secs(121), "{took:?}");
+}
