@@ -336,7 +336,7 @@ impl Emulator {
             .id
             .clone();
         let token = oauth::random_token("ya29.emu-");
-        state.tokens.insert(
+        state.add_token(
             token.clone(),
             TokenGrant {
                 user: id,
