@@ -209,6 +209,15 @@ async fn handle(
             Reply::error(&Status::rate_limited()).with_header("retry-after", seconds.to_string())
         }
         Some(Kind::Unavailable) => Reply::error(&Status::unavailable()),
+        // The call acts (and commits); its answer is lost on the way back.
+        Some(Kind::DropAfterCommit) => {
+            let _ = guarded_dispatch(&shared, &req);
+            return Err(Dropped);
+        }
+        Some(Kind::UnavailableAfterCommit) => {
+            let _ = guarded_dispatch(&shared, &req);
+            Reply::error(&Status::unavailable())
+        }
         Some(Kind::Latency(_)) | None => guarded_dispatch(&shared, &req),
     };
     Ok(reply.into_response())
