@@ -19,7 +19,10 @@ fn google_error(status: u16, body: &str) -> String {
     let value: Value = serde_json::from_str(body)
         .unwrap_or_else(|e| panic!("a {status} with a JSON body ({e}): {body:.300}"));
     let error = &value["error"];
-    assert_eq!(error["code"], status, "code matches the HTTP status: {body:.300}");
+    assert_eq!(
+        error["code"], status,
+        "code matches the HTTP status: {body:.300}"
+    );
     assert!(error["status"].is_string(), "{body:.300}");
     error["message"].as_str().expect("a message").to_string()
 }
@@ -152,7 +155,10 @@ async fn a_deep_fields_selector_in_a_batch_part_is_refused_for_that_part() {
     let parts = batch_parts(&response.text().await.unwrap());
     assert_eq!(parts.len(), 3);
     for (status, body) in &parts {
-        assert_eq!(*status, 401, "each part is authenticated before its selector");
+        assert_eq!(
+            *status, 401,
+            "each part is authenticated before its selector"
+        );
         google_error(401, body);
     }
 
@@ -211,10 +217,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_408_and_a_closed_connection() 
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_as_google_does() {
-    let emulator = Emulator::builder()
-        .max_request_body(1024)
-        .start()
-        .unwrap();
+    let emulator = Emulator::builder().max_request_body(1024).start().unwrap();
     let token = emulator.token_for(demo::ADMIN, &[Scope::Courses]);
     let big = json!({"name": "x".repeat(2000), "ownerId": "me"}).to_string();
 
@@ -354,7 +357,10 @@ async fn after_commit_faults_by_fraction_commit_every_call() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(answered > 0 && unavailable > 0, "{answered} / {unavailable}");
+    assert!(
+        answered > 0 && unavailable > 0,
+        "{answered} / {unavailable}"
+    );
     assert_eq!(
         course_names(&emulator).await.len(),
         40,

@@ -170,12 +170,18 @@ mod tests {
             assert!(err.contains("nested more than 32 levels"), "{err}");
         }
         let ok = |n: usize| format!("{}a{}", "a(".repeat(n - 1), ")".repeat(n - 1));
-        assert!(Selection::parse(&ok(MAX_DEPTH)).is_ok(), "32 levels are fine");
+        assert!(
+            Selection::parse(&ok(MAX_DEPTH)).is_ok(),
+            "32 levels are fine"
+        );
         assert!(Selection::parse(&ok(MAX_DEPTH + 1)).is_err());
         assert!(Selection::parse(&vec!["a"; MAX_DEPTH].join("/")).is_ok());
         assert!(Selection::parse(&vec!["a"; MAX_DEPTH + 1].join("/")).is_err());
         let unexpected = Selection::parse(&format!("a){}", "b".repeat(10_000))).unwrap_err();
-        assert!(unexpected.len() < 200, "errors quote an excerpt: {unexpected}");
+        assert!(
+            unexpected.len() < 200,
+            "errors quote an excerpt: {unexpected}"
+        );
     }
 
     #[test]

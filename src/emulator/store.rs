@@ -111,11 +111,7 @@ pub(crate) const MAX_REFRESH_TOKENS_PER_CLIENT: usize = 100;
 const FIRST_PURGE: usize = 1024;
 
 /// Keeps the `keep` entries of `map` whose `key` is largest (latest expiry): drops the rest.
-fn keep_latest<V>(
-    map: &mut HashMap<String, V>,
-    keep: usize,
-    key: impl Fn(&V) -> SystemTime,
-) {
+fn keep_latest<V>(map: &mut HashMap<String, V>, keep: usize, key: impl Fn(&V) -> SystemTime) {
     if map.len() <= keep {
         return;
     }
@@ -271,6 +267,15 @@ impl State {
     }
 }
 
+/// Now, as Google writes timestamps: RFC 3339, UTC, milliseconds.
+pub(crate) fn now() -> String {
+    timestamp(SystemTime::now())
+}
+
+pub(crate) fn timestamp(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,10 +332,7 @@ mod tests {
         let mut state = State::default();
         let now = SystemTime::now();
         for i in 0..(MAX_TOKENS + 5000) as u64 {
-            state.add_token(
-                format!("t{i}"),
-                grant(now + Duration::from_secs(3600 + i)),
-            );
+            state.add_token(format!("t{i}"), grant(now + Duration::from_secs(3600 + i)));
         }
         assert!(state.tokens.len() <= MAX_TOKENS, "{}", state.tokens.len());
         let last = format!("t{}", MAX_TOKENS + 4999);
@@ -351,18 +353,12 @@ mod tests {
             state.add_refresh_token(format!("r{i}"), refresh("u"));
         }
         state.add_refresh_token("other".into(), refresh("v"));
-        assert_eq!(state.refresh_tokens.len(), MAX_REFRESH_TOKENS_PER_CLIENT + 1);
+        assert_eq!(
+            state.refresh_tokens.len(),
+            MAX_REFRESH_TOKENS_PER_CLIENT + 1
+        );
         assert!(!state.refresh_tokens.contains_key("r2"), "the oldest went");
         assert!(state.refresh_tokens.contains_key("r3"));
         assert!(state.refresh_tokens.contains_key("other"));
     }
-}
-
-/// Now, as Google writes timestamps: RFC 3339, UTC, milliseconds.
-pub(crate) fn now() -> String {
-    timestamp(SystemTime::now())
-}
-
-pub(crate) fn timestamp(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
