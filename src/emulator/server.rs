@@ -42,8 +42,7 @@ pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
 /// The default time a client has to send its body once the headers are in.
 pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The time a client has to send a request's head (also how long an idle keep-alive
-/// connection is kept).
+/// The time a client has to send a request's head.
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once; more wait to be accepted.
