@@ -1930,9 +1930,10 @@ fn guardians(
             list_reply(route, query, items)
         }
         "get" => {
+            let student = students.first().ok_or_else(Status::entity_not_found)?;
             let g = state
                 .find(
-                    &format!("userProfiles/{}/guardians", students[0]),
+                    &format!("userProfiles/{student}/guardians"),
                     "guardianId",
                     param(params, "guardianId"),
                 )
@@ -1941,9 +1942,10 @@ fn guardians(
             Ok(render_guardian(state, ctx, g))
         }
         _ => {
+            let student = students.first().ok_or_else(Status::entity_not_found)?;
             state
                 .remove(
-                    &format!("userProfiles/{}/guardians", students[0]),
+                    &format!("userProfiles/{student}/guardians"),
                     "guardianId",
                     param(params, "guardianId"),
                 )
@@ -1969,6 +1971,13 @@ fn guardian_invitations(
         ));
     }
     let students = students_for(state, ctx, key, true)?;
+    // One student unless listing ('-' is refused above for anything else).
+    let first = || {
+        students
+            .first()
+            .cloned()
+            .ok_or_else(|| Status::not_found("The student does not exist."))
+    };
     let coll = |s: &str| format!("userProfiles/{s}/guardianInvitations");
     match action {
         "list" => {
@@ -1989,14 +1998,14 @@ fn guardian_invitations(
         }
         "get" => state
             .find(
-                &coll(&students[0]),
+                &coll(&first()?),
                 "invitationId",
                 param(params, "invitationId"),
             )
             .cloned()
             .ok_or_else(Status::entity_not_found),
         "create" => {
-            let student = &students[0];
+            let student = &first()?;
             let email = text(&body, "invitedEmailAddress")
                 .filter(|e| e.contains('@'))
                 .ok_or_else(|| {
@@ -2040,7 +2049,7 @@ fn guardian_invitations(
             }
             let inv = state
                 .find_mut(
-                    &coll(&students[0]),
+                    &coll(&first()?),
                     "invitationId",
                     param(params, "invitationId"),
                 )

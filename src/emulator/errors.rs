@@ -109,6 +109,34 @@ impl Status {
         )
     }
 
+    /// A request body over the emulator's limit (Google answers the same).
+    pub(crate) fn too_large(limit: usize) -> Status {
+        Status::invalid(format!(
+            "Request payload size exceeds the limit: {limit} bytes."
+        ))
+    }
+
+    /// A request body that did not arrive in time.
+    pub(crate) fn body_timeout(limit: std::time::Duration) -> Status {
+        Status::new(
+            408,
+            "DEADLINE_EXCEEDED",
+            format!(
+                "The request body was not received within {} ms.",
+                limit.as_millis()
+            ),
+        )
+    }
+
+    /// A bug in the emulator, caught before it could take the server down.
+    pub(crate) fn internal() -> Status {
+        Status::new(
+            500,
+            "INTERNAL",
+            "Internal error encountered (the emulator caught a panic; please report it).",
+        )
+    }
+
     /// A method the emulator routes but does not implement.
     pub(crate) fn unimplemented(method: &str) -> Status {
         Status::new(

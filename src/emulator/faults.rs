@@ -1,4 +1,5 @@
-//! Injected faults: rate limits, overload, latency, dropped connections.
+//! Injected faults: rate limits, overload, latency, dropped connections, and answers lost after
+//! the call has acted.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub(crate) enum Kind {
     Unavailable,
     Latency(Duration),
     Drop,
+    DropAfterCommit,
+    UnavailableAfterCommit,
 }
 
 impl Fault {
@@ -56,9 +59,23 @@ impl Fault {
         Fault::new(Kind::Latency(delay))
     }
 
-    /// The connection is closed without an answer.
+    /// The connection is closed without an answer; the call is not handled.
     pub fn drop_connection() -> Fault {
         Fault::new(Kind::Drop)
+    }
+
+    /// The call is handled, and whatever it changes stays changed, but the connection is then
+    /// closed without an answer: a proxy or network losing the reply. The client cannot tell
+    /// this from [`drop_connection`](Fault::drop_connection), where nothing was done.
+    pub fn drop_after_commit() -> Fault {
+        Fault::new(Kind::DropAfterCommit)
+    }
+
+    /// The call is handled, and whatever it changes stays changed, but the answer is replaced
+    /// by 503 `UNAVAILABLE`: a proxy failing on the way back. The client cannot tell this from
+    /// [`unavailable`](Fault::unavailable), where nothing was done.
+    pub fn unavailable_after_commit() -> Fault {
+        Fault::new(Kind::UnavailableAfterCommit)
     }
 
     /// Only calls to this method: a method id (`classroom.courses.list`), or `oauth.token`,
@@ -128,7 +145,7 @@ impl Faults {
                 _ => continue,
             }
             if let Some(n) = &mut rule.times {
-                *n -= 1;
+                *n = n.saturating_sub(1);
             }
         }
         rules.retain(|r| r.times != Some(0));

@@ -32,6 +32,12 @@
 //! document's `rootUrl`), and get a token from `token_url` with the client credentials grant.
 //! `tests/python/third_party_client.py` does this with google-api-python-client.
 //!
+//! Whatever a client sends, it answers (or closes the connection) and keeps running: request
+//! bodies are capped ([`EmulatorBuilder::max_request_body`]) and must arrive in time
+//! ([`EmulatorBuilder::body_read_timeout`]), the token is checked before anything costly is
+//! parsed, parsers that recurse are bounded, and expired tokens and codes are purged as new
+//! ones are issued, so a run of hours stays within bounded memory.
+//!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
 //! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
 //! quota accounting, and faults inside batch parts (faults apply to whole HTTP requests).
@@ -140,6 +146,7 @@ impl Consent {
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) faults: faults::Faults,
+    pub(crate) limits: server::Limits,
     consents: Mutex<std::collections::VecDeque<Consent>>,
     pub(crate) base: String,
 }
@@ -180,6 +187,7 @@ pub struct EmulatorBuilder {
     port: u16,
     seed: bool,
     token_lifetime: Duration,
+    limits: server::Limits,
 }
 
 impl Default for EmulatorBuilder {
@@ -188,6 +196,7 @@ impl Default for EmulatorBuilder {
             port: 0,
             seed: true,
             token_lifetime: Duration::from_secs(3600),
+            limits: server::Limits::default(),
         }
     }
 }
@@ -211,6 +220,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The largest request body accepted, in bytes (default 8 MiB); a larger one gets 400
+    /// `INVALID_ARGUMENT` ("Request payload size exceeds the limit"), as from Google.
+    pub fn max_request_body(mut self, bytes: usize) -> Self {
+        self.limits.max_body = bytes;
+        self
+    }
+
+    /// How long a client has to send a request body once its headers are in (default 30 s);
+    /// a slower one gets 408 `DEADLINE_EXCEEDED` and the connection closes.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.body_timeout = timeout;
+        self
+    }
+
     /// Binds the port and starts serving on a thread of its own.
     pub fn start(self) -> std::io::Result<Emulator> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
@@ -227,6 +250,7 @@ impl EmulatorBuilder {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             faults: faults::Faults::default(),
+            limits: self.limits,
             consents: Mutex::default(),
             base: format!("http://{addr}/"),
         });
@@ -336,7 +360,7 @@ impl Emulator {
             .id
             .clone();
         let token = oauth::random_token("ya29.emu-");
-        state.tokens.insert(
+        state.add_token(
             token.clone(),
             TokenGrant {
                 user: id,

@@ -217,7 +217,7 @@ fn authorize(shared: &Shared, req: &Req<'_>) -> Reply {
         granted
     };
     let code = random_token("4/emu-");
-    state.codes.insert(
+    state.add_code(
         code.clone(),
         CodeGrant {
             user,
@@ -292,7 +292,7 @@ fn issue(
 ) -> Value {
     let access = random_token("ya29.emu-");
     let lifetime = state.token_lifetime;
-    state.tokens.insert(
+    state.add_token(
         access.clone(),
         TokenGrant {
             user,
@@ -395,12 +395,13 @@ fn code_grant(
         refresh.clone(),
     );
     if let Some(refresh) = refresh {
-        state.refresh_tokens.insert(
+        state.add_refresh_token(
             refresh.clone(),
             RefreshGrant {
                 user: grant.user,
                 scopes: grant.scopes,
                 client_id: client,
+                issued: 0,
             },
         );
         body["refresh_token"] = json!(refresh);

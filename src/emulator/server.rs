@@ -1,11 +1,25 @@
 //! The HTTP side: hyper accept loop, fault injection, routing of every discovery method by its
 //! path template, authentication and scope checks, and JSON replies.
+//!
+//! What one request may cost is bounded, so that any client, hostile or broken, can neither
+//! crash the emulator nor grow it without bound:
+//!
+//! - the request line and headers: hyper's own limits (at most 100 headers, about 400 KiB of
+//!   head, else 431 or 400), read within [`HEADER_TIMEOUT`];
+//! - the body: at most [`Limits::max_body`] bytes (a `Content-Length` over it is refused before
+//!   reading), read within [`Limits::body_timeout`] (a slow sender gets 408 and the connection
+//!   closes);
+//! - connections: at most [`MAX_CONNECTIONS`] at once, the rest wait in the listen backlog;
+//! - parsing: the token is checked before the `fields` selector or the body is parsed, and
+//!   every parser that recurses on input is bounded (`fields` to 32 levels, JSON to serde_json's
+//!   128); a handler that panics answers 500 instead of dropping the connection.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderMap;
 use hyper::server::conn::http1;
@@ -20,8 +34,35 @@ use super::faults::Kind;
 use super::spec::spec;
 use super::{Shared, batch, oauth};
 
-/// The largest request body accepted.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The default cap on a request body. Classroom's requests are small (a course work with a
+/// 30,000-character description is about 35 KB; a batch of 50 of them under 2 MB); 8 MiB
+/// leaves room and keeps [`MAX_CONNECTIONS`] bodies in flight within a few GiB at worst.
+pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// The default time a client has to send its body once the headers are in.
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The time a client has to send a request's head.
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections served at once; more wait to be accepted.
+pub(crate) const MAX_CONNECTIONS: usize = 512;
+
+/// Per-request limits, set on the [`EmulatorBuilder`](super::EmulatorBuilder).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: MAX_BODY,
+            body_timeout: BODY_TIMEOUT,
+        }
+    }
+}
 
 /// An answer, before it becomes an HTTP response.
 #[derive(Debug)]
@@ -98,7 +139,15 @@ pub(crate) async fn serve(
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            _ = &mut stop => break,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => {
@@ -112,11 +161,13 @@ pub(crate) async fn serve(
                 tokio::spawn(async move {
                     let service = service_fn(move |request| handle(shared.clone(), request));
                     // A client that never finishes its headers is cut off, not waited for.
+                    // hyper's defaults bound the head: 100 headers, ~400 KiB.
                     let _ = http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(30))
+                        .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    drop(permit);
                 });
             }
         }
@@ -128,11 +179,12 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            let status = Status::invalid("The request body is too large or could not be read.");
-            return Ok(Reply::error(&status).into_response());
+    let body = match read_body(&shared, &parts.headers, body).await {
+        Ok(body) => body,
+        // The rest of the body is not read: the connection closes after the answer.
+        Err(status) => {
+            let reply = Reply::error(&status).with_header("connection", "close");
+            return Ok(reply.into_response());
         }
     };
     let req = Req {
@@ -150,13 +202,52 @@ async fn handle(
     let reply = match outcome.fail {
         Some(Kind::Drop) => return Err(Dropped),
         Some(Kind::RateLimited(after)) => {
-            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            let seconds = after
+                .as_secs()
+                .saturating_add(u64::from(after.subsec_nanos() > 0));
             Reply::error(&Status::rate_limited()).with_header("retry-after", seconds.to_string())
         }
         Some(Kind::Unavailable) => Reply::error(&Status::unavailable()),
-        Some(Kind::Latency(_)) | None => dispatch(&shared, &req),
+        // The call acts (and commits); its answer is lost on the way back.
+        Some(Kind::DropAfterCommit) => {
+            let _ = guarded_dispatch(&shared, &req);
+            return Err(Dropped);
+        }
+        Some(Kind::UnavailableAfterCommit) => {
+            let _ = guarded_dispatch(&shared, &req);
+            Reply::error(&Status::unavailable())
+        }
+        Some(Kind::Latency(_)) | None => guarded_dispatch(&shared, &req),
     };
     Ok(reply.into_response())
+}
+
+/// Reads a request body within the size and time limits.
+async fn read_body(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Status> {
+    let Limits {
+        max_body,
+        body_timeout,
+    } = shared.limits;
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(Status::too_large(max_body));
+    }
+    match tokio::time::timeout(body_timeout, Limited::new(body, max_body).collect()).await {
+        Err(_) => Err(Status::body_timeout(body_timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(Status::too_large(max_body)),
+        Ok(Err(_)) => Err(Status::invalid("The request body could not be read.")),
+    }
+}
+
+/// [`dispatch`], with a panic turned into a 500 answer: a bug met by one request must not
+/// take down the connection's task silently, nor anything else.
+fn guarded_dispatch(shared: &Shared, req: &Req<'_>) -> Reply {
+    std::panic::catch_unwind(AssertUnwindSafe(|| dispatch(shared, req)))
+        .unwrap_or_else(|_| Reply::error(&Status::internal()))
 }
 
 /// The name faults match against: a method id, `oauth.*`, `batch` or `unknown`.
@@ -234,45 +325,52 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         if other_verb {
             Status::not_found(format!(
                 "Method {} is not defined for {}.",
-                req.verb, req.path
+                req.verb,
+                excerpt(req.path)
             ))
         } else {
             Status::not_found(format!(
                 "The requested URL {} was not found on this server.",
-                req.path
+                excerpt(req.path)
             ))
         }
     })?;
     let query = parse_query(req.query);
+    // Who is calling comes first: nothing costly (the `fields` selector, the body) is parsed
+    // for a caller without a valid token.
+    let token = bearer(req.headers, &query).ok_or_else(|| Status::unauthenticated(true))?;
+    let grant = shared
+        .state()
+        .tokens
+        .get(token)
+        .filter(|g| g.expires > SystemTime::now())
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated(false))?;
+    for (name, _) in &query {
+        if !route.query.contains_key(name) && !spec.global_params.contains(name) {
+            let name = excerpt(name);
+            return Err(Status::invalid(format!(
+                "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. Field '{name}' could not be found in request message."
+            )));
+        }
+    }
+    if !crate::auth::authorizes(route.info, &grant.scopes) {
+        return Err(Status::scope_insufficient(route.info.id));
+    }
     let fields = match query.iter().rev().find(|(k, _)| k == "fields") {
         Some((_, f)) if !f.is_empty() => {
             Some(super::fields::Selection::parse(f).map_err(Status::invalid)?)
         }
         _ => None,
     };
-    for (name, _) in &query {
-        if !route.query.contains_key(name) && !spec.global_params.contains(name) {
-            return Err(Status::invalid(format!(
-                "Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. Field '{name}' could not be found in request message."
-            )));
-        }
-    }
-    let token = bearer(req.headers, &query).ok_or_else(|| Status::unauthenticated(true))?;
-    let mut state = shared.state();
-    let grant = state
-        .tokens
-        .get(token)
-        .filter(|g| g.expires > SystemTime::now())
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated(false))?;
-    if !crate::auth::authorizes(route.info, &grant.scopes) {
-        return Err(Status::scope_insufficient(route.info.id));
-    }
+    // Parsed outside the state's lock: a large body does not hold up other calls.
     let body = match &route.request {
         Some(schema) => {
             let value: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
                 Value::Object(Default::default())
             } else {
+                // serde_json's recursion limit (128) bounds the nesting; the validation and
+                // everything after recurse on this value only as deep as it is.
                 serde_json::from_slice(req.body)
                     .map_err(|e| Status::invalid(format!("Invalid JSON payload received. {e}")))?
             };
@@ -286,6 +384,7 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         }
         None => Value::Null,
     };
+    let mut state = shared.state();
     let user = state
         .user_by_id(&grant.user)
         .cloned()
@@ -295,8 +394,18 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         scopes: grant.scopes,
     };
     let value = classroom::call(&mut state, &ctx, route, &params, &query, body)?;
+    drop(state);
     Ok(match fields {
         Some(selection) => selection.apply(&value),
         None => value,
     })
+}
+
+/// At most this many characters of client input are quoted back in an error.
+fn excerpt(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+        None => text.into(),
+    }
 }

@@ -45,6 +45,8 @@ pub(crate) struct RefreshGrant {
     pub(crate) user: String,
     pub(crate) scopes: Vec<String>,
     pub(crate) client_id: String,
+    /// Issue order, so the oldest of a user's tokens for a client can be found.
+    pub(crate) issued: u64,
 }
 
 /// An authorization code waiting to be exchanged.
@@ -87,9 +89,88 @@ pub(crate) struct State {
     pub(crate) granted: HashMap<(String, String), Vec<String>>,
     pub(crate) next_id: u64,
     pub(crate) token_lifetime: Duration,
+    /// Purges run when a map reaches this size (amortized: each purge doubles it).
+    pub(crate) purge_tokens_at: usize,
+    pub(crate) purge_codes_at: usize,
+    pub(crate) refresh_issued: u64,
+}
+
+/// At most this many access tokens are kept. Expired ones go first; past this, the ones
+/// closest to expiry. A client asking for tokens in a loop for hours cannot grow the emulator
+/// without bound (100,000 grants are a few tens of MB).
+pub(crate) const MAX_TOKENS: usize = 100_000;
+
+/// At most this many authorization codes wait to be exchanged (they live ten minutes).
+pub(crate) const MAX_CODES: usize = 10_000;
+
+/// Google's limit on refresh tokens per user and OAuth client: past it, issuing one more
+/// silently invalidates the oldest (and the access tokens refreshed from it).
+pub(crate) const MAX_REFRESH_TOKENS_PER_CLIENT: usize = 100;
+
+/// The first size at which a map is purged.
+const FIRST_PURGE: usize = 1024;
+
+/// Keeps the `keep` entries of `map` whose `key` is largest (latest expiry): drops the rest.
+fn keep_latest<V>(map: &mut HashMap<String, V>, keep: usize, key: impl Fn(&V) -> SystemTime) {
+    if map.len() <= keep {
+        return;
+    }
+    let mut expiries: Vec<SystemTime> = map.values().map(&key).collect();
+    let cut = expiries.len() - keep;
+    let (_, threshold, _) = expiries.select_nth_unstable(cut);
+    let threshold = *threshold;
+    map.retain(|_, v| key(v) > threshold);
 }
 
 impl State {
+    /// Stores an access token; purges expired ones first once the map has grown.
+    pub(crate) fn add_token(&mut self, token: String, grant: TokenGrant) {
+        if self.tokens.len() >= self.purge_tokens_at.max(FIRST_PURGE) {
+            let now = SystemTime::now();
+            self.tokens.retain(|_, g| g.expires > now);
+            keep_latest(&mut self.tokens, MAX_TOKENS * 3 / 4, |g| g.expires);
+            self.purge_tokens_at = (self.tokens.len() * 2).clamp(FIRST_PURGE, MAX_TOKENS);
+        }
+        self.tokens.insert(token, grant);
+    }
+
+    /// Stores an authorization code; purges expired ones first once the map has grown.
+    pub(crate) fn add_code(&mut self, code: String, grant: CodeGrant) {
+        if self.codes.len() >= self.purge_codes_at.max(FIRST_PURGE) {
+            let now = SystemTime::now();
+            self.codes.retain(|_, g| g.expires > now);
+            keep_latest(&mut self.codes, MAX_CODES * 3 / 4, |g| g.expires);
+            self.purge_codes_at = (self.codes.len() * 2).clamp(FIRST_PURGE, MAX_CODES);
+        }
+        self.codes.insert(code, grant);
+    }
+
+    /// Stores a refresh token; past [`MAX_REFRESH_TOKENS_PER_CLIENT`] for its user and client,
+    /// the oldest goes, with the access tokens refreshed from it.
+    pub(crate) fn add_refresh_token(&mut self, token: String, mut grant: RefreshGrant) {
+        self.refresh_issued += 1;
+        grant.issued = self.refresh_issued;
+        let mut same: Vec<(u64, &String)> = self
+            .refresh_tokens
+            .iter()
+            .filter(|(_, g)| g.user == grant.user && g.client_id == grant.client_id)
+            .map(|(t, g)| (g.issued, t))
+            .collect();
+        if same.len() >= MAX_REFRESH_TOKENS_PER_CLIENT {
+            same.sort_unstable();
+            let oldest: Vec<String> = same[..=same.len() - MAX_REFRESH_TOKENS_PER_CLIENT]
+                .iter()
+                .map(|(_, t)| (*t).clone())
+                .collect();
+            for old in oldest {
+                self.refresh_tokens.remove(&old);
+                self.tokens
+                    .retain(|_, g| g.refresh.as_deref() != Some(old.as_str()));
+            }
+        }
+        self.refresh_tokens.insert(token, grant);
+    }
+
     /// A fresh numeric id, as Classroom's look.
     pub(crate) fn new_id(&mut self) -> String {
         self.next_id += 1;
@@ -193,4 +274,91 @@ pub(crate) fn now() -> String {
 
 pub(crate) fn timestamp(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(expires: SystemTime) -> TokenGrant {
+        TokenGrant {
+            user: "u".into(),
+            scopes: vec![],
+            expires,
+            client_id: "c".into(),
+            refresh: None,
+        }
+    }
+
+    #[test]
+    fn expired_tokens_and_codes_are_purged_as_new_ones_arrive() {
+        let mut state = State::default();
+        let past = SystemTime::now() - Duration::from_secs(1);
+        let future = SystemTime::now() + Duration::from_secs(3600);
+        for i in 0..50_000 {
+            state.add_token(format!("old{i}"), grant(past));
+        }
+        assert!(
+            state.tokens.len() < 2 * FIRST_PURGE,
+            "expired tokens are dropped as others arrive: {}",
+            state.tokens.len()
+        );
+        for i in 0..10 {
+            state.add_token(format!("live{i}"), grant(future));
+        }
+        for i in 0..5000 {
+            state.add_token(format!("old-again{i}"), grant(past));
+        }
+        assert!((0..10).all(|i| state.tokens.contains_key(&format!("live{i}"))));
+        assert!(state.tokens.len() < 2 * FIRST_PURGE + 10);
+
+        let code = |expires| CodeGrant {
+            user: "u".into(),
+            scopes: vec![],
+            client_id: "c".into(),
+            redirect_uri: "http://127.0.0.1/".into(),
+            challenge: None,
+            offline: false,
+            expires,
+        };
+        for i in 0..20_000 {
+            state.add_code(format!("c{i}"), code(past));
+        }
+        assert!(state.codes.len() < 2 * FIRST_PURGE, "{}", state.codes.len());
+    }
+
+    #[test]
+    fn live_tokens_are_capped_keeping_the_latest() {
+        let mut state = State::default();
+        let now = SystemTime::now();
+        for i in 0..(MAX_TOKENS + 5000) as u64 {
+            state.add_token(format!("t{i}"), grant(now + Duration::from_secs(3600 + i)));
+        }
+        assert!(state.tokens.len() <= MAX_TOKENS, "{}", state.tokens.len());
+        let last = format!("t{}", MAX_TOKENS + 4999);
+        assert!(state.tokens.contains_key(&last), "the newest token is kept");
+        assert!(!state.tokens.contains_key("t0"), "the first to expire went");
+    }
+
+    #[test]
+    fn refresh_tokens_per_user_and_client_are_capped_as_google_does() {
+        let mut state = State::default();
+        let refresh = |user: &str| RefreshGrant {
+            user: user.into(),
+            scopes: vec![],
+            client_id: "c".into(),
+            issued: 0,
+        };
+        for i in 0..MAX_REFRESH_TOKENS_PER_CLIENT + 3 {
+            state.add_refresh_token(format!("r{i}"), refresh("u"));
+        }
+        state.add_refresh_token("other".into(), refresh("v"));
+        assert_eq!(
+            state.refresh_tokens.len(),
+            MAX_REFRESH_TOKENS_PER_CLIENT + 1
+        );
+        assert!(!state.refresh_tokens.contains_key("r2"), "the oldest went");
+        assert!(state.refresh_tokens.contains_key("r3"));
+        assert!(state.refresh_tokens.contains_key("other"));
+    }
 }
