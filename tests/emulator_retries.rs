@@ -147,3 +147,115 @@ async fn creates_under_429_and_503_end_with_no_duplicate() {
     );
     assert_eq!(course_count(&classroom).await, created, "no duplicate");
 }
+
+/// Creates `n` courses, 16 at a time, each named by `i` and under the alias `d:course-{i}` when
+/// `alias` is set; returns each call's result.
+async fn create_courses(
+    classroom: &Classroom,
+    n: usize,
+    alias: bool,
+    idempotent: bool,
+) -> Vec<classroom::Result<Course>> {
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let classroom = classroom.clone();
+            async move {
+                let course = Course {
+                    id: alias.then(|| format!("d:course-{i}")),
+                    name: Some(format!("Course {i}")),
+                    owner_id: Some("me".into()),
+                    ..Default::default()
+                };
+                classroom
+                    .courses()
+                    .create(course)
+                    .with_idempotency(idempotent)
+                    .send()
+                    .await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+/// The server carries out a fifth of the creates and then loses the answer: half of those by
+/// dropping the connection, half by answering 503.
+fn after_commit_faults(emulator: &Emulator) {
+    let create = "classroom.courses.create";
+    emulator.inject(Fault::drop_after_commit().on(create).fraction(0.1));
+    emulator.inject(Fault::unavailable_after_commit().on(create).fraction(0.1));
+}
+
+#[tokio::test]
+async fn creates_whose_answer_is_lost_are_not_resent_by_default() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    after_commit_faults(&emulator);
+    let classroom = admin(&emulator).build().unwrap();
+    let results = create_courses(&classroom, 1000, false, false).await;
+    emulator.clear_faults();
+    let lost = results.iter().filter(|r| r.is_err()).count();
+    assert!(lost > 100, "about a fifth of the answers were lost: {lost}");
+    for error in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            error.http_status() == Some(503) || error.is_retryable(),
+            "a lost answer is a transient error: {error:?}"
+        );
+    }
+    assert_eq!(
+        course_count(&classroom).await,
+        1000,
+        "every create was carried out once: none was resent"
+    );
+}
+
+#[tokio::test]
+async fn creates_under_aliases_may_be_retried_and_still_end_with_exactly_one_each() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    after_commit_faults(&emulator);
+    emulator.inject(Fault::rate_limited(Duration::ZERO).fraction(0.1));
+    emulator.inject(
+        Fault::unavailable()
+            .on("classroom.courses.create")
+            .fraction(0.1),
+    );
+    // Two attempts in five fail here, far past what the shared retry budget is sized for (it
+    // would rightly stop retrying in such an outage); this test is about what retries do.
+    let classroom = admin(&emulator)
+        .retry_budget(RetryBudget::unlimited())
+        .build()
+        .unwrap();
+    let results = create_courses(&classroom, 1000, true, true).await;
+    emulator.clear_faults();
+    let retried_into_existing = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.is_already_exists()))
+        .count();
+    assert!(retried_into_existing > 100, "{retried_into_existing}");
+    for result in &results {
+        assert!(
+            result.as_ref().err().is_none_or(|e| e.is_already_exists()),
+            "created, or found made by the attempt whose answer was lost: {result:?}"
+        );
+    }
+    assert_eq!(course_count(&classroom).await, 1000);
+}
+
+#[tokio::test]
+async fn declaring_a_create_without_an_alias_idempotent_duplicates_it() {
+    // Why the default holds writes back: the same faults, retries forced on, no alias.
+    let emulator = Emulator::builder().empty().start().unwrap();
+    after_commit_faults(&emulator);
+    let classroom = admin(&emulator).build().unwrap();
+    let results = create_courses(&classroom, 300, false, true).await;
+    emulator.clear_faults();
+    assert!(
+        results.iter().all(|r| r.is_ok()),
+        "every create was retried to success"
+    );
+    let stored = course_count(&classroom).await;
+    assert!(
+        stored > 300,
+        "the retries made duplicates: {stored} courses for 300 creates"
+    );
+}
