@@ -36,10 +36,11 @@ mod service_account;
 mod store;
 mod token;
 
-pub use cache::{DEFAULT_EXPIRY_SKEW, TokenEvent, TokenHook};
+pub use cache::{DEFAULT_EXPIRY_SKEW, REFRESH_RETRY_DELAY, TokenEvent, TokenHook};
 pub use client_credentials::ClientCredentials;
 pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
 pub use error::AuthError;
+pub use http::{DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_TIMEOUT, TOKEN_REPLY_LIMIT};
 pub use installed::InstalledFlow;
 pub use provider::{
     ClientAuth, ClientKind, GOOGLE_AUTH_URI, GOOGLE_REVOKE_URI, GOOGLE_TOKEN_URI, OAuthClient,
