@@ -49,7 +49,6 @@ mod client;
 mod error;
 mod field_mask;
 mod method;
-#[allow(dead_code)] // wired into request.rs and auth/http.rs next
 mod net;
 mod request;
 mod retry;

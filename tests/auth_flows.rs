@@ -799,11 +799,13 @@ async fn a_store_failure_keeps_the_tokens_and_is_reported() {
         token.secret()
     );
     assert_eq!(server.tokens(), 1, "the token was kept, not fetched again");
-    let events = events.lock().unwrap();
-    assert!(
-        matches!(events[..], [Some(AuthError::Store { .. })]),
-        "the hook heard of it: {events:?}"
-    );
+    {
+        let events = events.lock().unwrap();
+        assert!(
+            matches!(events[..], [Some(AuthError::Store { .. })]),
+            "the hook heard of it: {events:?}"
+        );
+    }
     assert!(
         credentials
             .store_error()
