@@ -566,6 +566,10 @@ async fn revocation_reaches_the_server_and_clears_the_store() {
     credentials.revoke().await.unwrap();
     assert_eq!(server.state().revoked, [refresh]);
     assert!(store.load().unwrap().is_none());
+    // The revoked grant's access token is not sent again: the next call says to authorize.
+    assert!(credentials.cached_token().is_none());
+    let error = credentials.access_token().await.unwrap_err();
+    assert!(error.to_string().contains("authorize again"), "{error}");
     // An access token can be revoked too.
     server
         .client()

@@ -206,6 +206,13 @@ impl<F: Fetch> TokenCache<F> {
         }
     }
 
+    /// Forgets the cached token, whichever it is (after a revocation ended it).
+    pub(crate) fn clear(&self) {
+        let mut state = self.state();
+        state.entry = None;
+        state.retry_at = None;
+    }
+
     pub(crate) fn invalidate(&self, token: &AccessToken) {
         let mut state = self.state();
         if state

@@ -191,7 +191,9 @@ impl UserCredentials {
         self
     }
 
-    /// Revokes the refresh token (ending every access token it produced) and clears the store.
+    /// Revokes the refresh token (ending every access token it produced), forgets the cached
+    /// access token, and clears the store; later calls fail with an error that says to
+    /// authorize again.
     ///
     /// Once the server has revoked the token, a failure to clear the store is returned as
     /// [`AuthError::Store`]; the credentials hold no refresh token either way.
@@ -202,7 +204,17 @@ impl UserCredentials {
             None => self.cache.token().await?.secret().to_string(),
         };
         source.client.revoke(&token).await?;
-        source.grant().refresh_token = None;
+        {
+            let mut grant = source.grant();
+            grant.refresh_token = None;
+            grant.dead = Some(AuthError::flow(
+                "these credentials were revoked (UserCredentials::revoke): authorize again with \
+                 access_type=offline and prompt=consent",
+            ));
+        }
+        // The revocation ended the access tokens too: sending the cached one would only earn
+        // a 401 from the API, where the caller should hear that authorization is needed.
+        self.cache.clear();
         match source.clear_store().await {
             Some(error) => Err(error),
             None => Ok(()),
