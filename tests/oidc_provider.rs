@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use classroom::auth::{
-    AuthError, ClientCredentials, ClientSecret, Credentials, InstalledFlow, MemoryStore,
+    AuthError, ClientCredentials, ClientSecret, Credentials, FileStore, InstalledFlow, MemoryStore,
     OAuthClient, Provider, TokenStore, WebFlow,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,6 +29,7 @@ const ROSTERS: &str = "https://www.googleapis.com/auth/classroom.rosters.readonl
 struct Oidc {
     child: Child,
     issuer: String,
+    ttl: u64,
 }
 
 impl Drop for Oidc {
@@ -77,6 +78,11 @@ fn install() -> Result<(), String> {
 }
 
 fn start() -> Option<Oidc> {
+    start_with_ttl(3600)
+}
+
+/// Starts the server issuing access tokens that live `ttl` seconds.
+fn start_with_ttl(ttl: u64) -> Option<Oidc> {
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => {}
         _ => return unavailable("node is not installed".into()),
@@ -86,6 +92,7 @@ fn start() -> Option<Oidc> {
     }
     let mut child = Command::new("node")
         .arg(dir().join("server.js"))
+        .env("ACCESS_TOKEN_TTL", ttl.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -101,6 +108,7 @@ fn start() -> Option<Oidc> {
     let mut oidc = Oidc {
         child,
         issuer: String::new(),
+        ttl,
     };
     let line = rx
         .recv_timeout(Duration::from_secs(30))
@@ -252,7 +260,10 @@ async fn oidc_provider_authorization_code_with_pkce_then_refresh() {
     swapped["state"] = serde_json::to_value(&pending).unwrap()["state"].clone();
     let swapped = serde_json::from_value(swapped).unwrap();
     let error = flow.finish(swapped, &callback).await.unwrap_err();
-    assert!(error.is_consent_required(), "{error:?}");
+    assert!(
+        matches!(error, AuthError::AuthorizationCodeRejected { .. }),
+        "a refused code is not a dead refresh token: {error:?}"
+    );
     // And a callback for another request is refused on its state.
     let (url, _) = flow.authorize([READONLY]).build().unwrap();
     let callback = oidc.consent(url, redirect).await;
@@ -289,6 +300,10 @@ async fn oidc_provider_loopback_flow() {
             .collect();
     let redirect = query["redirect_uri"].clone();
     let callback = oidc.consent(url, &redirect).await;
+    // A request with another state (anyone on the machine can send one) is answered and
+    // ignored; the real callback still completes the flow.
+    let forged = common::raw_get(&format!("{redirect}?state=forged&code=x")).await;
+    assert!(forged.starts_with("HTTP/1.1 400"), "{forged}");
     let page = common::raw_get(&callback).await;
     assert!(page.contains("You can close this window"), "{page}");
     let credentials = run.await.unwrap().unwrap();
@@ -297,4 +312,119 @@ async fn oidc_provider_loopback_flow() {
         [ROSTERS]
     );
     assert!(credentials.refresh_token().is_some());
+}
+
+// ---------------------------------------------------------------------------------------
+// Hardening (issue 9) against the third-party server.
+
+/// Token requests for 200 concurrent callers, then 100 calls in a row, counted as distinct
+/// tokens received (each request to oidc-provider yields a new token).
+async fn distinct_tokens(oidc: &Oidc) -> (usize, usize) {
+    let app = Arc::new(ClientCredentials::new(oidc.client(), [READONLY]));
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.access_token().await.unwrap().secret().to_string() })
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for task in tasks {
+        seen.insert(task.await.unwrap());
+    }
+    let concurrent = seen.len();
+    let lifetime = app.cached_token().unwrap().expires_at().unwrap() - chrono::Utc::now();
+    assert!(
+        lifetime.num_seconds() <= oidc.ttl as i64,
+        "the server issued {lifetime} tokens, not {} s ones",
+        oidc.ttl
+    );
+    for _ in 0..100 {
+        seen.insert(app.access_token().await.unwrap().secret().to_string());
+    }
+    (concurrent, seen.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oidc_provider_one_token_request_for_200_callers_at_every_lifetime() {
+    for ttl in [10, 30, 60, 3600] {
+        let Some(oidc) = start_with_ttl(ttl) else {
+            return;
+        };
+        let (concurrent, total) = distinct_tokens(&oidc).await;
+        eprintln!(
+            "oidc-provider, lifetime {ttl:>4} s: 200 concurrent callers -> {concurrent} token \
+             request(s); +100 sequential calls -> {total} in all"
+        );
+        assert_eq!(concurrent, 1, "{ttl} s tokens, 200 concurrent callers");
+        assert_eq!(total, 1, "{ttl} s tokens, 100 more calls in a row");
+    }
+}
+
+#[tokio::test]
+async fn oidc_provider_http_off_loopback_needs_the_opt_in() {
+    let Some(oidc) = start() else { return };
+    // 0.0.0.0 reaches the local server but is not a loopback address.
+    let remote = Provider::token_endpoint(format!(
+        "{}/token",
+        oidc.issuer.replace("127.0.0.1", "0.0.0.0")
+    ));
+    let client = oidc.client().with_provider(remote.clone());
+    let error = ClientCredentials::new(client, [READONLY])
+        .access_token()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, AuthError::InsecureEndpoint { .. })
+            && error.to_string().contains("allow_insecure_http()"),
+        "{error:?}"
+    );
+    let client = oidc.client().with_provider(remote.allow_insecure_http());
+    ClientCredentials::new(client, [READONLY])
+        .access_token()
+        .await
+        .expect("with the opt-in the same endpoint is used");
+}
+
+#[tokio::test]
+async fn oidc_provider_code_exchange_survives_a_broken_store() {
+    let Some(oidc) = start() else { return };
+    let redirect = "http://127.0.0.1:5555/callback";
+    let store = Arc::new(FileStore::new("/nonexistent-dir/classroom/token.json"));
+    let flow = WebFlow::new(oidc.client(), redirect)
+        .unwrap()
+        .with_store(store);
+    let (url, pending) = flow.authorize([READONLY]).offline(false).build().unwrap();
+    let callback = oidc.consent(url, redirect).await;
+    let credentials = flow
+        .finish(pending, &callback)
+        .await
+        .expect("the spent code's tokens are returned though the store fails");
+    assert!(credentials.refresh_token().is_some());
+    assert!(
+        matches!(credentials.store_error(), Some(AuthError::Store { .. })),
+        "{:?}",
+        credentials.store_error()
+    );
+    credentials.access_token().await.unwrap();
+}
+
+#[tokio::test]
+async fn oidc_provider_outage_is_bridged_by_the_still_valid_token() {
+    // 4 s tokens: stale after 2 s (half the lifetime), expired after 4 s.
+    let Some(mut oidc) = start_with_ttl(4) else {
+        return;
+    };
+    let app = ClientCredentials::new(oidc.client(), [READONLY]);
+    let token = app.access_token().await.unwrap();
+    let _ = oidc.child.kill();
+    let _ = oidc.child.wait();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        app.access_token().await.unwrap().secret(),
+        token.secret(),
+        "the server is down, the token still valid: it serves"
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let error = app.access_token().await.unwrap_err();
+    assert!(error.is_transient(), "expired now: {error:?}");
 }

@@ -1,5 +1,9 @@
 //! The token cache every refreshing credential shares: refresh ahead of expiry, one refresh at
-//! a time while concurrent callers wait for its result (single flight), a hook on each change.
+//! a time while concurrent callers wait for its result (single flight), a still-valid token
+//! served through a failed refresh, a hook on each change.
+//!
+//! Expiry is kept on tokio's clock ([`tokio::time::Instant`]), so the cache runs under paused
+//! time in tests; the wall-clock expiry an [`AccessToken`] shows is for callers only.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -7,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use tokio::time::Instant;
 
 use super::http::TokenResponse;
 use super::{AccessToken, AuthError, RefreshToken};
@@ -20,6 +25,9 @@ pub struct TokenEvent {
     pub access_token: AccessToken,
     /// The refresh token the server sent along, if any (a first grant, or a rotation).
     pub refresh_token: Option<RefreshToken>,
+    /// Why the token store could not save this change, if it could not
+    /// ([`AuthError::Store`]). The token is in use all the same; only its persistence failed.
+    pub store_error: Option<AuthError>,
 }
 
 /// Called on every token change; see [`TokenEvent`].
@@ -31,8 +39,12 @@ pub(crate) trait Fetch: Send + Sync + fmt::Debug {
     async fn fetch(&self) -> Result<TokenResponse, AuthError>;
 }
 
-/// The default margin before expiry within which a token counts as stale.
+/// The default margin before expiry within which a token counts as stale. For a token that
+/// lives less than twice as long, the margin is half its lifetime.
 pub const DEFAULT_EXPIRY_SKEW: Duration = Duration::from_secs(60);
+
+/// After a failed refresh, how long the still-valid token is served before the next attempt.
+pub const REFRESH_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 pub(crate) struct TokenCache<F> {
     pub(crate) source: F,
@@ -42,12 +54,63 @@ pub(crate) struct TokenCache<F> {
     pub(crate) hook: Option<TokenHook>,
 }
 
+/// A cached token with its expiry on tokio's clock.
+struct Entry {
+    token: AccessToken,
+    expires: Option<Instant>,
+    /// How long the token was issued for (`expires_in`), when known; caps the skew.
+    lifetime: Option<Duration>,
+}
+
+impl Entry {
+    fn fetched(token: AccessToken, expires_in: Option<Duration>) -> Self {
+        Entry {
+            expires: expires_in.and_then(|d| Instant::now().checked_add(d)),
+            lifetime: expires_in,
+            token,
+        }
+    }
+
+    /// A token from elsewhere (a store, a code exchange): its wall-clock expiry, moved onto
+    /// tokio's clock. Its lifetime is unknown, so the full skew applies.
+    fn given(token: AccessToken) -> Self {
+        let expires = token.expires_at().map(|at| {
+            let left = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            let now = Instant::now();
+            now.checked_add(left).unwrap_or(now)
+        });
+        Entry {
+            token,
+            expires,
+            lifetime: None,
+        }
+    }
+
+    /// Not expired: still usable, if not for long.
+    fn valid(&self, now: Instant) -> bool {
+        self.expires.is_none_or(|at| now < at)
+    }
+
+    /// Outside the skew: no refresh needed.
+    fn fresh(&self, now: Instant, skew: Duration) -> bool {
+        let Some(at) = self.expires else {
+            return true;
+        };
+        let skew = self
+            .lifetime
+            .map_or(skew, |lifetime| skew.min(lifetime / 2));
+        at.saturating_duration_since(now) > skew
+    }
+}
+
 #[derive(Default)]
 struct State {
-    token: Option<AccessToken>,
+    entry: Option<Entry>,
     /// Counts finished refreshes, so callers that waited on one can take its result.
     generation: u64,
     last_error: Option<AuthError>,
+    /// After a failed refresh, the still-valid token is served until then without retrying.
+    retry_at: Option<Instant>,
 }
 
 impl<F: Fetch> TokenCache<F> {
@@ -55,7 +118,7 @@ impl<F: Fetch> TokenCache<F> {
         TokenCache {
             source,
             state: Mutex::new(State {
-                token,
+                entry: token.map(Entry::given),
                 ..State::default()
             }),
             refresh: tokio::sync::Mutex::new(()),
@@ -68,19 +131,23 @@ impl<F: Fetch> TokenCache<F> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn fresh(&self, state: &State) -> Option<AccessToken> {
-        let token = state.token.as_ref()?;
-        match token.expires_at() {
-            Some(at) if at - Utc::now() <= chrono::Duration::from_std(self.skew).ok()? => None,
-            _ => Some(token.clone()),
-        }
+    /// The cached token, fresh or not, without refreshing it.
+    pub(crate) fn cached(&self) -> Option<AccessToken> {
+        self.state().entry.as_ref().map(|e| e.token.clone())
     }
 
     pub(crate) async fn token(&self) -> Result<AccessToken, AuthError> {
         let seen = {
             let state = self.state();
-            if let Some(token) = self.fresh(&state) {
-                return Ok(token);
+            let now = Instant::now();
+            if let Some(entry) = &state.entry {
+                if entry.fresh(now, self.skew) {
+                    return Ok(entry.token.clone());
+                }
+                // A refresh failed a moment ago: keep serving the valid token until the retry.
+                if entry.valid(now) && state.retry_at.is_some_and(|at| now < at) {
+                    return Ok(entry.token.clone());
+                }
             }
             state.generation
         };
@@ -88,12 +155,16 @@ impl<F: Fetch> TokenCache<F> {
         {
             let state = self.state();
             if state.generation != seen {
-                // A refresh finished while this caller waited: share its outcome.
-                if let Some(token) = self.fresh(&state) {
-                    return Ok(token);
-                }
-                if let Some(error) = &state.last_error {
-                    return Err(error.clone());
+                // A refresh finished while this caller waited: share its outcome. The token it
+                // fetched serves every waiter even if it is short-lived enough to count as
+                // stale already; a failed refresh leaves the old token, if still valid.
+                match &state.entry {
+                    Some(entry) if entry.valid(Instant::now()) => return Ok(entry.token.clone()),
+                    _ => {
+                        if let Some(error) = &state.last_error {
+                            return Err(error.clone());
+                        }
+                    }
                 }
             }
         }
@@ -102,32 +173,55 @@ impl<F: Fetch> TokenCache<F> {
         state.generation += 1;
         match outcome {
             Ok(response) => {
-                state.token = Some(response.access_token.clone());
+                let token = response.access_token.clone();
+                state.entry = Some(Entry::fetched(token.clone(), response.expires_in));
                 state.last_error = None;
+                state.retry_at = None;
                 drop(state);
                 if let Some(hook) = &self.hook {
                     hook(&TokenEvent {
-                        access_token: response.access_token.clone(),
+                        access_token: token.clone(),
                         refresh_token: response.refresh_token,
+                        store_error: response.store_error,
                     });
                 }
-                Ok(response.access_token)
+                Ok(token)
             }
             Err(error) => {
                 state.last_error = Some(error.clone());
-                Err(error)
+                let now = Instant::now();
+                let valid = state
+                    .entry
+                    .as_ref()
+                    .filter(|e| e.valid(now))
+                    .map(|e| e.token.clone());
+                match valid {
+                    Some(token) => {
+                        state.retry_at = now.checked_add(REFRESH_RETRY_DELAY);
+                        Ok(token)
+                    }
+                    None => Err(error),
+                }
             }
         }
+    }
+
+    /// Forgets the cached token, whichever it is (after a revocation ended it).
+    pub(crate) fn clear(&self) {
+        let mut state = self.state();
+        state.entry = None;
+        state.retry_at = None;
     }
 
     pub(crate) fn invalidate(&self, token: &AccessToken) {
         let mut state = self.state();
         if state
-            .token
+            .entry
             .as_ref()
-            .is_some_and(|t| t.secret() == token.secret())
+            .is_some_and(|e| e.token.secret() == token.secret())
         {
-            state.token = None;
+            state.entry = None;
+            state.retry_at = None;
         }
     }
 }
@@ -150,10 +244,20 @@ macro_rules! cached_credentials {
 
             /// Treats a token as stale this long before it expires (default
             /// [`DEFAULT_EXPIRY_SKEW`](crate::auth::DEFAULT_EXPIRY_SKEW)), so calls never carry a
-            /// token that expires in flight.
+            /// token that expires in flight. For a token whose lifetime the server stated
+            /// (`expires_in`), the margin is at most half that lifetime, so a short-lived
+            /// token is still reused.
             pub fn expiry_skew(mut self, skew: ::std::time::Duration) -> Self {
                 self.cache.skew = skew;
                 self
+            }
+
+            /// The token held now, if any, without refreshing it: read its
+            /// [`expires_at`](crate::auth::AccessToken::expires_at) and
+            /// [`scopes`](crate::auth::AccessToken::scopes). It may be stale or expired;
+            /// [`access_token`](crate::auth::Credentials::access_token) gives one to use.
+            pub fn cached_token(&self) -> Option<$crate::auth::AccessToken> {
+                self.cache.cached()
             }
         }
 
@@ -181,3 +285,172 @@ macro_rules! cached_credentials {
     };
 }
 pub(crate) use cached_credentials;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A token source on tokio's clock: tokens live `lifetime`, each fetch takes `latency`,
+    /// and fails while `failing` is set.
+    #[derive(Debug)]
+    struct Source {
+        fetches: AtomicUsize,
+        lifetime: Duration,
+        latency: Duration,
+        failing: Mutex<Option<AuthError>>,
+    }
+
+    impl Source {
+        fn new(lifetime: Duration) -> Self {
+            Source {
+                fetches: AtomicUsize::new(0),
+                lifetime,
+                latency: Duration::from_millis(200),
+                failing: Mutex::new(None),
+            }
+        }
+
+        fn fail_with(&self, error: Option<AuthError>) {
+            *self.failing.lock().unwrap() = error;
+        }
+    }
+
+    #[async_trait]
+    impl Fetch for Source {
+        async fn fetch(&self) -> Result<TokenResponse, AuthError> {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+            tokio::time::sleep(self.latency).await;
+            if let Some(error) = self.failing.lock().unwrap().clone() {
+                return Err(error);
+            }
+            Ok(TokenResponse {
+                access_token: AccessToken::new(format!("token-{n}")),
+                refresh_token: None,
+                expires_in: Some(self.lifetime),
+                store_error: None,
+            })
+        }
+    }
+
+    fn fetches(cache: &TokenCache<Source>) -> usize {
+        cache.source.fetches.load(Ordering::SeqCst)
+    }
+
+    fn unavailable() -> AuthError {
+        AuthError::Unavailable {
+            message: "test blip".into(),
+        }
+    }
+
+    /// Token requests for `callers` concurrent callers, then 100 sequential calls.
+    async fn requests_for(lifetime: Duration, callers: usize) -> (usize, usize) {
+        let cache = Arc::new(TokenCache::new(Source::new(lifetime), None));
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.token().await.unwrap().secret().to_string() })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(
+                task.await.unwrap(),
+                "token-1",
+                "every waiter got the fetched token"
+            );
+        }
+        let concurrent = fetches(&cache);
+        for _ in 0..100 {
+            cache.token().await.unwrap();
+        }
+        (concurrent, fetches(&cache))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_request_for_any_number_of_callers_at_any_lifetime() {
+        for seconds in [10, 30, 60, 3600] {
+            let (concurrent, sequential) = requests_for(Duration::from_secs(seconds), 200).await;
+            assert_eq!(concurrent, 1, "{seconds} s tokens, 200 concurrent callers");
+            assert_eq!(
+                sequential, 1,
+                "{seconds} s tokens, then 100 sequential calls"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_skew_is_at_most_half_the_lifetime() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(30)), None);
+        cache.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(14)).await;
+        cache.token().await.unwrap();
+        assert_eq!(fetches(&cache), 1, "fresh for the first half");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(cache.token().await.unwrap().secret(), "token-2");
+        // A long-lived token keeps the configured 60 s.
+        let cache = TokenCache::new(Source::new(Duration::from_secs(3600)), None);
+        cache.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(3600 - 61)).await;
+        cache.token().await.unwrap();
+        assert_eq!(fetches(&cache), 1);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        cache.token().await.unwrap();
+        assert_eq!(fetches(&cache), 2, "refreshed inside the 60 s skew");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_refresh_serves_the_valid_token_and_retries_shortly_after() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(300)), None);
+        let first = cache.token().await.unwrap();
+        // Inside the 60 s skew, not yet expired: a refresh is due, and it fails.
+        tokio::time::advance(Duration::from_secs(250)).await;
+        cache.source.fail_with(Some(unavailable()));
+        assert_eq!(cache.token().await.unwrap().secret(), first.secret());
+        assert_eq!(fetches(&cache), 2, "the refresh was tried");
+        // Until the retry delay passes, the valid token is served without asking again.
+        for _ in 0..50 {
+            assert_eq!(cache.token().await.unwrap().secret(), first.secret());
+        }
+        assert_eq!(fetches(&cache), 2);
+        tokio::time::advance(REFRESH_RETRY_DELAY).await;
+        assert_eq!(cache.token().await.unwrap().secret(), first.secret());
+        assert_eq!(fetches(&cache), 3, "retried after the delay");
+        // Once the token has really expired, the failure reaches the caller.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let error = cache.token().await.unwrap_err();
+        assert!(error.is_transient(), "{error}");
+        // And the endpoint's recovery is picked up at once.
+        cache.source.fail_with(None);
+        assert_ne!(cache.token().await.unwrap().secret(), first.secret());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permanent_failure_surfaces_once_the_token_expires() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(120)), None);
+        cache.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(100)).await;
+        cache
+            .source
+            .fail_with(Some(AuthError::ConsentRequired { description: None }));
+        assert!(cache.token().await.is_ok(), "still valid for 20 s");
+        tokio::time::advance(Duration::from_secs(21)).await;
+        let error = cache.token().await.unwrap_err();
+        assert!(error.is_consent_required(), "{error}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_share_a_failed_refresh_instead_of_repeating_it() {
+        let cache = Arc::new(TokenCache::new(Source::new(Duration::from_secs(60)), None));
+        cache.source.fail_with(Some(unavailable()));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.token().await })
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().is_err());
+        }
+        assert_eq!(fetches(&cache), 1);
+    }
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{TokenResponse, request_token};
+use super::http::{self, TokenResponse, request_token};
 use super::{AuthError, OAuthClient};
 
 /// App access tokens from the client-credentials grant (RFC 6749 §4.4), e.g. against Classy's
@@ -49,7 +49,10 @@ impl Fetch for Grant {
         if !self.scopes.is_empty() {
             form.push(("scope", self.scopes.join(" ")));
         }
-        let uri = &self.client.provider.token_uri;
-        request_token(uri, form, Some(&self.client), &self.scopes).await
+        let endpoint = self
+            .client
+            .token_endpoint("Provider::allow_insecure_http()");
+        let grant = http::Grant::ClientCredentials;
+        request_token(&endpoint, form, Some(&self.client), &self.scopes, &grant).await
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::http::request_token;
+use super::http::{Grant, request_token};
 use super::secret::{constant_time_eq, random_token};
 use super::{AuthError, OAuthClient, TokenStore, UserCredentials, validate_redirect_uri};
 
@@ -91,6 +91,15 @@ impl WebFlow {
     /// Completes the flow from the callback (its full URL or its query string): checks the
     /// `state` in constant time, maps `error=...` to a typed error, and exchanges the code
     /// with the PKCE verifier.
+    ///
+    /// `pending` is consumed: one authorization completes once. Where it was kept serialized
+    /// (a session, a database row keyed by [`PendingAuthorization::state`]), delete that copy
+    /// *before* calling this, so a replayed callback finds nothing to complete.
+    ///
+    /// A code the server refuses (`invalid_grant`: expired, already used, PKCE or redirect
+    /// URI mismatch) fails with [`AuthError::AuthorizationCodeRejected`]. When the flow's
+    /// store cannot be written, the credentials are returned all the same, holding the
+    /// tokens; [`UserCredentials::store_error`] tells what failed.
     pub async fn finish(
         &self,
         pending: PendingAuthorization,
@@ -111,12 +120,15 @@ impl WebFlow {
             ("redirect_uri", pending.redirect_uri.clone()),
             ("code_verifier", pending.pkce_verifier.clone()),
         ];
-        let provider = &self.client.provider;
+        let endpoint = self
+            .client
+            .token_endpoint("Provider::allow_insecure_http()");
         let response = request_token(
-            &provider.token_uri,
+            &endpoint,
             form,
             Some(&self.client),
             &pending.scopes,
+            &Grant::AuthorizationCode,
         )
         .await?;
         let scopes = response
@@ -130,7 +142,8 @@ impl WebFlow {
             scopes,
             self.store.clone(),
         );
-        credentials.persist(&response.access_token)?;
+        // The code is spent: the tokens are returned even if the store cannot keep them.
+        credentials.persist(&response.access_token).await;
         Ok(credentials)
     }
 }
@@ -266,13 +279,27 @@ impl PendingAuthorization {
         &self.scopes
     }
 
+    /// The `state` sent with the authorization request, which the callback carries back: a
+    /// key to find this pending authorization among several in progress. It is not secret
+    /// once the user's browser has it, but it must not be guessable, so keep it out of logs.
+    pub fn state(&self) -> &str {
+        &self.state
+    }
+
+    /// Whether the callback carries exactly one `state`, and it is this request's (compared
+    /// in constant time).
+    pub(crate) fn state_matches(&self, callback: &str) -> bool {
+        let mut states = url::form_urlencoded::parse(callback_query(callback).as_bytes())
+            .filter(|(key, _)| key == "state");
+        match (states.next(), states.next()) {
+            (Some((_, state)), None) => constant_time_eq(&state, &self.state),
+            _ => false,
+        }
+    }
+
     /// Checks a callback (URL or query string) against this request and returns its code.
     pub(crate) fn check_callback(&self, callback: &str) -> Result<String, AuthError> {
-        let query = match callback.split_once('?') {
-            Some((_, query)) => query,
-            None => callback,
-        };
-        let query = query.split('#').next().unwrap_or_default();
+        let query = callback_query(callback);
         let mut code = None;
         let mut state = None;
         let mut error = None;
@@ -303,4 +330,13 @@ impl PendingAuthorization {
                 message: "it has neither `code` nor `error`".into(),
             })
     }
+}
+
+/// The query of a callback given as a URL, a target (`/?code=...`) or a bare query string.
+fn callback_query(callback: &str) -> &str {
+    let query = match callback.split_once('?') {
+        Some((_, query)) => query,
+        None => callback,
+    };
+    query.split('#').next().unwrap_or_default()
 }

@@ -7,15 +7,64 @@
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// `invalid_grant`: the refresh token or authorization code is expired, revoked or already
-    /// used. The stored token was cleared; the user must go through consent again.
+    /// `invalid_grant` on a refresh: the refresh token is expired or revoked. The stored token
+    /// was cleared; the user must go through consent again.
     #[error(
-        "the grant is no longer valid (invalid_grant{}): the refresh token or code is expired, revoked or \
-         already used; the stored token was cleared, so run the authorization flow again with \
-         access_type=offline and prompt=consent",
+        "the refresh token is no longer valid (invalid_grant{}): it expired or was revoked; the \
+         stored token was cleared, so run the authorization flow again with access_type=offline \
+         and prompt=consent",
         detail(description)
     )]
     ConsentRequired {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `invalid_grant` on a code exchange: the authorization code expired (codes live minutes),
+    /// was already redeemed, or does not match the PKCE verifier or redirect URI of its
+    /// request. Nothing stored was touched; start the authorization again.
+    #[error(
+        "the authorization code was refused (invalid_grant{}): it expired, was already used, or \
+         its PKCE verifier or redirect URI differs from the authorization request's; send the \
+         user through the authorization again, and redeem each code once, promptly",
+        detail(description)
+    )]
+    AuthorizationCodeRejected {
+        /// The server's description, if any.
+        description: Option<String>,
+    },
+
+    /// `invalid_grant` on a service account's assertion: a clock off by minutes, a deleted or
+    /// disabled key, or (with a subject) a subject that is not a user of the domain.
+    #[error("{}", service_account_advice(description, *delegated))]
+    ServiceAccountRejected {
+        /// The server's description, if any.
+        description: Option<String>,
+        /// Whether the assertion named a subject (domain-wide delegation).
+        delegated: bool,
+    },
+
+    /// `unauthorized_client` on a service account acting for a user: domain-wide delegation is
+    /// not granted to the service account, or not for every scope requested.
+    #[error("{}", delegation_advice(description, client_id.as_deref(), scopes))]
+    DelegationNotAuthorized {
+        /// The server's description, if any.
+        description: Option<String>,
+        /// The service account's OAuth client id (`client_id` in the key file), if known.
+        client_id: Option<String>,
+        /// The scopes requested, which must all be listed for the client id.
+        scopes: Vec<String>,
+    },
+
+    /// `unauthorized_client`: the OAuth client may not use this grant.
+    #[error(
+        "the OAuth client may not use the {grant} grant (unauthorized_client{}): allow that grant \
+         type for the client on the OAuth server, or use another flow",
+        detail(description)
+    )]
+    UnauthorizedClient {
+        /// The grant that was refused, e.g. `client_credentials`.
+        grant: &'static str,
         /// The server's description, if any.
         description: Option<String>,
     },
@@ -126,14 +175,23 @@ pub enum AuthError {
         message: String,
     },
 
+    /// A token or revocation endpoint uses `http://` on a host other than loopback: what would
+    /// be sent there (client secret, refresh token, assertion) would cross the network in
+    /// clear. Nothing was sent; the message names the setting that allows it.
+    #[error("{message}")]
+    InsecureEndpoint {
+        /// What was refused, and how to allow it.
+        message: String,
+    },
+
     /// A redirect URI breaks one of Google's redirect URI rules; no flow was started.
     #[error("redirect URI {uri:?} is not allowed: {message}")]
     InvalidRedirectUri {
-        /// The URI as given.
+        /// The URI as given, without userinfo and with query values blanked.
         uri: String,
         /// Short name of the rule broken: `https`, `raw-ip`, `userinfo`, `fragment`,
         /// `path-traversal`, `wildcard`, `percent-encoding`, `null`, `characters`, `scheme`,
-        /// `domain` or `syntax`.
+        /// `domain`, `public-suffix`, `shortener`, `open-redirect` or `syntax`.
         rule: &'static str,
         /// The rule, in words.
         message: String,
@@ -164,6 +222,42 @@ pub enum AuthError {
     },
 }
 
+fn service_account_advice(description: &Option<String>, delegated: bool) -> String {
+    let subject = if delegated {
+        ", and that the subject is an existing, active user of the Workspace domain that \
+         granted the service account domain-wide delegation (not an alias, a group or an \
+         address of another domain)"
+    } else {
+        ""
+    };
+    format!(
+        "the service account's assertion was refused (invalid_grant{}): check that this \
+         machine's clock is right (an assertion issued minutes off is refused), that the key is \
+         still active for the service account in the Google Cloud console{subject}",
+        detail(description)
+    )
+}
+
+fn delegation_advice(
+    description: &Option<String>,
+    client_id: Option<&str>,
+    scopes: &[String],
+) -> String {
+    let id = client_id.map_or_else(
+        || "the service account's client ID (client_id in its key file)".to_string(),
+        |id| format!("client ID {id}"),
+    );
+    format!(
+        "the service account may not act for users of this domain with these scopes \
+         (unauthorized_client{}): a super administrator of the Workspace domain must open the \
+         Admin console, Security > Access and data control > API controls > Manage Domain Wide \
+         Delegation, and add {id} with exactly these OAuth scopes (comma-separated): {}; a change \
+         can take a while to apply",
+        detail(description),
+        scopes.join(",")
+    )
+}
+
 fn detail(description: &Option<String>) -> String {
     description
         .as_deref()
@@ -177,9 +271,58 @@ impl AuthError {
         matches!(self, AuthError::Unavailable { .. })
     }
 
-    /// Whether the user must authorize again (the refresh token is gone or no longer valid).
+    /// Whether the user must go through the authorization again: the refresh token is gone or
+    /// no longer valid ([`ConsentRequired`](AuthError::ConsentRequired)), or the code of this
+    /// authorization cannot be redeemed
+    /// ([`AuthorizationCodeRejected`](AuthError::AuthorizationCodeRejected)).
     pub fn is_consent_required(&self) -> bool {
-        matches!(self, AuthError::ConsentRequired { .. })
+        matches!(
+            self,
+            AuthError::ConsentRequired { .. } | AuthError::AuthorizationCodeRejected { .. }
+        )
+    }
+
+    /// The typed error for an OAuth 2.0 error code from a token or revocation endpoint, with
+    /// advice that fits the grant that was refused.
+    pub(crate) fn from_token_error(
+        code: &str,
+        description: Option<String>,
+        grant: &super::http::Grant,
+    ) -> Self {
+        use super::http::Grant;
+        match (code, grant) {
+            ("invalid_grant", Grant::RefreshToken) => AuthError::ConsentRequired { description },
+            ("invalid_grant", Grant::AuthorizationCode) => {
+                AuthError::AuthorizationCodeRejected { description }
+            }
+            ("invalid_grant", Grant::JwtBearer { subject, .. }) => {
+                AuthError::ServiceAccountRejected {
+                    description,
+                    delegated: subject.is_some(),
+                }
+            }
+            (
+                "unauthorized_client",
+                Grant::JwtBearer {
+                    subject: Some(_),
+                    client_id,
+                    scopes,
+                },
+            ) => AuthError::DelegationNotAuthorized {
+                description,
+                client_id: client_id.clone(),
+                scopes: scopes.clone(),
+            },
+            ("unauthorized_client", grant) => AuthError::UnauthorizedClient {
+                grant: grant.name(),
+                description,
+            },
+            ("invalid_grant", _) => AuthError::Rejected {
+                code: code.to_string(),
+                description,
+            },
+            _ => AuthError::from_code(code, description),
+        }
     }
 
     /// The typed error for an OAuth 2.0 error code, from a token endpoint or a callback.

@@ -15,6 +15,10 @@ type Announce = Box<dyn Fn(&str) + Send + Sync>;
 /// authorization URL (and opens it in a browser when there is one), receives the code and
 /// exchanges it.
 ///
+/// Any process on the machine can connect to the loopback port. A request whose `state` is
+/// not this flow's gets an error page and changes nothing: the flow keeps waiting for the
+/// real callback until its [`timeout`](Self::timeout).
+///
 /// ```no_run
 /// # async fn run() -> Result<(), classroom::auth::AuthError> {
 /// use classroom::Scope;
@@ -139,16 +143,24 @@ impl InstalledFlow {
                     let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
                     continue;
                 }
+                // Anyone on this machine can reach the port: a callback without this flow's
+                // state is answered and ignored, and the real one is still awaited.
+                if !pending.state_matches(&target) {
+                    let page = "This is not the authorization this application is waiting for. \
+                                Return to the application and try again.";
+                    let _ = stream
+                        .write_all(page_reply("400 Bad Request", page).as_bytes())
+                        .await;
+                    continue;
+                }
                 let outcome = pending.check_callback(&target);
                 let page = match &outcome {
                     Ok(_) => "Authorization received. You can close this window.",
                     Err(_) => "Authorization failed. Return to the application for details.",
                 };
-                let reply = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                    page.len()
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
+                let _ = stream
+                    .write_all(page_reply("200 OK", page).as_bytes())
+                    .await;
                 return outcome;
             }
         };
@@ -161,6 +173,13 @@ impl InstalledFlow {
         })??;
         flow.exchange(pending, &code).await
     }
+}
+
+fn page_reply(status: &str, page: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    )
 }
 
 /// Reads an HTTP request head and returns its target (`/?code=...`).

@@ -19,7 +19,19 @@
 //!
 //! Providers are data ([`Provider`]): Google's by default, any RFC 6749 server otherwise.
 //! Refreshing credentials cache their token, refresh it [`DEFAULT_EXPIRY_SKEW`] before it
-//! expires, and let one caller refresh while the others wait for its result.
+//! expires (at most half its lifetime, for short-lived tokens), and let one caller refresh
+//! while the others wait for its result and share it. When a refresh fails while the cached
+//! token is still valid, that token keeps serving and the refresh is retried after
+//! [`REFRESH_RETRY_DELAY`]; the error reaches callers once the token has expired.
+//!
+//! Token and revocation calls:
+//! - go over `https` only, except to loopback hosts, unless the credential was told
+//!   `allow_insecure_http()` (refused with [`AuthError::InsecureEndpoint`] before sending);
+//! - time out after [`DEFAULT_TOKEN_TIMEOUT`] (connecting: [`DEFAULT_TOKEN_CONNECT_TIMEOUT`]),
+//!   set per client with [`OAuthClient::timeout`] and [`OAuthClient::connect_timeout`];
+//! - read at most [`TOKEN_REPLY_LIMIT`] bytes of reply, and accept only `Bearer` tokens;
+//! - never follow redirects, and never put a secret we sent (or a URL's userinfo or query
+//!   values) into an error.
 
 mod cache;
 mod client_credentials;
@@ -36,16 +48,17 @@ mod service_account;
 mod store;
 mod token;
 
-pub use cache::{DEFAULT_EXPIRY_SKEW, TokenEvent, TokenHook};
+pub use cache::{DEFAULT_EXPIRY_SKEW, REFRESH_RETRY_DELAY, TokenEvent, TokenHook};
 pub use client_credentials::ClientCredentials;
 pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
 pub use error::AuthError;
+pub use http::{DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_TIMEOUT, TOKEN_REPLY_LIMIT};
 pub use installed::InstalledFlow;
 pub use provider::{
     ClientAuth, ClientKind, GOOGLE_AUTH_URI, GOOGLE_REVOKE_URI, GOOGLE_TOKEN_URI, OAuthClient,
     Provider,
 };
-pub use redirect::validate_redirect_uri;
+pub use redirect::{URL_SHORTENERS, validate_redirect_uri};
 pub use refresh::UserCredentials;
 pub use scopes::Scope;
 pub use secret::{ClientSecret, RefreshToken};

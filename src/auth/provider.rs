@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::http::{Endpoint, Grant, Timeouts};
 use super::{AuthError, ClientSecret};
 
 /// Where an OAuth 2.0 server takes authorization requests, token requests and revocations.
@@ -19,6 +21,10 @@ pub struct Provider {
     /// How the client authenticates to the token endpoint.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// Whether the token and revocation endpoints may use `http://` on a host other than
+    /// loopback (default `false`); see [`Provider::allow_insecure_http`].
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 /// How a client sends its id and secret to the token endpoint (RFC 6749 §2.3.1).
@@ -52,6 +58,7 @@ impl Provider {
             token_uri: token_uri.into(),
             revoke_uri: None,
             client_auth: ClientAuth::RequestBody,
+            allow_insecure_http: false,
         }
     }
 
@@ -70,6 +77,17 @@ impl Provider {
     /// Sets how the client authenticates to the token endpoint.
     pub fn with_client_auth(mut self, auth: ClientAuth) -> Self {
         self.client_auth = auth;
+        self
+    }
+
+    /// Lets the token and revocation endpoints use `http://` on hosts other than loopback.
+    ///
+    /// By default such an endpoint is refused with [`AuthError::InsecureEndpoint`] before
+    /// anything is sent, since the client secret, refresh tokens and codes would cross the
+    /// network in clear. Loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`) are always
+    /// allowed. Call this only when a TLS-terminating proxy you control sits in between.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
         self
     }
 }
@@ -100,6 +118,7 @@ pub struct OAuthClient {
     pub(crate) provider: Provider,
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) kind: ClientKind,
+    pub(crate) timeouts: Timeouts,
 }
 
 impl fmt::Debug for OAuthClient {
@@ -109,6 +128,8 @@ impl fmt::Debug for OAuthClient {
             .field("secret", &self.secret)
             .field("provider", &self.provider)
             .field("kind", &self.kind)
+            .field("timeout", &self.timeouts.request)
+            .field("connect_timeout", &self.timeouts.connect)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +143,7 @@ impl OAuthClient {
             provider: Provider::google(),
             redirect_uris: Vec::new(),
             kind: ClientKind::Other,
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -129,6 +151,40 @@ impl OAuthClient {
     pub fn with_provider(mut self, provider: Provider) -> Self {
         self.provider = provider;
         self
+    }
+
+    /// Sets how the client authenticates to the token endpoint, e.g.
+    /// [`ClientAuth::HttpBasic`] for a server that refuses secrets in the body, without
+    /// rebuilding the provider.
+    pub fn with_client_auth(mut self, auth: ClientAuth) -> Self {
+        self.provider.client_auth = auth;
+        self
+    }
+
+    /// How long a token or revocation call of this client may take in all (default
+    /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT), 30 s). Token calls use
+    /// their own HTTP client, not the [`Classroom`](crate::Classroom) client's settings.
+    /// Credentials built from this client (refresh, client credentials, code exchange) keep it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.request = timeout;
+        self
+    }
+
+    /// How long connecting to the token or revocation endpoint may take (default
+    /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = timeout;
+        self
+    }
+
+    /// The token endpoint as a call target; `opt_in` names the setting that allows `http`.
+    pub(crate) fn token_endpoint(&self, opt_in: &'static str) -> Endpoint<'_> {
+        Endpoint {
+            uri: &self.provider.token_uri,
+            allow_http: self.provider.allow_insecure_http,
+            opt_in,
+            timeouts: self.timeouts,
+        }
     }
 
     /// Reads a `client_secret.json` downloaded from the Google Cloud console (`web` or
@@ -182,6 +238,7 @@ impl OAuthClient {
             },
             redirect_uris: entry.redirect_uris,
             kind,
+            timeouts: Timeouts::default(),
         })
     }
 
@@ -211,8 +268,14 @@ impl OAuthClient {
         let uri = self.provider.revoke_uri.as_deref().ok_or_else(|| {
             AuthError::flow("the provider has no revocation endpoint (Provider::revoke_uri)")
         })?;
+        let endpoint = Endpoint {
+            uri,
+            allow_http: self.provider.allow_insecure_http,
+            opt_in: "Provider::allow_insecure_http()",
+            timeouts: self.timeouts,
+        };
         let form = vec![("token", token.to_string())];
-        super::http::post_form(uri, form, Some(self))
+        super::http::post_form(&endpoint, form, Some(self), &Grant::Revocation)
             .await
             .map(|_| ())
     }

@@ -3,12 +3,13 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{TokenResponse, request_token};
+use super::http::{self, TokenResponse, request_token};
 use super::provider::{parse_json, read_file};
 use super::{
     AccessToken, AuthError, ClientSecret, OAuthClient, RefreshToken, StoredToken, TokenStore,
@@ -19,7 +20,14 @@ use super::{
 /// A rotated refresh token replaces the old one; every change is saved to the store (if any)
 /// and passed to the [`on_token_change`](UserCredentials::on_token_change) hook. When the
 /// server answers `invalid_grant`, the store is cleared and the call fails with
-/// [`AuthError::ConsentRequired`].
+/// [`AuthError::ConsentRequired`] (also when clearing the store fails).
+///
+/// A token store that cannot be written never costs a token: the token obtained is used and
+/// returned, the failure is passed to the hook ([`TokenEvent::store_error`]) and kept for
+/// [`store_error`](UserCredentials::store_error). Store reads and writes run on tokio's
+/// blocking pool, never on the async executor.
+///
+/// [`TokenEvent::store_error`]: crate::auth::TokenEvent::store_error
 pub struct UserCredentials {
     cache: TokenCache<RefreshSource>,
 }
@@ -36,6 +44,10 @@ struct Grant {
     refresh_token: Option<RefreshToken>,
     /// The scopes last granted, which a refresh keeps when the reply omits `scope`.
     scopes: Vec<String>,
+    /// Why the refresh token was dropped (`invalid_grant`), repeated instead of asking again.
+    dead: Option<AuthError>,
+    /// The last failure to save to or clear the store, until a save succeeds.
+    store_error: Option<AuthError>,
 }
 
 cached_credentials!(UserCredentials);
@@ -56,6 +68,7 @@ impl UserCredentials {
         let state = Mutex::new(Grant {
             refresh_token,
             scopes,
+            ..Grant::default()
         });
         UserCredentials {
             cache: TokenCache::new(
@@ -147,7 +160,43 @@ impl UserCredentials {
         self.cache.source.grant().refresh_token.clone()
     }
 
-    /// Revokes the refresh token (ending every access token it produced) and clears the store.
+    /// The last failure to save to (or clear) the token store, if the store has not been
+    /// written successfully since. The credentials work regardless; what failed is that a
+    /// later run may not find these tokens. Also passed to the
+    /// [`on_token_change`](Self::on_token_change) hook as it happens.
+    pub fn store_error(&self) -> Option<AuthError> {
+        self.cache.source.grant().store_error.clone()
+    }
+
+    /// Lets the token and revocation endpoints use `http://` on a host other than loopback
+    /// (e.g. the `token_uri` of an `authorized_user` file), as
+    /// [`Provider::allow_insecure_http`](crate::auth::Provider::allow_insecure_http) does.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.cache.source.client.provider.allow_insecure_http = true;
+        self
+    }
+
+    /// How long a token call may take in all (default
+    /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT), 30 s); as
+    /// [`OAuthClient::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.cache.source.client.timeouts.request = timeout;
+        self
+    }
+
+    /// How long connecting to the token endpoint may take (default
+    /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.cache.source.client.timeouts.connect = timeout;
+        self
+    }
+
+    /// Revokes the refresh token (ending every access token it produced), forgets the cached
+    /// access token, and clears the store; later calls fail with an error that says to
+    /// authorize again.
+    ///
+    /// Once the server has revoked the token, a failure to clear the store is returned as
+    /// [`AuthError::Store`]; the credentials hold no refresh token either way.
     pub async fn revoke(&self) -> Result<(), AuthError> {
         let source = &self.cache.source;
         let token = match self.refresh_token() {
@@ -155,17 +204,44 @@ impl UserCredentials {
             None => self.cache.token().await?.secret().to_string(),
         };
         source.client.revoke(&token).await?;
-        source.grant().refresh_token = None;
-        if let Some(store) = &source.store {
-            store.clear()?;
+        {
+            let mut grant = source.grant();
+            grant.refresh_token = None;
+            grant.dead = Some(AuthError::flow(
+                "these credentials were revoked (UserCredentials::revoke): authorize again with \
+                 access_type=offline and prompt=consent",
+            ));
         }
-        Ok(())
+        // The revocation ended the access tokens too: sending the cached one would only earn
+        // a 401 from the API, where the caller should hear that authorization is needed.
+        self.cache.clear();
+        match source.clear_store().await {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
-    /// Saves the current state to the store, if any (e.g. right after a code exchange).
-    pub(crate) fn persist(&self, access: &AccessToken) -> Result<(), AuthError> {
-        self.cache.source.persist(access)
+    /// Saves the current state to the store, if any (right after a code exchange); a failure
+    /// is kept for [`store_error`](Self::store_error).
+    pub(crate) async fn persist(&self, access: &AccessToken) {
+        self.cache.source.persist(access).await;
     }
+}
+
+/// Runs a store operation on tokio's blocking pool: a file store's reads, writes and fsyncs
+/// must not stall the executor (the refresh lock is held meanwhile).
+async fn on_blocking_pool(
+    work: impl FnOnce() -> Result<(), AuthError> + Send + 'static,
+) -> Result<(), AuthError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(AuthError::Store {
+            message: if e.is_panic() {
+                "the token store panicked".into()
+            } else {
+                "the token store task was cancelled".into()
+            },
+        })
+    })
 }
 
 impl RefreshSource {
@@ -173,17 +249,28 @@ impl RefreshSource {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn persist(&self, access: &AccessToken) -> Result<(), AuthError> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        let grant = self.grant();
-        store.save(&StoredToken {
-            refresh_token: grant.refresh_token.clone(),
+    /// Saves the grant and `access` to the store; returns (and keeps) the failure, if any.
+    async fn persist(&self, access: &AccessToken) -> Option<AuthError> {
+        let store = self.store.clone()?;
+        let token = StoredToken {
+            refresh_token: self.grant().refresh_token.clone(),
             access_token: Some(access.secret().to_string()),
             expires_at: access.expires_at(),
             scopes: access.scopes().map(<[String]>::to_vec),
-        })
+        };
+        let outcome = on_blocking_pool(move || store.save(&token)).await;
+        self.grant().store_error = outcome.as_ref().err().cloned();
+        outcome.err()
+    }
+
+    /// Clears the store; returns (and keeps) the failure, if any.
+    async fn clear_store(&self) -> Option<AuthError> {
+        let store = self.store.clone()?;
+        let outcome = on_blocking_pool(move || store.clear()).await;
+        if let Err(error) = &outcome {
+            self.grant().store_error = Some(error.clone());
+        }
+        outcome.err()
     }
 }
 
@@ -192,6 +279,9 @@ impl Fetch for RefreshSource {
     async fn fetch(&self) -> Result<TokenResponse, AuthError> {
         let (refresh, scopes) = {
             let grant = self.grant();
+            if let (None, Some(dead)) = (&grant.refresh_token, &grant.dead) {
+                return Err(dead.clone());
+            }
             (grant.refresh_token.clone(), grant.scopes.clone())
         };
         let refresh = refresh.ok_or_else(|| {
@@ -204,9 +294,12 @@ impl Fetch for RefreshSource {
             ("grant_type", "refresh_token".to_string()),
             ("refresh_token", refresh.secret().to_string()),
         ];
-        let uri = &self.client.provider.token_uri;
-        match request_token(uri, form, Some(&self.client), &scopes).await {
-            Ok(response) => {
+        let endpoint = self
+            .client
+            .token_endpoint("UserCredentials::allow_insecure_http()");
+        let grant = http::Grant::RefreshToken;
+        match request_token(&endpoint, form, Some(&self.client), &scopes, &grant).await {
+            Ok(mut response) => {
                 {
                     let mut grant = self.grant();
                     if let Some(rotated) = &response.refresh_token {
@@ -216,15 +309,20 @@ impl Fetch for RefreshSource {
                         grant.scopes = granted.to_vec();
                     }
                 }
-                self.persist(&response.access_token)?;
+                // The token is good whether or not it can be saved.
+                response.store_error = self.persist(&response.access_token).await;
                 Ok(response)
             }
             Err(error) => {
                 if error.is_consent_required() {
-                    self.grant().refresh_token = None;
-                    if let Some(store) = &self.store {
-                        store.clear()?;
+                    {
+                        let mut grant = self.grant();
+                        grant.refresh_token = None;
+                        grant.dead = Some(error.clone());
                     }
+                    // A store that cannot be cleared must not hide that consent is needed:
+                    // the failure is kept for `store_error`, the caller gets ConsentRequired.
+                    let _ = self.clear_store().await;
                 }
                 Err(error)
             }

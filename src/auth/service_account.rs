@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -15,7 +16,7 @@ use serde::Deserialize;
 
 use super::AuthError;
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{TokenResponse, request_token};
+use super::http::{Endpoint, Grant, Timeouts, TokenResponse, request_token};
 use super::provider::{parse_json, read_file};
 
 /// A service account key, as downloaded from the Google Cloud console (JSON, `"type":
@@ -23,6 +24,7 @@ use super::provider::{parse_json, read_file};
 #[derive(Clone)]
 pub struct ServiceAccountKey {
     client_email: String,
+    client_id: Option<String>,
     private_key_id: Option<String>,
     token_uri: String,
     key_pair: Arc<ring::signature::RsaKeyPair>,
@@ -32,6 +34,7 @@ impl fmt::Debug for ServiceAccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceAccountKey")
             .field("client_email", &self.client_email)
+            .field("client_id", &self.client_id)
             .field("private_key_id", &self.private_key_id)
             .field("token_uri", &self.token_uri)
             .field("private_key", &"[redacted]")
@@ -57,6 +60,7 @@ impl ServiceAccountKey {
             #[serde(rename = "type")]
             kind: String,
             client_email: String,
+            client_id: Option<String>,
             private_key: String,
             private_key_id: Option<String>,
             token_uri: Option<String>,
@@ -87,6 +91,7 @@ impl ServiceAccountKey {
         .map_err(|e| bad_key(&format!("is not a usable RSA key ({e})")))?;
         Ok(ServiceAccountKey {
             client_email: file.client_email,
+            client_id: file.client_id,
             private_key_id: file.private_key_id,
             token_uri: file
                 .token_uri
@@ -98,6 +103,12 @@ impl ServiceAccountKey {
     /// The service account's email address (the JWT's `iss`).
     pub fn client_email(&self) -> &str {
         &self.client_email
+    }
+
+    /// The service account's OAuth client id (`client_id`), which domain-wide delegation is
+    /// granted to in the Admin console.
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
     }
 
     /// The token endpoint the key names (`token_uri`).
@@ -120,6 +131,10 @@ impl ServiceAccountKey {
 ///     .subject("admin@school.example.edu");
 /// # Ok(()) }
 /// ```
+///
+/// The token endpoint must use `https` unless it is on loopback (see
+/// [`allow_insecure_http`](Self::allow_insecure_http)): a key file whose `token_uri` names a
+/// plain-HTTP host elsewhere is refused when a token is first asked for.
 pub struct ServiceAccountCredentials {
     cache: TokenCache<Assertion>,
 }
@@ -131,6 +146,8 @@ pub(crate) struct Assertion {
     scopes: Vec<String>,
     subject: Option<String>,
     token_uri: String,
+    allow_http: bool,
+    timeouts: Timeouts,
 }
 
 impl fmt::Debug for Assertion {
@@ -158,6 +175,8 @@ impl ServiceAccountCredentials {
                     scopes: scopes.into_iter().map(|s| s.as_ref().to_string()).collect(),
                     subject: None,
                     token_uri,
+                    allow_http: false,
+                    timeouts: Timeouts::default(),
                 },
                 None,
             ),
@@ -174,6 +193,29 @@ impl ServiceAccountCredentials {
     /// the JWT's `aud`).
     pub fn token_uri(mut self, uri: impl Into<String>) -> Self {
         self.cache.source.token_uri = uri.into();
+        self
+    }
+
+    /// Lets the token endpoint use `http://` on a host other than loopback. By default that
+    /// is refused with [`AuthError::InsecureEndpoint`] before the assertion is sent, since
+    /// anyone on the path could replay it for an hour. Only for a TLS-terminating proxy you
+    /// control.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.cache.source.allow_http = true;
+        self
+    }
+
+    /// How long a token call may take in all (default
+    /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT), 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.cache.source.timeouts.request = timeout;
+        self
+    }
+
+    /// How long connecting to the token endpoint may take (default
+    /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.cache.source.timeouts.connect = timeout;
         self
     }
 }
@@ -226,6 +268,17 @@ impl Fetch for Assertion {
             ),
             ("assertion", self.jwt()?),
         ];
-        request_token(&self.token_uri, form, None, &self.scopes).await
+        let endpoint = Endpoint {
+            uri: &self.token_uri,
+            allow_http: self.allow_http,
+            opt_in: "ServiceAccountCredentials::allow_insecure_http()",
+            timeouts: self.timeouts,
+        };
+        let grant = Grant::JwtBearer {
+            subject: self.subject.clone(),
+            client_id: self.key.client_id.clone(),
+            scopes: self.scopes.clone(),
+        };
+        request_token(&endpoint, form, None, &self.scopes, &grant).await
     }
 }

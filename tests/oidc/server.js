@@ -14,6 +14,8 @@ const SCOPES = [
 ];
 const RESOURCE = 'https://classroom.googleapis.com/';
 const ACCOUNT = 'student-1';
+// Access token lifetime in seconds; the tests vary it to check the token cache.
+const ACCESS_TOKEN_TTL = Number(process.env.ACCESS_TOKEN_TTL || 3600);
 
 let provider;
 const server = http.createServer(async (req, res) => {
@@ -72,7 +74,7 @@ server.listen(0, '127.0.0.1', () => {
         getResourceServerInfo: async () => ({
           scope: SCOPES.join(' '),
           accessTokenFormat: 'opaque',
-          accessTokenTTL: 3600,
+          accessTokenTTL: ACCESS_TOKEN_TTL,
         }),
       },
     },
