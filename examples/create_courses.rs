@@ -6,7 +6,7 @@
 //! cargo run --example create_courses -- --service-account key.json --subject admin@school.edu
 //! ```
 //!
-//! With no credentials it starts the local emulator and makes it lose a third of the answers
+//! With no credentials it starts the local emulator and makes it lose over a quarter of the answers
 //! to creates after carrying them out (the connection drops, or a 503 comes back), then runs
 //! twice, as a nightly sync would. A create under an alias is idempotent: a second create of
 //! `d:sis-…` answers `ALREADY_EXISTS` instead of making another course, so the call may be
@@ -68,7 +68,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         (None, None) if args.is_empty() => {
             let emulator = Emulator::builder().empty().start()?;
-            for fault in [Fault::drop_after_commit(), Fault::unavailable_after_commit()] {
+            for fault in [
+                Fault::drop_after_commit(),
+                Fault::unavailable_after_commit(),
+            ] {
                 emulator.inject(fault.on("classroom.courses.create").fraction(0.15));
             }
             eprintln!(

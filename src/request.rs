@@ -389,11 +389,13 @@ impl Classroom {
                         refreshed = true;
                         credentials.invalidate(&token).await;
                         // Credentials that cannot refresh (a fixed token) give the same token
-                        // back; sending it again would only earn the same 401.
-                        if let Ok(fresh) = credentials.access_token().await
-                            && fresh.secret() != token.secret()
-                        {
-                            continue;
+                        // back; sending it again would only earn the same 401. Credentials
+                        // that can no longer refresh (a grant revoked elsewhere) say so, with
+                        // advice a bare 401 lacks.
+                        match credentials.access_token().await {
+                            Ok(fresh) if fresh.secret() != token.secret() => continue,
+                            Err(e) if !e.is_transient() => return Err(Error::Auth(e)),
+                            _ => {}
                         }
                     }
                     let error = ApiError::from_response(method.id, status, retry_after, &body);

@@ -77,13 +77,9 @@ async fn a_service_account_acts_as_its_subject() {
     );
 }
 
-#[tokio::test]
-async fn the_web_flow_signs_a_user_in_refreshes_and_revokes() {
-    let emulator = Emulator::builder()
-        .token_lifetime(Duration::from_secs(2))
-        .start()
-        .unwrap();
-    let flow = WebFlow::new(demo_client(&emulator), "http://127.0.0.1:8765/callback").unwrap();
+/// Signs the demo student in through the web flow (scripted consent, offline access).
+async fn web_sign_in(emulator: &Emulator) -> std::sync::Arc<classroom::auth::UserCredentials> {
+    let flow = WebFlow::new(demo_client(emulator), "http://127.0.0.1:8765/callback").unwrap();
     let (url, pending) = flow
         .authorize([Scope::RostersReadonly, Scope::ProfileEmails])
         .offline(false)
@@ -107,6 +103,49 @@ async fn the_web_flow_signs_a_user_in_refreshes_and_revokes() {
         credentials.refresh_token().is_some(),
         "offline access with consent yields a refresh token"
     );
+    credentials
+}
+
+#[tokio::test]
+async fn a_grant_revoked_elsewhere_says_to_sign_in_again_not_just_401() {
+    let emulator = Emulator::start().unwrap();
+    let credentials = web_sign_in(&emulator).await;
+    let classroom = Classroom::builder()
+        .root_url(emulator.root_url())
+        .shared_credentials(credentials.clone())
+        .build()
+        .unwrap();
+    classroom.user_profiles().get("me").send().await.unwrap();
+    // The user removes the app's access from their account: the grant is revoked, and the
+    // SDK's cached access token dies with it.
+    let refresh = credentials.refresh_token().unwrap().secret().to_string();
+    let revoked = common::http()
+        .post(emulator.revoke_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(common::form(&[("token", &refresh)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let err = classroom
+        .user_profiles()
+        .get("me")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Auth(e) if e.is_consent_required()),
+        "the 401 led to a refresh, whose failure is the answer: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_web_flow_signs_a_user_in_refreshes_and_revokes() {
+    let emulator = Emulator::builder()
+        .token_lifetime(Duration::from_secs(2))
+        .start()
+        .unwrap();
+    let credentials = web_sign_in(&emulator).await;
     let classroom = Classroom::builder()
         .root_url(emulator.root_url())
         .shared_credentials(credentials.clone())
