@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::Scope;
 use crate::auth::AuthError;
+use crate::reason::ClassroomReason;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -415,6 +416,8 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// The raw body when it was not Google's error JSON (an HTML page from a proxy, say).
     pub body: Option<String>,
+    /// Classroom's own code from the start of the message (`@CourseMemberLimitReached ...`).
+    pub classroom_reason: Option<ClassroomReason>,
 }
 
 impl ApiError {
@@ -463,15 +466,32 @@ impl ApiError {
         self.http_status == 401
     }
 
-    /// Rate limited or quota exhausted (429).
+    /// Rate limited (429) by a quota that refills within a minute; see
+    /// [`ApiError::is_lasting`] for daily quotas.
     pub fn is_rate_limited(&self) -> bool {
-        self.http_status == 429
+        self.http_status == 429 && !self.is_lasting()
     }
 
-    /// Whether the failure is transient (408, 429, 500, 502, 503, 504): the same request may
-    /// succeed later. Not the same as safe to resend; see [`Error::is_retryable`].
+    /// Whether the condition will not clear within seconds: a daily quota, a member limit, a
+    /// resource owned by another project, an archived course. Such errors are never retried;
+    /// [`ClassroomReason::advice`] says what to do.
+    pub fn is_lasting(&self) -> bool {
+        self.classroom_reason
+            .as_ref()
+            .is_some_and(ClassroomReason::is_lasting)
+            || self.reason.as_deref() == Some("dailyLimitExceeded")
+            || self.details.iter().any(|d| {
+                d.pointer("/metadata/quota_limit")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|limit| limit.contains("PerDay"))
+            })
+    }
+
+    /// Whether the failure is transient (408, 429, 500, 502, 503, 504, and not
+    /// [lasting](ApiError::is_lasting)): the same request may succeed later. Not the same as
+    /// safe to resend; see [`Error::is_retryable`].
     pub fn is_retryable(&self) -> bool {
-        matches!(self.http_status, 408 | 429 | 500 | 502 | 503 | 504)
+        matches!(self.http_status, 408 | 429 | 500 | 502 | 503 | 504) && !self.is_lasting()
     }
 
     /// Decodes an error reply; any body, JSON or not, gives an `ApiError`.
@@ -514,6 +534,7 @@ impl ApiError {
             details: Vec::new(),
             retry_after,
             body: None,
+            classroom_reason: None,
         };
         match serde_json::from_slice::<Envelope>(body) {
             Ok(Envelope { error: b }) => {
@@ -530,6 +551,7 @@ impl ApiError {
                     .or_else(|| b.errors.first().and_then(|e| e.reason.clone()));
                 error.domain = text(info, "domain")
                     .or_else(|| b.errors.first().and_then(|e| e.domain.clone()));
+                error.classroom_reason = ClassroomReason::from_message(&b.message);
                 error.message = b.message;
                 error.status = b.status.as_deref().map(Code::from);
                 error.details = b.details;
@@ -556,7 +578,13 @@ impl fmt::Display for ApiError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
-        if self.is_scope_insufficient() {
+        if let Some(advice) = self
+            .classroom_reason
+            .as_ref()
+            .and_then(ClassroomReason::advice)
+        {
+            write!(f, "; {advice}")?;
+        } else if self.is_scope_insufficient() {
             f.write_str(
                 "; the token lacks a scope for this method: authorize again with one of its scopes",
             )?;

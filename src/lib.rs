@@ -52,6 +52,7 @@ mod error;
 mod field_mask;
 mod method;
 mod net;
+mod reason;
 mod request;
 mod retry;
 mod wire;
@@ -70,6 +71,7 @@ pub use client::{
 pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind};
 pub use field_mask::FieldMask;
 pub use method::{HttpMethod, MethodInfo};
+pub use reason::ClassroomReason;
 pub use request::RequestOptions;
 pub use retry::{RetryBudget, RetryPolicy};
 

@@ -399,13 +399,12 @@ impl Classroom {
                         }
                     }
                     let error = ApiError::from_response(method.id, status, retry_after, &body);
-                    (
-                        Some(Failure::Status {
-                            status,
-                            retry_after,
-                        }),
-                        Error::from(error),
-                    )
+                    let failure = Failure::Status {
+                        status,
+                        retry_after,
+                        lasting: error.is_lasting(),
+                    };
+                    (Some(failure), Error::from(error))
                 }
                 Err(failed) => failed,
             };

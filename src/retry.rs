@@ -89,10 +89,12 @@ impl RetryPolicy {
 /// What went wrong with one attempt, as far as retrying is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
-    /// The server answered with this status.
+    /// The server answered with this status; `lasting` when its error will not clear within
+    /// seconds (a daily quota, a member limit).
     Status {
         status: u16,
         retry_after: Option<Duration>,
+        lasting: bool,
     },
     /// Nothing reached the server: no connection could be made, or no token could be had.
     NotSent,
@@ -107,6 +109,7 @@ impl Failure {
     /// Whether sending the call again is safe and may help.
     fn retryable(self, idempotent: bool) -> bool {
         match self {
+            Failure::Status { lasting: true, .. } => false,
             Failure::Status { status: 429, .. } | Failure::NotSent => true,
             Failure::Status {
                 status: 408 | 500 | 502 | 503 | 504,
@@ -246,6 +249,7 @@ mod tests {
         Failure::Status {
             status,
             retry_after: None,
+            lasting: false,
         }
     }
 
@@ -292,6 +296,7 @@ mod tests {
         let wait = |s| Failure::Status {
             status: 429,
             retry_after: Some(Duration::from_secs(s)),
+            lasting: false,
         };
         assert_eq!(decide(&policy, true, wait(1), 1, late, 0.5), None);
         assert_eq!(
@@ -345,6 +350,7 @@ mod tests {
         let forever = Failure::Status {
             status: 429,
             retry_after: Some(Duration::from_secs(u64::MAX)),
+            lasting: false,
         };
         let default = RetryPolicy::default();
         assert_eq!(
@@ -393,7 +399,7 @@ mod tests {
                 .initial_backoff(Duration::from_nanos(initial))
                 .max_backoff(Duration::from_millis(max))
                 .max_elapsed(Duration::from_millis(budget));
-            let failure = Failure::Status { status, retry_after: wait.map(Duration::from_secs) };
+            let failure = Failure::Status { status, retry_after: wait.map(Duration::from_secs), lasting: false };
             let elapsed = Duration::from_millis(elapsed);
             if let Some(delay) = decide(&policy, idempotent, failure, attempt, elapsed, jitter) {
                 proptest::prop_assert!(elapsed.saturating_add(delay) < policy.max_elapsed);

@@ -478,3 +478,65 @@ fn secrets_stay_out_of_debug_output() {
     assert!(!shown.contains("secret-token"), "{shown}");
     assert!(shown.contains("https://classroom.googleapis.com/"));
 }
+
+#[tokio::test]
+async fn classroom_codes_are_typed_and_lasting_ones_are_not_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = TestServer::start(move |r| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let (status, code, message) = match r.path.as_str() {
+            "/v1/invitations" => (
+                429,
+                "RESOURCE_EXHAUSTED",
+                "@UserInvitationQuotaExhausted The user has sent too many invitations today.",
+            ),
+            _ => (
+                400,
+                "FAILED_PRECONDITION",
+                "@CourseMemberLimitReached The course member limit has been reached.",
+            ),
+        };
+        Reply::json(
+            status,
+            &json!({"error": {"code": status, "status": code, "message": message}}),
+        )
+    })
+    .await;
+    let client = common::client(&server);
+    let err = client
+        .invitations()
+        .create(Default::default())
+        .with_idempotency(true)
+        .send()
+        .await
+        .unwrap_err();
+    let api = err.api().unwrap();
+    assert_eq!(
+        api.classroom_reason,
+        Some(classroom::ClassroomReason::UserInvitationQuotaExhausted)
+    );
+    assert!(api.is_lasting() && !api.is_rate_limited() && !err.is_retryable());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "a daily quota is not retried"
+    );
+    assert!(
+        err.to_string().contains("tomorrow"),
+        "says what to do: {err}"
+    );
+
+    let err = client
+        .courses()
+        .students()
+        .create("c", Default::default())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_failed_precondition());
+    assert_eq!(
+        err.api().unwrap().classroom_reason,
+        Some(classroom::ClassroomReason::CourseMemberLimitReached)
+    );
+}
