@@ -37,6 +37,7 @@ pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, To
     let count = proc_macro2::Literal::usize_unsuffixed(table.len());
     let root_url = format!("{}{}", doc.root_url, doc.service_path);
     let revision = &doc.revision;
+    let batch_path = doc.batch_path.as_deref().unwrap_or("batch");
     let pages = pages.values();
     let root = quote! {
         /// The API's root URL, from the discovery document.
@@ -44,6 +45,9 @@ pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, To
 
         /// The revision of the discovery document this SDK was generated from.
         pub const REVISION: &str = #revision;
+
+        /// Where batch requests go, relative to the root URL.
+        pub const BATCH_PATH: &str = #batch_path;
 
         #(#decls)*
 
@@ -426,17 +430,30 @@ fn method_code(
 
             #send_doc
             pub async fn send(self) -> crate::Result<#response_ty> {
+                let call = self.to_call()?;
+                self.client.#execute(call).await
+            }
+
+            /// The call as the request path takes it.
+            fn to_call(&self) -> crate::Result<crate::request::Call<'_>> {
                 #query_decl
                 #(#query_params)*
-                let call = crate::request::Call {
+                ::std::result::Result::Ok(crate::request::Call {
                     method: &Self::METHOD,
-                    path_params: &[#(#path_params),*],
+                    path_params: ::std::vec![#(#path_params),*],
                     query,
                     body: #body,
                     options: &self.options,
                     empty_response: #empty_response,
-                };
-                self.client.#execute(call).await
+                })
+            }
+        }
+
+        impl crate::batch::BatchCall for #builder {
+            type Response = #response_ty;
+
+            fn prepare(&self) -> crate::Result<crate::batch::Prepared> {
+                crate::batch::Prepared::new(&self.client, self.to_call()?)
             }
         }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::scope_check::{Dynamic, ScopeSet};
-use crate::{Error, Result, RetryBudget, RetryPolicy};
+use crate::{Error, RateLimit, Result, RetryBudget, RetryPolicy};
 
 /// The longest reply a client reads by default: 32 MiB.
 ///
@@ -74,6 +74,7 @@ pub(crate) struct Settings {
     pub(crate) idempotency: Option<bool>,
     pub(crate) max_response_bytes: usize,
     pub(crate) max_empty_pages: u32,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 impl<S> fmt::Debug for Classroom<S> {
@@ -149,6 +150,7 @@ pub struct ClassroomBuilder {
     idempotency: Option<bool>,
     max_response_bytes: Option<usize>,
     max_empty_pages: Option<u32>,
+    rate_limit: Option<RateLimit>,
     allow_insecure_http: bool,
 }
 
@@ -238,6 +240,13 @@ impl ClassroomBuilder {
         self
     }
 
+    /// Paces every call of this client (and its clones, and other clients given the same
+    /// limiter) under Classroom's quotas; see [`RateLimit`]. Off by default.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Allows an `http://` root URL on a host other than loopback. Without it such a URL is
     /// refused, since every call would send its bearer token in clear. Only for a
     /// TLS-terminating proxy you control; `http://` to `127.0.0.1`, `::1` or `localhost` (the
@@ -312,6 +321,7 @@ impl ClassroomBuilder {
                         .max_response_bytes
                         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                     max_empty_pages: self.max_empty_pages.unwrap_or(DEFAULT_MAX_EMPTY_PAGES),
+                    rate_limit: self.rate_limit,
                 },
             }),
             scopes: PhantomData,

@@ -47,9 +47,11 @@
 //! - [`RetryPolicy`] and [`RequestOptions`]: what is retried (never a write the server may have
 //!   carried out, unless you declare it idempotent), for how long, and per-call settings.
 
+mod batch;
 mod client;
 mod error;
 mod field_mask;
+mod limit;
 mod method;
 mod net;
 mod reason;
@@ -64,12 +66,14 @@ pub mod resources;
 pub mod scope_check;
 
 pub use auth::{AccessToken, BearerToken, Credentials, Scope};
+pub use batch::{Batch, BatchCall, BatchResults, BatchSlot, MAX_BATCH_CALLS};
 pub use client::{
     Classroom, ClassroomBuilder, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_ROOT_URL,
 };
 pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind};
 pub use field_mask::FieldMask;
+pub use limit::{CLASSROOM_PROJECT_PER_MINUTE, CLASSROOM_USER_PER_MINUTE, RateLimit};
 pub use method::{HttpMethod, MethodInfo};
 pub use reason::ClassroomReason;
 pub use request::RequestOptions;

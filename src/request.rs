@@ -162,7 +162,7 @@ pub(crate) use request_options;
 /// A call as a generated builder describes it.
 pub(crate) struct Call<'a> {
     pub(crate) method: &'static MethodInfo,
-    pub(crate) path_params: &'a [(&'static str, &'a str)],
+    pub(crate) path_params: Vec<(&'static str, &'a str)>,
     pub(crate) query: Query,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) options: &'a RequestOptions,
@@ -329,11 +329,20 @@ impl Classroom {
         let timeout = call.options.timeout.unwrap_or(settings.timeout);
         let credentials = self.credentials();
 
+        if let Some(limit) = &settings.rate_limit {
+            limit.acquire(1).await;
+        }
+        // Waiting for the first turn under the rate limit is not the call's time.
         let started = Instant::now();
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
+            if attempt > 1
+                && let Some(limit) = &settings.rate_limit
+            {
+                limit.acquire(1).await;
+            }
             let left = policy.budget().saturating_sub(started.elapsed());
             let exchange = async {
                 let token = credentials.access_token().await.map_err(|e| {
@@ -428,7 +437,10 @@ impl Classroom {
     }
 }
 
-fn check_scopes(method: &'static MethodInfo, token: &crate::auth::AccessToken) -> Result<()> {
+pub(crate) fn check_scopes(
+    method: &'static MethodInfo,
+    token: &crate::auth::AccessToken,
+) -> Result<()> {
     match token.scopes() {
         Some(granted) if !crate::auth::authorizes(method, granted) => Err(Error::MissingScope {
             method: method.id,
@@ -441,7 +453,10 @@ fn check_scopes(method: &'static MethodInfo, token: &crate::auth::AccessToken) -
 
 /// A transport failure once the request was on its way, with what it means for a retry: a
 /// connection that was never made sent nothing; anything later may have reached the server.
-fn sent_failure(method: &'static MethodInfo, e: reqwest::Error) -> (Option<Failure>, Error) {
+pub(crate) fn sent_failure(
+    method: &'static MethodInfo,
+    e: reqwest::Error,
+) -> (Option<Failure>, Error) {
     let (failure, kind) = if e.is_connect() {
         (Failure::NotSent, TransportKind::Connect)
     } else if e.is_timeout() {
@@ -465,11 +480,13 @@ pub(crate) fn retry_after(
     headers: &reqwest::header::HeaderMap,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    retry_after_value(value, now)
+}
+
+/// A `Retry-After` value as a wait from `now`; see [`retry_after`].
+pub(crate) fn retry_after_value(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }

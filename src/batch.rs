@@ -1,0 +1,683 @@
+//! Batches: many calls, of any methods, sent as one `multipart/mixed` HTTP request each 50
+//! calls (Classroom's limit), with one typed result per call.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::error::TransportKind;
+use crate::net::{self, BodyError};
+use crate::request::{self, Call};
+use crate::retry::{self, Failure};
+use crate::{ApiError, Classroom, Error, MethodInfo, Result};
+
+/// The most calls Classroom accepts in one batch request; larger batches are split.
+pub const MAX_BATCH_CALLS: usize = 50;
+
+/// A call that can go in a [`Batch`]: every request builder is one.
+pub trait BatchCall {
+    /// What the call returns.
+    type Response: DeserializeOwned;
+
+    /// The call as a batch part (the path, query and body it would send).
+    #[doc(hidden)]
+    fn prepare(&self) -> Result<Prepared>;
+}
+
+/// A call ready to be written into a batch. Made only by the request builders.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Prepared {
+    method: &'static MethodInfo,
+    /// The path and query, e.g. `/v1/courses/123?prettyPrint=false`.
+    target: String,
+    body: Option<Bytes>,
+    empty_response: bool,
+    idempotent: Option<bool>,
+}
+
+impl Prepared {
+    pub(crate) fn new(client: &Classroom, call: Call<'_>) -> Result<Prepared> {
+        let url = request::url(client.root_url(), &call)?;
+        let parsed = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput {
+            method: call.method.id,
+            message: format!(
+                "the request URL {url:?} is invalid ({e}); check the client's root URL"
+            ),
+        })?;
+        Ok(Prepared {
+            method: call.method,
+            target: parsed[url::Position::BeforePath..].to_string(),
+            body: call.body.map(Bytes::from),
+            empty_response: call.empty_response,
+            idempotent: call.options.idempotent,
+        })
+    }
+}
+
+/// Where a call's result will be in the [`BatchResults`]: what [`Batch::add`] hands back.
+#[must_use = "the slot is how the call's result is taken from the batch's results"]
+#[derive(Debug)]
+pub struct BatchSlot<R> {
+    batch: u64,
+    index: usize,
+    response: PhantomData<fn() -> R>,
+}
+
+/// Calls collected to be sent together. Made by [`Classroom::batch`].
+///
+/// ```no_run
+/// # async fn run(classroom: classroom::Classroom) -> classroom::Result<()> {
+/// let mut batch = classroom.batch();
+/// let course = batch.add(classroom.courses().get("d:math-101"));
+/// let students = batch.add(classroom.courses().students().list("d:math-101"));
+/// let mut results = batch.send().await;
+/// let course = results.take(course)?;
+/// let students = results.take(students)?;
+/// println!("{}: {} students", course.name.unwrap_or_default(), students.students.len());
+/// # Ok(()) }
+/// ```
+///
+/// What each call gets:
+///
+/// - The scope check applies to each call before anything is sent: a call the credentials
+///   cannot authorize gets [`Error::MissingScope`] and is left out of the request.
+/// - Calls go 50 to an HTTP request ([`MAX_BATCH_CALLS`]), one request after another; with a
+///   [`RateLimit`](crate::RateLimit), each call counts as one against it.
+/// - A call answered 429 or 503 is retried in a later batch under the same rules as a single
+///   call (the client's [`RetryPolicy`](crate::RetryPolicy), the call's idempotency, the
+///   client's retry budget); its error is the same [`ApiError`] a single call gets.
+/// - Per-call `with_retry` and `with_timeout` do not apply inside a batch, which runs under
+///   the client's; `with_idempotency`, `with_fields` and `with_quota_user` do.
+#[derive(Debug)]
+pub struct Batch {
+    client: Classroom,
+    id: u64,
+    calls: Vec<Result<Prepared>>,
+}
+
+/// The results of a sent [`Batch`], one per call, taken out by the [`BatchSlot`]s.
+#[derive(Debug)]
+pub struct BatchResults {
+    id: u64,
+    results: Vec<Option<Result<Reply>>>,
+    calls: Vec<(&'static MethodInfo, bool)>,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Bytes,
+}
+
+impl<S: crate::scope_check::ScopeSet> Classroom<S> {
+    /// A batch of calls to send as few HTTP requests; see [`Batch`].
+    pub fn batch(&self) -> Batch {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Batch {
+            client: self.untyped(),
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            calls: Vec::new(),
+        }
+    }
+
+    /// Sends calls of one method in batches and returns their results in order: the same as
+    /// adding each to a [`Batch`] and taking every result.
+    pub async fn send_batched<C: BatchCall>(
+        &self,
+        calls: impl IntoIterator<Item = C>,
+    ) -> Vec<Result<C::Response>> {
+        let mut batch = self.batch();
+        let slots: Vec<_> = calls.into_iter().map(|call| batch.add(call)).collect();
+        let mut results = batch.send().await;
+        slots.into_iter().map(|slot| results.take(slot)).collect()
+    }
+}
+
+impl Batch {
+    /// Adds a call; its result will be in the slot returned.
+    pub fn add<C: BatchCall>(&mut self, call: C) -> BatchSlot<C::Response> {
+        self.calls.push(call.prepare());
+        BatchSlot {
+            batch: self.id,
+            index: self.calls.len() - 1,
+            response: PhantomData,
+        }
+    }
+
+    /// How many calls the batch holds.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether the batch holds no call.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Sends every call and waits for all their results. It does not fail as a whole: each
+    /// call has its own result, an error if the batch request carrying it failed.
+    pub async fn send(self) -> BatchResults {
+        let calls: Vec<_> = self
+            .calls
+            .iter()
+            .map(|c| match c {
+                Ok(p) => (p.method, p.empty_response),
+                Err(_) => (&BATCH, false),
+            })
+            .collect();
+        let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(self.calls.len());
+        let mut parts = Vec::with_capacity(self.calls.len());
+        let mut pending = Vec::new();
+        for (index, call) in self.calls.into_iter().enumerate() {
+            match call {
+                Ok(part) => {
+                    results.push(None);
+                    parts.push(Some(part));
+                    pending.push(index);
+                }
+                Err(e) => {
+                    results.push(Some(Err(e)));
+                    parts.push(None);
+                }
+            }
+        }
+        let parts: Vec<Prepared> = parts
+            .into_iter()
+            .map(|p| p.unwrap_or_else(Prepared::placeholder))
+            .collect();
+        Sender {
+            client: &self.client,
+            parts: &parts,
+            results: &mut results,
+        }
+        .run(pending)
+        .await;
+        BatchResults {
+            id: self.id,
+            results,
+            calls,
+        }
+    }
+}
+
+impl Prepared {
+    /// Stands for a call that failed before it could be prepared; never sent.
+    fn placeholder() -> Prepared {
+        Prepared {
+            method: &BATCH,
+            target: String::new(),
+            body: None,
+            empty_response: false,
+            idempotent: None,
+        }
+    }
+}
+
+impl BatchResults {
+    /// Takes a call's result, decoded as its method's response.
+    ///
+    /// A slot from another batch, or one already taken, gives [`Error::InvalidInput`].
+    pub fn take<R: DeserializeOwned>(&mut self, slot: BatchSlot<R>) -> Result<R> {
+        let misuse = |message: &str| Error::InvalidInput {
+            method: "BatchResults::take",
+            message: message.to_string(),
+        };
+        if slot.batch != self.id {
+            return Err(misuse("the slot belongs to another batch"));
+        }
+        let (method, empty_ok) = self.calls[slot.index];
+        match self.results[slot.index].take() {
+            None => Err(misuse("this call's result was taken already")),
+            Some(Err(e)) => Err(e),
+            Some(Ok(reply)) => request::decode(method, reply.status, &reply.body, empty_ok),
+        }
+    }
+
+    /// How many calls the batch held.
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    /// Whether the batch held no call.
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+}
+
+/// One batch's sending: rounds of HTTP requests until every call has a result.
+struct Sender<'a> {
+    client: &'a Classroom,
+    parts: &'a [Prepared],
+    results: &'a mut [Option<Result<Reply>>],
+}
+
+/// A call that failed in a round: whether and how it may be retried, and its error.
+type Failed = (usize, Option<Failure>, Error);
+
+impl Sender<'_> {
+    // The failure and its error travel together; the error is as large as a call's own.
+    #[allow(clippy::result_large_err)]
+    async fn run(mut self, mut pending: Vec<usize>) {
+        let settings = self.client.settings();
+        let policy = &settings.retry;
+        let credentials = self.client.credentials();
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        while !pending.is_empty() {
+            attempt += 1;
+            let mut failed: Vec<Failed> = Vec::new();
+            match credentials.access_token().await {
+                Err(e) => {
+                    let failure = e.is_transient().then_some(Failure::NotSent);
+                    let error = Error::Auth(e);
+                    for &i in &pending {
+                        failed.push((i, failure, self.replicate(&error, i)));
+                    }
+                }
+                Ok(token) => {
+                    pending.retain(|&i| {
+                        match request::check_scopes(self.parts[i].method, &token) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                self.results[i] = Some(Err(e));
+                                false
+                            }
+                        }
+                    });
+                    for chunk in pending.chunks(MAX_BATCH_CALLS) {
+                        if let Some(limit) = &settings.rate_limit {
+                            limit.acquire(chunk.len() as u32).await;
+                        }
+                        let left = policy.budget().saturating_sub(started.elapsed());
+                        let limit = settings.timeout.min(left);
+                        let outcome =
+                            tokio::time::timeout(limit, self.exchange(token.secret(), chunk))
+                                .await
+                                .unwrap_or_else(|_| {
+                                    let error = Error::Transport {
+                                        method: "batch",
+                                        kind: TransportKind::Timeout,
+                                        source: None,
+                                    };
+                                    Err((Some(Failure::TimedOut), error))
+                                });
+                        match outcome {
+                            Ok(replies) => self.settle(chunk, replies, &mut failed),
+                            Err((failure, error)) => {
+                                let whole_401 = error.http_status() == Some(401);
+                                let failure = if whole_401 && !refreshed {
+                                    // The token was refused before any call ran: get another
+                                    // and resend.
+                                    refreshed = true;
+                                    credentials.invalidate(&token).await;
+                                    Some(Failure::NotSent)
+                                } else {
+                                    failure
+                                };
+                                for &i in chunk {
+                                    failed.push((i, failure, self.replicate(&error, i)));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            pending = self.retries(failed, attempt, started.elapsed()).await;
+        }
+    }
+
+    /// Records each call's reply; failed ones go to `failed`.
+    fn settle(&mut self, chunk: &[usize], replies: Vec<PartReply>, failed: &mut Vec<Failed>) {
+        let mut answered = vec![false; chunk.len()];
+        for (position, reply) in replies.into_iter().enumerate() {
+            // Parts are matched by Content-ID; a reply without one stands in its position.
+            let slot = reply.position.unwrap_or(position);
+            let Some(&i) = chunk.get(slot) else { continue };
+            if std::mem::replace(&mut answered[slot], true) {
+                continue;
+            }
+            if (200..300).contains(&reply.status) {
+                self.client.settings().retry_budget.deposit();
+                self.results[i] = Some(Ok(Reply {
+                    status: reply.status,
+                    body: reply.body,
+                }));
+                continue;
+            }
+            let method = self.parts[i].method;
+            let error =
+                ApiError::from_response(method.id, reply.status, reply.retry_after, &reply.body);
+            let failure = Failure::Status {
+                status: reply.status,
+                retry_after: reply.retry_after,
+                lasting: error.is_lasting(),
+            };
+            failed.push((i, Some(failure), error.into()));
+        }
+        for (slot, &i) in chunk.iter().enumerate() {
+            if !answered[slot] {
+                let error = Error::Decode {
+                    method: self.parts[i].method.id,
+                    status: 200,
+                    path: None,
+                    message: "the batch reply has no part for this call".into(),
+                    excerpt: String::new(),
+                    source: None,
+                };
+                failed.push((i, Some(Failure::AfterSend), error));
+            }
+        }
+    }
+
+    /// Decides, for each failed call, whether to retry it; returns those to send again after
+    /// waiting the longest of their delays.
+    async fn retries(
+        &mut self,
+        failed: Vec<Failed>,
+        attempt: u32,
+        elapsed: Duration,
+    ) -> Vec<usize> {
+        let settings = self.client.settings();
+        let mut again = Vec::new();
+        let mut wait = Duration::ZERO;
+        for (i, failure, error) in failed {
+            let part = &self.parts[i];
+            let idempotent = part
+                .idempotent
+                .or(settings.idempotency)
+                .unwrap_or(part.method.http_method.is_idempotent());
+            let delay = failure.and_then(|f| {
+                retry::decide(
+                    &settings.retry,
+                    idempotent,
+                    f,
+                    attempt,
+                    elapsed,
+                    retry::jitter(),
+                )
+                .filter(|_| settings.retry_budget.withdraw(f.cost()))
+            });
+            match delay {
+                Some(delay) => {
+                    wait = wait.max(delay);
+                    again.push(i);
+                }
+                None => self.results[i] = Some(Err(error)),
+            }
+        }
+        if !again.is_empty() {
+            tokio::time::sleep(wait).await;
+        }
+        again.sort_unstable();
+        again
+    }
+
+    /// An error that ended a whole batch request, for one of its calls.
+    fn replicate(&self, error: &Error, i: usize) -> Error {
+        let method = self.parts[i].method.id;
+        match error {
+            Error::Api(e) => {
+                let mut e = (**e).clone();
+                e.method = method;
+                e.into()
+            }
+            Error::Auth(e) => Error::Auth(e.clone()),
+            Error::Transport { kind, source, .. } => Error::Transport {
+                method,
+                kind: *kind,
+                source: source
+                    .as_ref()
+                    .map(|s| Box::<dyn std::error::Error + Send + Sync>::from(s.to_string())),
+            },
+            Error::ResponseTooLarge { status, limit, .. } => Error::ResponseTooLarge {
+                method,
+                status: *status,
+                limit: *limit,
+            },
+            Error::Decode {
+                status,
+                message,
+                excerpt,
+                ..
+            } => Error::Decode {
+                method,
+                status: *status,
+                path: None,
+                message: message.clone(),
+                excerpt: excerpt.clone(),
+                source: None,
+            },
+            other => Error::InvalidInput {
+                method,
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// Sends one batch request for the calls in `chunk` and reads its parts.
+    async fn exchange(
+        &self,
+        token: &str,
+        chunk: &[usize],
+    ) -> std::result::Result<Vec<PartReply>, (Option<Failure>, Error)> {
+        let boundary = format!("batch_{:016x}", (retry::jitter() * 2f64.powi(53)) as u64);
+        let mut body = Vec::new();
+        for (position, &i) in chunk.iter().enumerate() {
+            let part = &self.parts[i];
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{position}>\r\n\r\n{} {} HTTP/1.1\r\n",
+                    part.method.http_method, part.target
+                )
+                .as_bytes(),
+            );
+            match &part.body {
+                Some(json) => {
+                    body.extend_from_slice(
+                        format!(
+                            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                            json.len()
+                        )
+                        .as_bytes(),
+                    );
+                    body.extend_from_slice(json);
+                    body.extend_from_slice(b"\r\n");
+                }
+                None => body.extend_from_slice(b"\r\n"),
+            }
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+
+        let url = format!("{}{}", self.client.root_url(), crate::resources::BATCH_PATH);
+        let response = self
+            .client
+            .http()
+            .post(url)
+            .bearer_auth(token)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/mixed; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| request::sent_failure(&BATCH, e))?;
+        let status = response.status().as_u16();
+        let retry_after = request::retry_after(response.headers(), Utc::now());
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let max = self.client.settings().max_response_bytes;
+        let body = net::read_body(response, max).await.map_err(|e| match e {
+            BodyError::TooLarge { limit } => (
+                None,
+                Error::ResponseTooLarge {
+                    method: "batch",
+                    status,
+                    limit,
+                },
+            ),
+            BodyError::Transport(e) => request::sent_failure(&BATCH, e),
+        })?;
+        if !(200..300).contains(&status) {
+            let error = ApiError::from_response("batch", status, retry_after, &body);
+            let failure = Failure::Status {
+                status,
+                retry_after,
+                lasting: error.is_lasting(),
+            };
+            return Err((Some(failure), error.into()));
+        }
+        parse_reply(&content_type, body).await.map_err(|message| {
+            let error = Error::Decode {
+                method: "batch",
+                status,
+                path: None,
+                message,
+                excerpt: String::new(),
+                source: None,
+            };
+            (None, error)
+        })
+    }
+}
+
+/// The batch endpoint itself, for errors that concern a whole batch request (and the stand-in
+/// for calls that never got as far as being sent).
+static BATCH: MethodInfo = MethodInfo {
+    id: "batch",
+    http_method: crate::HttpMethod::Post,
+    path: "batch",
+    scopes: &[],
+};
+
+/// One part of a batch reply: an HTTP response.
+#[derive(Debug)]
+struct PartReply {
+    /// The request it answers, from its `Content-ID` (`<response-item3>`), if it says.
+    position: Option<usize>,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Bytes,
+}
+
+/// Reads a `multipart/mixed` batch reply into its parts.
+async fn parse_reply(
+    content_type: &str,
+    body: Bytes,
+) -> std::result::Result<Vec<PartReply>, String> {
+    let boundary = content_type
+        .parse::<mime::Mime>()
+        .ok()
+        .filter(|m| m.type_() == mime::MULTIPART)
+        .and_then(|m| m.get_param(mime::BOUNDARY).map(|b| b.as_str().to_string()))
+        .ok_or_else(|| {
+            format!("the batch reply is not multipart (Content-Type {content_type:?})")
+        })?;
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| format!("the batch reply is not valid multipart: {e}"))?
+    {
+        let position = field
+            .headers()
+            .get("content-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(content_id_position);
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| format!("a part of the batch reply is cut off: {e}"))?;
+        parts.push(parse_part(position, bytes)?);
+    }
+    Ok(parts)
+}
+
+/// `<response-item7>` (or `<response-anything+7>`, as Google writes it) gives 7.
+fn content_id_position(id: &str) -> Option<usize> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let id = id.strip_prefix("response-").unwrap_or(id);
+    let digits = id.trim_start_matches(|c: char| !c.is_ascii_digit());
+    digits.parse().ok()
+}
+
+/// One part's HTTP response: status line, headers, body.
+fn parse_part(position: Option<usize>, bytes: Bytes) -> std::result::Result<PartReply, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    let offset = match response.parse(&bytes) {
+        Ok(httparse::Status::Complete(offset)) => offset,
+        Ok(httparse::Status::Partial) => return Err("a part of the batch reply is cut off".into()),
+        Err(e) => {
+            return Err(format!(
+                "a part of the batch reply is not an HTTP response: {e}"
+            ));
+        }
+    };
+    let status = response.code.unwrap_or_default();
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    };
+    let retry_after = header("retry-after").and_then(|v| request::retry_after_value(v, Utc::now()));
+    let mut body = bytes.slice(offset..);
+    if let Some(length) = header("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        body.truncate(length);
+    } else {
+        // Without a length the part's body runs to the boundary, less the line break before it.
+        let trimmed = body.len()
+            - body
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        body.truncate(trimmed);
+    }
+    Ok(PartReply {
+        position,
+        status,
+        retry_after,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ids_name_their_request() {
+        assert_eq!(content_id_position("<response-item7>"), Some(7));
+        assert_eq!(content_id_position("<response-abc+12>"), Some(12));
+        assert_eq!(content_id_position("response-item0"), Some(0));
+        assert_eq!(content_id_position("<nothing>"), None);
+    }
+
+    #[test]
+    fn a_part_is_an_http_response() {
+        let part = Bytes::from_static(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Type: application/json\r\n\r\n{\"error\":{}}\r\n",
+        );
+        let reply = parse_part(Some(1), part).unwrap();
+        assert_eq!(reply.status, 429);
+        assert_eq!(reply.retry_after, Some(Duration::from_secs(3)));
+        assert_eq!(&reply.body[..], b"{\"error\":{}}");
+        assert!(parse_part(None, Bytes::from_static(b"garbage")).is_err());
+    }
+}
