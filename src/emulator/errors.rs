@@ -11,6 +11,8 @@ pub(crate) struct Status {
     /// `ErrorInfo` reason, and the method it concerns.
     pub(crate) reason: Option<&'static str>,
     pub(crate) metadata: Option<Value>,
+    /// Details after the `ErrorInfo` (a `Help` with links, say).
+    pub(crate) more_details: Vec<Value>,
 }
 
 /// The result of an API operation.
@@ -24,7 +26,13 @@ impl Status {
             message: message.into(),
             reason: None,
             metadata: None,
+            more_details: Vec::new(),
         }
+    }
+
+    /// 429 `RESOURCE_EXHAUSTED`: a quota Classroom itself counts (not a request rate).
+    pub(crate) fn exhausted(message: impl Into<String>) -> Status {
+        Status::new(429, "RESOURCE_EXHAUSTED", message)
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Status {
@@ -163,6 +171,14 @@ impl Status {
                 info["metadata"] = metadata.clone();
             }
             error["details"] = json!([info]);
+        }
+        if !self.more_details.is_empty() {
+            let mut details = match error["details"].take() {
+                Value::Array(details) => details,
+                _ => Vec::new(),
+            };
+            details.extend(self.more_details.iter().cloned());
+            error["details"] = Value::Array(details);
         }
         json!({ "error": error })
     }

@@ -54,7 +54,10 @@ impl Fault {
         Fault::new(Kind::Unavailable)
     }
 
-    /// The call is answered normally, this much later.
+    /// The call is answered normally, this much later. With no [`times`](Fault::times) and no
+    /// [`fraction`](Fault::fraction) it delays every HTTP request (a batch once, OAuth
+    /// endpoints too), as a network round trip would: a sync can be timed as if it ran
+    /// against Google. The delay comes before [`Quotas`](super::Quotas) are counted.
     pub fn latency(delay: Duration) -> Fault {
         Fault::new(Kind::Latency(delay))
     }

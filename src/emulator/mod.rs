@@ -11,7 +11,10 @@
 //!   [`Emulator::script_consent`]), token (authorization code with PKCE, refresh token, client
 //!   credentials, JWT bearer with signature check), revoke and tokeninfo;
 //! - the batch endpoint (`multipart/mixed`, at most 50 calls);
-//! - injected faults ([`Fault`]) for resilience tests.
+//! - injected faults ([`Fault`]) for resilience tests;
+//! - on request, Classroom's quotas ([`Quotas`]): per-user and per-project request rates
+//!   (batch parts counted one by one), the daily invitation quota and a course member limit,
+//!   answered as Google answers them.
 //!
 //! A demo school ([`demo`]) is seeded unless [`EmulatorBuilder::empty`] is asked for.
 //!
@@ -40,7 +43,7 @@
 //!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
 //! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
-//! quota accounting, and faults inside batch parts (faults apply to whole HTTP requests).
+//! the daily per-project query quota, and faults inside batch parts (faults apply to whole HTTP requests).
 //!
 //! ```
 //! use classroom::emulator::{Emulator, demo};
@@ -65,6 +68,7 @@ mod errors;
 mod faults;
 mod fields;
 mod oauth;
+mod quota;
 mod seed;
 mod server;
 mod spec;
@@ -76,6 +80,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 pub use faults::Fault;
+pub use quota::Quotas;
 pub use seed::demo;
 
 use crate::Scope;
@@ -147,6 +152,7 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) faults: faults::Faults,
     pub(crate) limits: server::Limits,
+    pub(crate) quotas: quota::Enforcer,
     consents: Mutex<std::collections::VecDeque<Consent>>,
     pub(crate) base: String,
 }
@@ -188,6 +194,7 @@ pub struct EmulatorBuilder {
     seed: bool,
     token_lifetime: Duration,
     limits: server::Limits,
+    quotas: Quotas,
 }
 
 impl Default for EmulatorBuilder {
@@ -197,6 +204,7 @@ impl Default for EmulatorBuilder {
             seed: true,
             token_lifetime: Duration::from_secs(3600),
             limits: server::Limits::default(),
+            quotas: Quotas::none(),
         }
     }
 }
@@ -234,6 +242,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Enforces these quotas (default [`Quotas::none`]): per-user and per-project request
+    /// rates, the daily invitation quota, the course member limit.
+    pub fn quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
     /// Binds the port and starts serving on a thread of its own.
     pub fn start(self) -> std::io::Result<Emulator> {
         let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
@@ -251,6 +266,7 @@ impl EmulatorBuilder {
             state: Mutex::new(state),
             faults: faults::Faults::default(),
             limits: self.limits,
+            quotas: quota::Enforcer::new(self.quotas),
             consents: Mutex::default(),
             base: format!("http://{addr}/"),
         });
@@ -391,6 +407,34 @@ impl Emulator {
     /// Removes every injected fault.
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
+    }
+
+    /// Enforces these quotas from now on, with every bucket full and no invitation counted
+    /// (seed at full speed, then measure under quota, say).
+    pub fn set_quotas(&self, quotas: Quotas) {
+        self.shared.quotas.set(quotas);
+    }
+
+    /// Refills every rate bucket and forgets the day's invitations; the counters of
+    /// [`api_calls`](Emulator::api_calls) and [`quota_rejections`](Emulator::quota_rejections)
+    /// go on.
+    pub fn reset_quotas(&self) {
+        self.shared.quotas.reset();
+    }
+
+    /// How many Classroom API calls the emulator has answered, whatever the answer: each part
+    /// of a batch counts one, the batch request itself and OAuth endpoints none. Calls refused
+    /// by an injected fault before reaching the API are not counted.
+    pub fn api_calls(&self) -> u64 {
+        self.shared.quotas.calls()
+    }
+
+    /// How many calls the emulator has refused for a quota ([`Quotas`]): 429 replies for the
+    /// request rates and the daily invitation quota (whole requests and batch parts).
+    /// `@CourseMemberLimitReached` answers and injected faults ([`Fault::rate_limited`]) are
+    /// not counted.
+    pub fn quota_rejections(&self) -> u64 {
+        self.shared.quotas.rejections()
     }
 
     /// Adds a user to the domain; returns the user's id.

@@ -313,6 +313,7 @@ fn bearer<'a>(headers: &'a HeaderMap, query: &'a [(String, String)]) -> Option<&
 
 /// A Classroom API call.
 pub(crate) fn api(shared: &Shared, req: &Req<'_>) -> Reply {
+    shared.quotas.count_call();
     match api_call(shared, req) {
         Ok(value) => Reply::json(200, &value),
         Err(status) => Reply::error(&status),
@@ -346,6 +347,8 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         .filter(|g| g.expires > SystemTime::now())
         .cloned()
         .ok_or_else(|| Status::unauthenticated(false))?;
+    // Quota is counted per authenticated call, before anything else is looked at.
+    shared.quotas.admit(&grant.user, &grant.client_id)?;
     for (name, _) in &query {
         if !route.query.contains_key(name) && !spec.global_params.contains(name) {
             let name = excerpt(name);
@@ -393,7 +396,10 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         user,
         scopes: grant.scopes,
     };
-    let value = classroom::call(&mut state, &ctx, route, &params, &query, body)?;
+    shared.quotas.member_limit(&state, route.info.id, &params)?;
+    let value = shared.quotas.invitation(route.info.id, &ctx.user.id, || {
+        classroom::call(&mut state, &ctx, route, &params, &query, body)
+    })?;
     drop(state);
     Ok(match fields {
         Some(selection) => selection.apply(&value),
