@@ -42,6 +42,10 @@ pub struct RateLimit {
     project: Option<Arc<Bucket>>,
     user: Option<Arc<Bucket>>,
     user_per_minute: Option<NonZeroU32>,
+    /// Held while one acquisition takes its calls, so that a batch's calls are granted
+    /// together: interleaved with other batches', they would be granted over a long stretch
+    /// yet all spent at once when the batch is sent, a burst the server may refuse.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 struct Bucket {
@@ -110,11 +114,13 @@ impl RateLimit {
             project: self.project.clone(),
             user: self.user_per_minute.map(Bucket::per_minute),
             user_per_minute: self.user_per_minute,
+            turn: Arc::default(),
         }
     }
 
     /// Waits until `calls` more calls may be sent under every limit.
     pub(crate) async fn acquire(&self, calls: u32) {
+        let _turn = self.turn.lock().await;
         if let Some(project) = &self.project {
             project.acquire(calls).await;
         }
@@ -171,6 +177,23 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(50));
         a.acquire(2).await; // a waits for its own refill: 10 a second
         assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn concurrent_batches_are_granted_one_after_another() {
+        let limit = RateLimit::new().user_per_minute(1_200); // 20 a second, burst 20
+        let started = std::time::Instant::now();
+        let batch = |limit: RateLimit| async move {
+            limit.acquire(30).await;
+            started.elapsed()
+        };
+        let (a, b) = tokio::join!(batch(limit.clone()), batch(limit.clone()));
+        let (first, second) = (a.min(b), a.max(b));
+        assert!(
+            first < Duration::from_millis(700),
+            "the first batch does not wait for the second's calls: {first:?}"
+        );
+        assert!(second >= Duration::from_millis(1900), "{second:?}");
     }
 
     #[tokio::test]
