@@ -33,12 +33,15 @@
 //! - never follow redirects, and never put a secret we sent (or a URL's userinfo or query
 //!   values) into an error.
 
+mod adc;
 mod cache;
 mod client_credentials;
 mod code_flow;
 mod error;
 mod http;
+mod impersonate;
 mod installed;
+mod metadata;
 mod provider;
 mod redirect;
 mod refresh;
@@ -48,12 +51,22 @@ mod service_account;
 mod store;
 mod token;
 
+pub use adc::{
+    ApplicationDefault, CREDENTIALS_ENV, CredentialSource, CredentialsFileKind, DefaultCredentials,
+    WELL_KNOWN_FILE, default_credentials,
+};
 pub use cache::{DEFAULT_EXPIRY_SKEW, REFRESH_RETRY_DELAY, TokenEvent, TokenHook};
 pub use client_credentials::ClientCredentials;
 pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
 pub use error::AuthError;
 pub use http::{DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_TIMEOUT, TOKEN_REPLY_LIMIT};
+pub use impersonate::{
+    CLOUD_PLATFORM_SCOPE, IAM_CREDENTIALS_URI, ImpersonatedCredentials, Impersonation,
+};
 pub use installed::InstalledFlow;
+pub use metadata::{
+    METADATA_DETECT_TIMEOUT, METADATA_HOST, METADATA_HOST_ENV, MetadataServerCredentials,
+};
 pub use provider::{
     ClientAuth, ClientKind, GOOGLE_AUTH_URI, GOOGLE_REVOKE_URI, GOOGLE_TOKEN_URI, OAuthClient,
     Provider,

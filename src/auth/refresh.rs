@@ -115,7 +115,7 @@ impl UserCredentials {
         Self::parse_authorized_user("authorized_user JSON", json)
     }
 
-    fn parse_authorized_user(what: &str, json: &str) -> Result<Self, AuthError> {
+    pub(crate) fn parse_authorized_user(what: &str, json: &str) -> Result<Self, AuthError> {
         #[derive(Deserialize)]
         struct File {
             #[serde(rename = "type")]
