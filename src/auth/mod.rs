@@ -45,6 +45,7 @@ mod metadata;
 mod provider;
 mod redirect;
 mod refresh;
+mod risc;
 mod scopes;
 mod secret;
 mod service_account;
@@ -73,6 +74,11 @@ pub use provider::{
 };
 pub use redirect::{URL_SHORTENERS, validate_redirect_uri};
 pub use refresh::UserCredentials;
+pub use risc::{
+    CLOCK_LEEWAY, DEFAULT_MAX_EVENT_AGE, Effect, GOOGLE_RISC_CONFIGURATION, GOOGLE_RISC_ISSUER,
+    GOOGLE_RISC_JWKS_URI, MAX_EVENT_TOKEN, Receipt, RevokedToken, RiscError, RiscReceiver,
+    SecurityEvent, SubjectTokens, TokenRegistry,
+};
 pub use scopes::Scope;
 pub use secret::{ClientSecret, RefreshToken};
 pub use service_account::{ServiceAccountCredentials, ServiceAccountKey};
