@@ -64,7 +64,10 @@ mod classroom;
 mod errors;
 mod faults;
 mod fields;
+mod iam;
+mod metadata;
 mod oauth;
+mod risc;
 mod seed;
 mod server;
 mod spec;
@@ -76,6 +79,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 pub use faults::Fault;
+pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 
 use crate::Scope;
