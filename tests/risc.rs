@@ -142,6 +142,9 @@ async fn a_tokens_revoked_event_drops_that_users_tokens_and_only_theirs() {
     teacher.can_call(&emulator).await.unwrap();
 }
 
+/// Whether an error is the one a case expects.
+type Expect = fn(&RiscError) -> bool;
+
 #[tokio::test]
 async fn refused_tokens_change_nothing_and_say_why() {
     let emulator = Emulator::start().unwrap();
@@ -182,7 +185,7 @@ async fn refused_tokens_change_nothing_and_say_why() {
         other.split('.').nth(2).unwrap()
     );
 
-    let cases: Vec<(&str, String, fn(&RiscError) -> bool)> = vec![
+    let cases: Vec<(&str, String, Expect)> = vec![
         ("forged payload", forged, |e| {
             matches!(e, RiscError::BadSignature)
         }),

@@ -59,12 +59,15 @@ where
     ApplicationDefault::new(scopes).find().await
 }
 
+/// Reads an environment variable.
+type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// The search [`default_credentials`] runs, with what it reads made explicit: the environment
 /// (replaceable with [`env`](Self::env), so tests need not change the process's) and the
 /// metadata server's detection timeout.
 pub struct ApplicationDefault {
     scopes: Vec<String>,
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: EnvLookup,
     detect_timeout: Duration,
 }
 

@@ -70,7 +70,7 @@ impl Impersonation {
     }
 
     /// The IAM Credentials API's root URL (default [`IAM_CREDENTIALS_URI`]), e.g. the
-    /// emulator's [`root_url`](crate::emulator::Emulator::root_url) or a private endpoint.
+    /// emulator's `Emulator::iam_url()` or a private endpoint.
     pub fn endpoint(mut self, root: impl Into<String>) -> Self {
         let mut root = root.into();
         if !root.ends_with('/') {

@@ -1,62 +1,7 @@
 //! Cross-Account Protection (RISC): a receiver for the security event tokens Google pushes when
 //! something happens to a user's Google Account, which drops that user's tokens.
 //!
-//! # How it fits together
-//!
-//! Google POSTs each event to an HTTPS endpoint of yours as a signed JWT (a *security event
-//! token*, `Content-Type: application/secevent+jwt`). Hand the request body to
-//! [`RiscReceiver::receive`]; it
-//!
-//! 1. verifies the token: RS256 signature against Google's published keys (fetched from
-//!    `jwks_uri` and cached; fetched again when a token names a key not yet seen), issuer,
-//!    audience (one of your OAuth client ids), and freshness (`iat` at most
-//!    [`max_age`](RiscReceiver::max_age) old and not in the future);
-//! 2. decodes the event ([`SecurityEvent`]);
-//! 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], or your own
-//!    database): for sessions revoked, tokens revoked and account disabled, every token held
-//!    for the user is dropped; for token revoked, the refresh token it identifies;
-//! 4. returns a [`Receipt`]: the event and its [`Effect`]. Answer `202 Accepted`.
-//!
-//! A refused token is a [`RiscError`] with the HTTP status and the RFC 8935 error body to
-//! answer ([`RiscError::http_status`], [`RiscError::response_body`]); nothing was changed.
-//!
-//! Delivering an event twice is harmless: a token whose `jti` was already applied is answered
-//! with [`Effect::Duplicate`] and changes nothing, and every effect is idempotent anyway
-//! (dropping tokens that are gone drops nothing), which also covers the `jti` memory lost on a
-//! restart. `jti`s are remembered for as long as a token counts as fresh, so a replay is
-//! either recognized or refused as stale.
-//!
-//! # Mapping a Google account to its tokens
-//!
-//! An event names the user by Google's account id, the `sub` of the ID token your sign-in
-//! received (request the `openid` or `email` scope; Google only sends events for users who
-//! granted one of `openid`, `email`, `profile`). Record which tokens belong to which `sub`:
-//!
-//! - with a [`TokenRegistry`]: [`register_store`](TokenRegistry::register_store) each user's
-//!   [`TokenStore`] and [`register_credentials`](TokenRegistry::register_credentials) live
-//!   [`UserCredentials`] (held weakly); an event clears both, so no call is made on the
-//!   user's behalf afterwards: the next call fails with
-//!   [`AuthError::ConsentRequired`] before anything is sent;
-//! - or implement [`SubjectTokens`] over your own user table.
-//!
-//! # Registering the receiver with Google
-//!
-//! 1. In the Google Cloud console project of your OAuth client, enable the *RISC API*, and
-//!    create a service account with the *RISC Configuration Admin* role
-//!    (`roles/riscconfigs.admin`).
-//! 2. Serve [`RiscReceiver::receive`] at an HTTPS URL (see `examples/risc_receiver.rs`).
-//! 3. With that service account, make a self-signed JWT whose audience is
-//!    `https://risc.googleapis.com/google.identity.risc.v1beta.RiscManagementService`, and
-//!    call `POST https://risc.googleapis.com/v1beta/stream:update` with
-//!    `{"delivery": {"delivery_method": "https://schemas.openid.net/secevent/risc/delivery-method/push",
-//!    "url": "<your receiver URL>"}, "events_requested": [<the event type URIs>]}`.
-//! 4. Test it: `POST https://risc.googleapis.com/v1beta/stream:verify` with `{"state": "..."}`
-//!    makes Google send a [`SecurityEvent::Verification`] carrying that state.
-//!
-//! Google's guide: <https://developers.google.com/identity/protocols/risc>.
-//!
-//! [`UserCredentials`]: super::UserCredentials
-//! [`TokenStore`]: super::TokenStore
+//! See [`RiscReceiver`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -568,7 +513,66 @@ impl SubjectTokens for TokenRegistry {
     }
 }
 
-/// Verifies security event tokens and applies them; see the [module docs](self).
+/// Verifies security event tokens and applies them.
+///
+/// # How it fits together
+///
+/// Google POSTs each event to an HTTPS endpoint of yours as a signed JWT (a *security event
+/// token*, `Content-Type: application/secevent+jwt`). Hand the request body to
+/// [`RiscReceiver::receive`]; it
+///
+/// 1. verifies the token: RS256 signature against Google's published keys (fetched from
+///    `jwks_uri` and cached; fetched again when a token names a key not yet seen), issuer,
+///    audience (one of your OAuth client ids), and freshness (`iat` at most
+///    [`max_age`](RiscReceiver::max_age) old and not in the future);
+/// 2. decodes the event ([`SecurityEvent`]);
+/// 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], or your own
+///    database): for sessions revoked, tokens revoked and account disabled, every token held
+///    for the user is dropped; for token revoked, the refresh token it identifies;
+/// 4. returns a [`Receipt`]: the event and its [`Effect`]. Answer `202 Accepted`.
+///
+/// A refused token is a [`RiscError`] with the HTTP status and the RFC 8935 error body to
+/// answer ([`RiscError::http_status`], [`RiscError::response_body`]); nothing was changed.
+///
+/// Delivering an event twice is harmless: a token whose `jti` was already applied is answered
+/// with [`Effect::Duplicate`] and changes nothing, and every effect is idempotent anyway
+/// (dropping tokens that are gone drops nothing), which also covers the `jti` memory lost on a
+/// restart. `jti`s are remembered for as long as a token counts as fresh, so a replay is
+/// either recognized or refused as stale.
+///
+/// # Mapping a Google account to its tokens
+///
+/// An event names the user by Google's account id, the `sub` of the ID token your sign-in
+/// received (request the `openid` or `email` scope; Google only sends events for users who
+/// granted one of `openid`, `email`, `profile`). Record which tokens belong to which `sub`:
+///
+/// - with a [`TokenRegistry`]: [`register_store`](TokenRegistry::register_store) each user's
+///   [`TokenStore`] and [`register_credentials`](TokenRegistry::register_credentials) live
+///   [`UserCredentials`] (held weakly); an event clears both, so no call is made on the
+///   user's behalf afterwards: the next call fails with
+///   [`AuthError::ConsentRequired`] before anything is sent;
+/// - or implement [`SubjectTokens`] over your own user table.
+///
+/// # Registering the receiver with Google
+///
+/// 1. In the Google Cloud console project of your OAuth client, enable the *RISC API*, and
+///    create a service account with the *RISC Configuration Admin* role
+///    (`roles/riscconfigs.admin`).
+/// 2. Serve [`RiscReceiver::receive`] at an HTTPS URL (see `examples/risc_receiver.rs`).
+/// 3. With that service account, make a self-signed JWT whose audience is
+///    `https://risc.googleapis.com/google.identity.risc.v1beta.RiscManagementService`, and
+///    call `POST https://risc.googleapis.com/v1beta/stream:update` with
+///    `{"delivery": {"delivery_method": "https://schemas.openid.net/secevent/risc/delivery-method/push",
+///    "url": "<your receiver URL>"}, "events_requested": [<the event type URIs>]}`.
+/// 4. Test it: `POST https://risc.googleapis.com/v1beta/stream:verify` with `{"state": "..."}`
+///    makes Google send a [`SecurityEvent::Verification`] carrying that state.
+///
+/// Google's guide: <https://developers.google.com/identity/protocols/risc>.
+///
+/// [`UserCredentials`]: super::UserCredentials
+/// [`TokenStore`]: super::TokenStore
+///
+/// # Example
 ///
 /// ```no_run
 /// # async fn run(body: &[u8]) -> Result<(), classroom::auth::RiscError> {
@@ -771,7 +775,7 @@ impl RiscReceiver {
     }
 
     /// Verifies the security event token in `body` (the request body Google POSTs), applies
-    /// its event, and says what it did. See the [module docs](self).
+    /// its event, and says what it did. See [`RiscReceiver`].
     pub async fn receive(&self, body: &[u8]) -> Result<Receipt, RiscError> {
         let malformed = |message: &str| RiscError::Malformed {
             message: message.to_string(),

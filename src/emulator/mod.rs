@@ -10,6 +10,12 @@
 //! - Google-shaped OAuth 2.0 endpoints: authorize (consent scripted with
 //!   [`Emulator::script_consent`]), token (authorization code with PKCE, refresh token, client
 //!   credentials, JWT bearer with signature check), revoke and tokeninfo;
+//! - the identity services production credentials need: a metadata server
+//!   ([`Emulator::metadata_host`], for `GCE_METADATA_HOST`), the IAM Credentials API's
+//!   `signJwt` and `generateAccessToken` ([`Emulator::iam_url`]) with a check of who may act
+//!   as which service account ([`Emulator::allow_token_creator`]), and Cross-Account
+//!   Protection's discovery document and JWKS with test security event tokens
+//!   ([`Emulator::security_event_token`]);
 //! - the batch endpoint (`multipart/mixed`, at most 50 calls);
 //! - injected faults ([`Fault`]) for resilience tests.
 //!
