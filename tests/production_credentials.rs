@@ -502,6 +502,12 @@ async fn keyless_delegation_signs_through_iam_and_acts_as_the_subject() {
         .await
         .unwrap_err();
     assert_eq!(refused.http_status(), Some(403), "{refused:?}");
+
+    // Neither the ambient token nor the delegated one shows in Debug.
+    let token = credentials.access_token().await.unwrap();
+    let shown = format!("{credentials:?}");
+    assert!(!shown.contains(token.secret()), "{shown}");
+    assert!(shown.contains("IAM signJwt"), "{shown}");
 }
 
 #[tokio::test]
