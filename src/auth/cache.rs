@@ -213,6 +213,12 @@ impl<F: Fetch> TokenCache<F> {
         state.retry_at = None;
     }
 
+    /// Waits for a refresh in flight to finish and keeps others out while the guard lives:
+    /// what is changed under it cannot be undone by a refresh that started before.
+    pub(crate) async fn refresh_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refresh.lock().await
+    }
+
     pub(crate) fn invalidate(&self, token: &AccessToken) {
         let mut state = self.state();
         if state

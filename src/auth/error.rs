@@ -214,12 +214,59 @@ pub enum AuthError {
         message: String,
     },
 
+    /// [`default_credentials`](super::default_credentials) found no credentials in any of
+    /// the places Google's libraries look; each entry of `tried` says where it looked and what
+    /// it found.
+    #[error("{}", no_default_advice(tried))]
+    NoDefaultCredentials {
+        /// Each source tried, in order, with what was found there.
+        tried: Vec<String>,
+    },
+
+    /// The metadata server answered, but not with what was asked for (no service account
+    /// attached, scopes the instance lacks, a proxy that is not a metadata server).
+    #[error("the metadata server could not be used: {message}")]
+    Metadata {
+        /// What went wrong.
+        message: String,
+    },
+
+    /// The IAM Credentials API refused to let the caller act as a service account
+    /// (`signJwt`, `generateAccessToken`): the caller lacks the Service Account Token Creator
+    /// role on it, its token lacks the `cloud-platform` scope, or the account does not exist.
+    #[error(
+        "the caller may not act as {service_account} (HTTP {status}, {permission} denied: \
+         {message}): grant the caller's principal the Service Account Token Creator role \
+         (roles/iam.serviceAccountTokenCreator) on that service account, give its credentials \
+         the https://www.googleapis.com/auth/cloud-platform scope, and check the email"
+    )]
+    ImpersonationDenied {
+        /// The service account that was to be acted as.
+        service_account: String,
+        /// The IAM permission the call needs, e.g. `iam.serviceAccounts.signJwt`.
+        permission: &'static str,
+        /// The HTTP status of the refusal (401, 403 or 404).
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+
     /// The flow could not go on: no refresh token on file, loopback listener failure, timeout.
     #[error("{message}")]
     Flow {
         /// What happened and what to do.
         message: String,
     },
+}
+
+fn no_default_advice(tried: &[String]) -> String {
+    format!(
+        "no Application Default Credentials were found; tried, in order: {}. Set \
+         GOOGLE_APPLICATION_CREDENTIALS to a credentials file, run `gcloud auth \
+         application-default login`, or run on a Google Cloud platform with a service account \
+         attached",
+        tried.join("; ")
+    )
 }
 
 fn service_account_advice(description: &Option<String>, delegated: bool) -> String {

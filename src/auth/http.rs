@@ -243,7 +243,7 @@ fn endpoint_kind(grant: &Grant) -> &'static str {
 
 /// `text` with every value we sent as a secret blanked, as sent and in the encodings a server
 /// may echo it in (form/URL, JSON, HTML).
-fn scrub(text: &str, secrets: &[&str]) -> String {
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for secret in secrets.iter().filter(|s| !s.is_empty()) {
         let json = serde_json::to_string(secret).unwrap_or_default();
@@ -336,6 +336,98 @@ pub(crate) fn parse_token(
         refresh_token: raw.refresh_token.map(RefreshToken::new),
         expires_in: expires_in.map(|s| Duration::from_secs(s.unsigned_abs())),
         store_error: None,
+    })
+}
+
+/// A reply to [`call`], whatever its status: the status, the headers, and the body (capped).
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: bytes::Bytes,
+    /// The URL as it may be shown in an error (no userinfo, no query values).
+    pub(crate) shown: String,
+}
+
+impl Reply {
+    /// Google's JSON error (`{"error": {"status", "message"}}`), or an excerpt of the body,
+    /// fit for an error message: at most 300 characters, `secrets` blanked.
+    pub(crate) fn error_text(&self, secrets: &[&str]) -> String {
+        #[derive(Deserialize)]
+        struct Outer {
+            error: Inner,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            status: Option<String>,
+            message: Option<String>,
+        }
+        let text = match serde_json::from_slice::<Outer>(&self.body) {
+            Ok(Outer { error }) => format!(
+                "{}{}",
+                error.status.map(|s| format!("{s}: ")).unwrap_or_default(),
+                error.message.unwrap_or_default()
+            ),
+            Err(_) => String::from_utf8_lossy(&self.body).into_owned(),
+        };
+        crate::error::excerpt(scrub(&text, secrets).as_bytes(), 300)
+    }
+}
+
+/// Sends a request with an optional bearer token, extra headers and a JSON body to `endpoint`
+/// (TLS required off loopback unless allowed; no redirects; reply capped at
+/// [`TOKEN_REPLY_LIMIT`]) and returns the reply whatever its status. Transport failures are
+/// [`AuthError::Unavailable`].
+pub(crate) async fn call(
+    endpoint: &Endpoint<'_>,
+    method: reqwest::Method,
+    bearer: Option<&AccessToken>,
+    headers: &[(&'static str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Result<Reply, AuthError> {
+    let url = Url::parse(endpoint.uri)
+        .map_err(|e| AuthError::flow(format!("{:?} is not an absolute URL ({e})", endpoint.uri)))?;
+    require_tls(&url, endpoint.allow_http, endpoint.opt_in)
+        .map_err(|message| AuthError::InsecureEndpoint { message })?;
+    let shown = redacted(&url);
+    let mut request = http(endpoint.timeouts.connect)?
+        .request(method, url)
+        .timeout(endpoint.timeouts.request)
+        .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token.secret());
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.map_err(|e| AuthError::Unavailable {
+        message: format!("{shown} could not be reached ({})", transport_kind(&e)),
+    })?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = read_body(response, TOKEN_REPLY_LIMIT)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => AuthError::MalformedResponse {
+                status,
+                message: format!("the reply from {shown} is larger than {limit} bytes"),
+            },
+            BodyError::Transport(e) => AuthError::Unavailable {
+                message: format!(
+                    "the reply from {shown} was cut off ({})",
+                    transport_kind(&e)
+                ),
+            },
+        })?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        shown,
     })
 }
 

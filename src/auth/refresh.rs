@@ -115,7 +115,7 @@ impl UserCredentials {
         Self::parse_authorized_user("authorized_user JSON", json)
     }
 
-    fn parse_authorized_user(what: &str, json: &str) -> Result<Self, AuthError> {
+    pub(crate) fn parse_authorized_user(what: &str, json: &str) -> Result<Self, AuthError> {
         #[derive(Deserialize)]
         struct File {
             #[serde(rename = "type")]
@@ -221,6 +221,23 @@ impl UserCredentials {
         }
     }
 
+    /// Drops every token these credentials hold, in memory and in the store, without asking
+    /// the server (it has already revoked them: a Cross-Account Protection event). Later
+    /// calls fail with [`AuthError::ConsentRequired`] carrying `reason`. A refresh in flight
+    /// finishes first, so it cannot bring a token back. Returns the store's failure, if any.
+    pub(crate) async fn forget(&self, reason: &str) -> Option<AuthError> {
+        let _no_refresh = self.cache.refresh_lock().await;
+        {
+            let mut grant = self.cache.source.grant();
+            grant.refresh_token = None;
+            grant.dead = Some(AuthError::ConsentRequired {
+                description: Some(reason.to_string()),
+            });
+        }
+        self.cache.clear();
+        self.cache.source.clear_store().await
+    }
+
     /// Saves the current state to the store, if any (right after a code exchange); a failure
     /// is kept for [`store_error`](Self::store_error).
     pub(crate) async fn persist(&self, access: &AccessToken) {
@@ -230,7 +247,7 @@ impl UserCredentials {
 
 /// Runs a store operation on tokio's blocking pool: a file store's reads, writes and fsyncs
 /// must not stall the executor (the refresh lock is held meanwhile).
-async fn on_blocking_pool(
+pub(crate) async fn on_blocking_pool(
     work: impl FnOnce() -> Result<(), AuthError> + Send + 'static,
 ) -> Result<(), AuthError> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {

@@ -14,10 +14,10 @@ use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::AuthError;
 use super::cache::{Fetch, TokenCache, cached_credentials};
 use super::http::{Endpoint, Grant, Timeouts, TokenResponse, request_token};
 use super::provider::{parse_json, read_file};
+use super::{AuthError, Impersonation};
 
 /// A service account key, as downloaded from the Google Cloud console (JSON, `"type":
 /// "service_account"`). Its `Debug` never shows the private key.
@@ -54,7 +54,7 @@ impl ServiceAccountKey {
         Self::parse("service account key", json)
     }
 
-    fn parse(what: &str, json: &str) -> Result<Self, AuthError> {
+    pub(crate) fn parse(what: &str, json: &str) -> Result<Self, AuthError> {
         #[derive(Deserialize)]
         struct File {
             #[serde(rename = "type")]
@@ -142,7 +142,7 @@ pub struct ServiceAccountCredentials {
 cached_credentials!(ServiceAccountCredentials);
 
 pub(crate) struct Assertion {
-    key: ServiceAccountKey,
+    signer: Signer,
     scopes: Vec<String>,
     subject: Option<String>,
     token_uri: String,
@@ -150,10 +150,30 @@ pub(crate) struct Assertion {
     timeouts: Timeouts,
 }
 
+/// Who signs the assertion: a key file's private key, or IAM's `signJwt` (keyless).
+pub(crate) enum Signer {
+    Key(ServiceAccountKey),
+    Iam(Impersonation),
+}
+
+impl Signer {
+    fn client_email(&self) -> &str {
+        match self {
+            Signer::Key(key) => &key.client_email,
+            Signer::Iam(iam) => &iam.service_account,
+        }
+    }
+}
+
 impl fmt::Debug for Assertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let signer = match &self.signer {
+            Signer::Key(_) => "key file",
+            Signer::Iam(_) => "IAM signJwt",
+        };
         f.debug_struct("ServiceAccount")
-            .field("client_email", &self.key.client_email)
+            .field("client_email", &self.signer.client_email())
+            .field("signer", &signer)
             .field("scopes", &self.scopes)
             .field("subject", &self.subject)
             .finish()
@@ -168,10 +188,49 @@ impl ServiceAccountCredentials {
         S: AsRef<str>,
     {
         let token_uri = key.token_uri.clone();
+        Self::with_signer(Signer::Key(key), token_uri, scopes)
+    }
+
+    /// Keyless: the assertion is signed by the IAM Credentials API's `signJwt` as
+    /// `iam`'s service account, with the caller's credentials (the metadata server's,
+    /// [`default_credentials`](crate::auth::default_credentials), ...); no key file exists
+    /// anywhere. Everything else is as with a key: [`subject`](Self::subject) for domain-wide
+    /// delegation (granted to the service account's client id in the Admin console), then
+    /// the JWT bearer grant at Google's token endpoint.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), classroom::auth::AuthError> {
+    /// use classroom::Scope;
+    /// use classroom::auth::{CLOUD_PLATFORM_SCOPE, Impersonation, ServiceAccountCredentials, default_credentials};
+    ///
+    /// // On Google Cloud: the machine's own service account, allowed to sign for roster-sync.
+    /// let ambient = default_credentials([CLOUD_PLATFORM_SCOPE]).await?;
+    /// let iam = Impersonation::new("roster-sync@my-project.iam.gserviceaccount.com", ambient);
+    /// let credentials = ServiceAccountCredentials::keyless(iam, [Scope::RostersReadonly])
+    ///     .subject("admin@school.example.edu");
+    /// # Ok(()) }
+    /// ```
+    pub fn keyless<I, S>(iam: Impersonation, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::with_signer(
+            Signer::Iam(iam),
+            super::GOOGLE_TOKEN_URI.to_string(),
+            scopes,
+        )
+    }
+
+    fn with_signer<I, S>(signer: Signer, token_uri: String, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         ServiceAccountCredentials {
             cache: TokenCache::new(
                 Assertion {
-                    key,
+                    signer,
                     scopes: scopes.into_iter().map(|s| s.as_ref().to_string()).collect(),
                     subject: None,
                     token_uri,
@@ -221,14 +280,10 @@ impl ServiceAccountCredentials {
 }
 
 impl Assertion {
-    fn jwt(&self) -> Result<String, AuthError> {
+    async fn jwt(&self) -> Result<String, AuthError> {
         let now = Utc::now().timestamp();
-        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
-        if let Some(kid) = &self.key.private_key_id {
-            header["kid"] = kid.clone().into();
-        }
         let mut claims = serde_json::json!({
-            "iss": self.key.client_email,
+            "iss": self.signer.client_email(),
             "scope": self.scopes.join(" "),
             "aud": self.token_uri,
             "iat": now,
@@ -237,12 +292,20 @@ impl Assertion {
         if let Some(subject) = &self.subject {
             claims["sub"] = subject.clone().into();
         }
+        let key = match &self.signer {
+            Signer::Key(key) => key,
+            Signer::Iam(iam) => return iam.sign_jwt(&claims).await,
+        };
+        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT" });
+        if let Some(kid) = &key.private_key_id {
+            header["kid"] = kid.clone().into();
+        }
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let key = &self.key.key_pair;
+        let key = &key.key_pair;
         let mut signature = vec![0; key.public().modulus_len()];
         key.sign(
             &ring::signature::RSA_PKCS1_SHA256,
@@ -266,7 +329,7 @@ impl Fetch for Assertion {
                 "grant_type",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer".to_string(),
             ),
-            ("assertion", self.jwt()?),
+            ("assertion", self.jwt().await?),
         ];
         let endpoint = Endpoint {
             uri: &self.token_uri,
@@ -276,7 +339,10 @@ impl Fetch for Assertion {
         };
         let grant = Grant::JwtBearer {
             subject: self.subject.clone(),
-            client_id: self.key.client_id.clone(),
+            client_id: match &self.signer {
+                Signer::Key(key) => key.client_id.clone(),
+                Signer::Iam(_) => None,
+            },
             scopes: self.scopes.clone(),
         };
         request_token(&endpoint, form, None, &self.scopes, &grant).await

@@ -10,6 +10,12 @@
 //! - Google-shaped OAuth 2.0 endpoints: authorize (consent scripted with
 //!   [`Emulator::script_consent`]), token (authorization code with PKCE, refresh token, client
 //!   credentials, JWT bearer with signature check), revoke and tokeninfo;
+//! - the identity services production credentials need: a metadata server
+//!   ([`Emulator::metadata_host`], for `GCE_METADATA_HOST`), the IAM Credentials API's
+//!   `signJwt` and `generateAccessToken` ([`Emulator::iam_url`]) with a check of who may act
+//!   as which service account ([`Emulator::allow_token_creator`]), and Cross-Account
+//!   Protection's discovery document and JWKS with test security event tokens
+//!   ([`Emulator::security_event_token`]);
 //! - the batch endpoint (`multipart/mixed`, at most 50 calls);
 //! - injected faults ([`Fault`]) for resilience tests;
 //! - on request, Classroom's quotas ([`Quotas`]): per-user and per-project request rates
@@ -67,8 +73,11 @@ mod classroom;
 mod errors;
 mod faults;
 mod fields;
+mod iam;
+mod metadata;
 mod oauth;
 mod quota;
+mod risc;
 mod seed;
 mod server;
 mod spec;
@@ -81,6 +90,7 @@ use std::time::{Duration, SystemTime};
 
 pub use faults::Fault;
 pub use quota::Quotas;
+pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 
 use crate::Scope;

@@ -1,5 +1,8 @@
 //! Google-shaped OAuth 2.0 endpoints: authorize (scripted consent), token (authorization code
-//! with PKCE, refresh token, client credentials, JWT bearer), revoke and tokeninfo.
+//! with PKCE, refresh token, client credentials, JWT bearer), revoke and tokeninfo; and the
+//! routing to the other identity endpoints: IAM Credentials ([`iam`](super::iam)), the
+//! metadata server ([`metadata`](super::metadata)) and Cross-Account Protection
+//! ([`risc`](super::risc)).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,12 +19,15 @@ use crate::Scope;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Scopes the authorize and token endpoints accept besides Classroom's.
-const IDENTITY_SCOPES: [&str; 5] = [
+const IDENTITY_SCOPES: [&str; 7] = [
     "openid",
     "email",
     "profile",
     "https://www.googleapis.com/auth/userinfo.email",
     "https://www.googleapis.com/auth/userinfo.profile",
+    // What credentials calling the IAM Credentials API (keyless delegation) hold.
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/iam",
 ];
 
 /// The name of an OAuth endpoint, for fault matching, if `path` is one.
@@ -31,7 +37,9 @@ pub(crate) fn endpoint(path: &str) -> Option<&'static str> {
         "/token" | "/oauth2/v4/token" => Some("oauth.token"),
         "/revoke" | "/o/oauth2/revoke" => Some("oauth.revoke"),
         "/tokeninfo" | "/oauth2/v3/tokeninfo" => Some("oauth.tokeninfo"),
-        _ => None,
+        _ => super::iam::endpoint(path)
+            .or_else(|| super::metadata::endpoint(path))
+            .or_else(|| super::risc::endpoint(path)),
     }
 }
 
@@ -58,6 +66,9 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {
         Some("oauth.token") if req.verb == "POST" => token(shared, req),
         Some("oauth.revoke") if matches!(req.verb, "POST" | "GET") => revoke(shared, req),
         Some("oauth.tokeninfo") => tokeninfo(shared, req),
+        Some(name) if name.starts_with("iam.") => super::iam::handle(shared, req),
+        Some(name) if name.starts_with("metadata.") => super::metadata::handle(shared, req),
+        Some(name) if name.starts_with("risc.") => super::risc::handle(shared, req),
         _ => oauth_error(405, "invalid_request", "Use POST for this endpoint."),
     }
 }
@@ -85,7 +96,7 @@ fn get<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn known_scope(scope: &str) -> bool {
+pub(crate) fn known_scope(scope: &str) -> bool {
     Scope::from_url(scope).is_some() || IDENTITY_SCOPES.contains(&scope)
 }
 
@@ -283,7 +294,7 @@ fn client_auth(state: &State, req: &Req<'_>, params: &[(String, String)]) -> Res
     }
 }
 
-fn issue(
+pub(crate) fn issue(
     state: &mut State,
     user: String,
     scopes: Vec<String>,

@@ -45,6 +45,9 @@ pub mod demo {
     pub const CLIENT_SECRET: &str = "emulator-demo-secret";
     /// The demo service account (see `Emulator::service_account_key`).
     pub const SERVICE_ACCOUNT: &str = "roster-sync@emulator-demo.iam.gserviceaccount.com";
+    /// The service account attached to the emulated machine (the metadata server's); by
+    /// default it may act as [`SERVICE_ACCOUNT`] through the IAM Credentials API.
+    pub const METADATA_SERVICE_ACCOUNT: &str = "vm-runtime@emulator-demo.iam.gserviceaccount.com";
 }
 
 /// A throwaway key made for the emulator; it authorizes nothing anywhere else.
@@ -108,7 +111,7 @@ pub(crate) fn users_and_clients(state: &mut State) {
     }
 }
 
-fn service_account_der() -> Option<Vec<u8>> {
+pub(crate) fn service_account_der() -> Option<Vec<u8>> {
     let body: String = SERVICE_ACCOUNT_PEM
         .lines()
         .filter(|l| !l.starts_with("-----"))

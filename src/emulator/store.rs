@@ -85,6 +85,8 @@ pub(crate) struct State {
     pub(crate) clients: Vec<Client>,
     /// Service accounts: email to public key (DER `RSAPublicKey`).
     pub(crate) service_accounts: HashMap<String, Vec<u8>>,
+    /// Who may act as which service account through the IAM Credentials API.
+    pub(crate) token_creators: super::iam::TokenCreators,
     /// Scopes each user has granted each client, for `include_granted_scopes`.
     pub(crate) granted: HashMap<(String, String), Vec<String>>,
     pub(crate) next_id: u64,
