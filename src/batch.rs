@@ -92,8 +92,8 @@ pub struct BatchSlot<R> {
 /// - A call answered 429 or 503 is retried in a later batch under the same rules as a single
 ///   call (the client's [`RetryPolicy`](crate::RetryPolicy), the call's idempotency, the
 ///   client's retry budget); its error is the same [`ApiError`] a single call gets.
-/// - Per-call `with_retry` and `with_timeout` do not apply inside a batch, which runs under
-///   the client's; `with_idempotency`, `with_fields` and `with_quota_user` do.
+/// - Per-call `with_retry`, `with_timeout` and `with_api_key` do not apply inside a batch,
+///   which runs under the client's; `with_idempotency`, `with_fields` and `with_quota_user` do.
 #[derive(Debug)]
 pub struct Batch {
     client: Classroom,
@@ -496,11 +496,11 @@ impl Sender<'_> {
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
 
         let url = format!("{}{}", self.client.root_url(), crate::resources::BATCH_PATH);
-        let response = self
-            .client
-            .http()
-            .post(url)
-            .bearer_auth(token)
+        let mut request = self.client.http().post(url).bearer_auth(token);
+        if let Some(key) = &self.client.settings().api_key {
+            request = request.header(request::API_KEY_HEADER, key.secret());
+        }
+        let response = request
             .header(
                 reqwest::header::CONTENT_TYPE,
                 format!("multipart/mixed; boundary={boundary}"),

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::Credentials;
+use crate::auth::{ApiKey, Credentials};
 use crate::scope_check::{Dynamic, ScopeSet};
 use crate::{Error, RateLimit, Result, RetryBudget, RetryPolicy};
 
@@ -75,6 +75,7 @@ pub(crate) struct Settings {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_empty_pages: u32,
     pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) api_key: Option<ApiKey>,
 }
 
 impl<S> fmt::Debug for Classroom<S> {
@@ -151,6 +152,7 @@ pub struct ClassroomBuilder {
     max_response_bytes: Option<usize>,
     max_empty_pages: Option<u32>,
     rate_limit: Option<RateLimit>,
+    api_key: Option<ApiKey>,
     allow_insecure_http: bool,
 }
 
@@ -247,6 +249,13 @@ impl ClassroomBuilder {
         self
     }
 
+    /// Sends an API key with every call, beside the OAuth token, so that Google attributes
+    /// the calls to the key's project for quota. A call can carry another with `with_api_key`.
+    pub fn api_key(mut self, key: ApiKey) -> Self {
+        self.api_key = Some(key);
+        self
+    }
+
     /// Allows an `http://` root URL on a host other than loopback. Without it such a URL is
     /// refused, since every call would send its bearer token in clear. Only for a
     /// TLS-terminating proxy you control; `http://` to `127.0.0.1`, `::1` or `localhost` (the
@@ -322,6 +331,7 @@ impl ClassroomBuilder {
                         .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                     max_empty_pages: self.max_empty_pages.unwrap_or(DEFAULT_MAX_EMPTY_PAGES),
                     rate_limit: self.rate_limit,
+                    api_key: self.api_key,
                 },
             }),
             scopes: PhantomData,

@@ -12,10 +12,15 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::ApiKey;
 use crate::error::{TransportKind, excerpt};
 use crate::net::{self, BodyError};
 use crate::retry::{self, Failure};
 use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result, RetryPolicy};
+
+/// The header that carries an API key (Google's alternative to the `key` query parameter,
+/// which would put the key in every URL).
+pub(crate) const API_KEY_HEADER: &str = "x-goog-api-key";
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded, in paths and queries
 /// alike, so an id holding `/`, `?`, `#`, `%`, spaces or non-ASCII stays one path segment.
@@ -27,7 +32,8 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Options for one call, apart from the method's own parameters: every request builder takes
 /// them through its `with_*` methods (`with_retry`, `with_timeout`, `with_idempotency`,
-/// `with_fields`, `with_quota_user`, or all at once with `with_options`), a namespace no
+/// `with_fields`, `with_quota_user`, `with_api_key`, or all at once with `with_options`), a
+/// namespace no
 /// parameter of the API can collide with. What is not set here comes from the client.
 ///
 /// ```no_run
@@ -67,6 +73,7 @@ pub struct RequestOptions {
     pub(crate) idempotent: Option<bool>,
     pub(crate) fields: Option<String>,
     pub(crate) quota_user: Option<String>,
+    pub(crate) api_key: Option<ApiKey>,
 }
 
 impl RequestOptions {
@@ -102,6 +109,13 @@ impl RequestOptions {
     /// Attributes the call to a user for quota purposes (at most 40 characters).
     pub fn with_quota_user(mut self, quota_user: impl Into<String>) -> Self {
         self.quota_user = Some(quota_user.into());
+        self
+    }
+
+    /// Sends this API key with the call instead of the client's (see
+    /// [`ClassroomBuilder::api_key`](crate::ClassroomBuilder::api_key)).
+    pub fn with_api_key(mut self, key: ApiKey) -> Self {
+        self.api_key = Some(key);
         self
     }
 }
@@ -153,6 +167,13 @@ macro_rules! request_options {
             quota_user: impl ::std::convert::Into<::std::string::String>,
         ) -> Self {
             self.options = self.options.with_quota_user(quota_user);
+            self
+        }
+
+        /// Sends this API key with the call instead of the client's; see
+        /// [`RequestOptions::with_api_key`](crate::RequestOptions::with_api_key).
+        pub fn with_api_key(mut self, key: $crate::auth::ApiKey) -> Self {
+            self.options = self.options.with_api_key(key);
             self
         }
     };
@@ -327,6 +348,7 @@ impl Classroom {
             .or(settings.idempotency)
             .unwrap_or(method.http_method.is_idempotent());
         let timeout = call.options.timeout.unwrap_or(settings.timeout);
+        let api_key = call.options.api_key.as_ref().or(settings.api_key.as_ref());
         let credentials = self.credentials();
 
         if let Some(limit) = &settings.rate_limit {
@@ -354,6 +376,9 @@ impl Classroom {
                     .http()
                     .request(verb.clone(), url.clone())
                     .bearer_auth(token.secret());
+                if let Some(key) = api_key {
+                    request = request.header(API_KEY_HEADER, key.secret());
+                }
                 if let Some(body) = &body {
                     request = request
                         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -540,3 +540,33 @@ async fn classroom_codes_are_typed_and_lasting_ones_are_not_retried() {
         Some(classroom::ClassroomReason::CourseMemberLimitReached)
     );
 }
+
+#[tokio::test]
+async fn an_api_key_goes_in_a_header_and_stays_out_of_urls_and_debug() {
+    let server = ok_server().await;
+    let client = classroom::Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::new("t"))
+        .api_key(classroom::auth::ApiKey::new("AIza-client-key"))
+        .build()
+        .unwrap();
+    client.courses().get("a").send().await.unwrap();
+    client
+        .courses()
+        .get("b")
+        .with_api_key(classroom::auth::ApiKey::new("AIza-call-key"))
+        .send()
+        .await
+        .unwrap();
+    let requests = server.take_requests();
+    assert_eq!(
+        requests[0].header("x-goog-api-key"),
+        Some("AIza-client-key")
+    );
+    assert_eq!(requests[1].header("x-goog-api-key"), Some("AIza-call-key"));
+    for request in &requests {
+        assert!(!request.raw_query.contains("AIza"), "never in the URL");
+    }
+    let debug = format!("{client:?}");
+    assert!(!debug.contains("AIza"), "{debug}");
+}

@@ -127,7 +127,7 @@ pub use risc::{
     SecurityEvent, SubjectTokens, TokenRegistry,
 };
 pub use scopes::Scope;
-pub use secret::{ClientSecret, RefreshToken};
+pub use secret::{ApiKey, ClientSecret, RefreshToken};
 pub use service_account::{ServiceAccountCredentials, ServiceAccountKey};
 pub use store::{FileStore, MemoryStore, StoredToken, TokenStore};
 pub use token::{AccessToken, BearerToken, Credentials};

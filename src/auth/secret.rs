@@ -40,6 +40,12 @@ secret!(
     /// A refresh token: long-lived, it gets new access tokens without the user.
     RefreshToken
 );
+secret!(
+    /// A Google Cloud API key, sent beside the OAuth token to attribute calls to a project
+    /// for quota (`ClassroomBuilder::api_key`). It travels in the `X-Goog-Api-Key` header,
+    /// never in a URL, so no URL in an error or a log can show it.
+    ApiKey
+);
 
 /// Random bytes, base64url without padding: for `state` and the PKCE verifier.
 pub(crate) fn random_token(bytes: usize) -> Result<String, super::AuthError> {
