@@ -12,6 +12,11 @@ use classroom::auth::{ClientCredentials, ClientSecret, Credentials, OAuthClient,
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut token_url = None;
     let mut client_id = None;
     let mut scopes = Vec::new();

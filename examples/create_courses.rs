@@ -37,6 +37,11 @@ const SECTIONS: [(&str, &str); 5] = [
 
 #[tokio::main]
 async fn main() {
+    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = run().await {
         eprintln!("error: {e}");
         let mut source = std::error::Error::source(e.as_ref());

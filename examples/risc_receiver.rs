@@ -85,6 +85,11 @@ async fn serve(listener: tokio::net::TcpListener, receiver: Arc<RiscReceiver>) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("--demo") => demo().await,

@@ -14,6 +14,11 @@ use futures::TryStreamExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut args = std::env::args().skip(1);
     let usage = "usage: service_account KEY_JSON SUBJECT_EMAIL";
     let key = ServiceAccountKey::from_file(args.next().ok_or(usage)?)?;

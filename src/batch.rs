@@ -9,6 +9,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::error::TransportKind;
 use crate::net::{self, BodyError};
@@ -297,17 +298,21 @@ impl Sender<'_> {
                         }
                         let left = policy.budget().saturating_sub(started.elapsed());
                         let limit = settings.timeout.min(left);
-                        let outcome =
-                            tokio::time::timeout(limit, self.exchange(token.secret(), chunk))
-                                .await
-                                .unwrap_or_else(|_| {
-                                    let error = Error::Transport {
-                                        method: "batch",
-                                        kind: TransportKind::Timeout,
-                                        source: None,
-                                    };
-                                    Err((Some(Failure::TimedOut), error))
-                                });
+                        let span =
+                            tracing::debug_span!("classroom.batch", calls = chunk.len(), attempt);
+                        let outcome = tokio::time::timeout(
+                            limit,
+                            self.exchange(token.secret(), chunk).instrument(span),
+                        )
+                        .await
+                        .unwrap_or_else(|_| {
+                            let error = Error::Transport {
+                                method: "batch",
+                                kind: TransportKind::Timeout,
+                                source: None,
+                            };
+                            Err((Some(Failure::TimedOut), error))
+                        });
                         match outcome {
                             Ok(replies) => self.settle(chunk, replies, &mut failed),
                             Err((failure, error)) => {
@@ -406,6 +411,13 @@ impl Sender<'_> {
             });
             match delay {
                 Some(delay) => {
+                    tracing::info!(
+                        method = part.method.id,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        why = %error,
+                        "retrying a batched call"
+                    );
                     wait = wait.max(delay);
                     again.push(i);
                 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -320,10 +321,19 @@ impl Classroom {
         self.send(call).await.map(|_| ())
     }
 
+    /// Sends a call inside a `classroom.call` span naming its method.
+    async fn send(&self, call: Call<'_>) -> Result<(u16, Bytes)> {
+        let span = tracing::debug_span!("classroom.call", method = call.method.id);
+        self.send_attempts(call).instrument(span).await
+    }
+
     /// The one place that sends: for each attempt a token, the scope check, the request and
     /// its reply read under the size cap, all within the attempt's time; between attempts the
     /// retry decision ([`retry::decide`]) and the client's retry budget.
-    async fn send(&self, call: Call<'_>) -> Result<(u16, Bytes)> {
+    ///
+    /// Traced (never with a secret): each attempt's outcome and latency at `debug`, each retry
+    /// and why at `info`, so that a call retrying for minutes is not silent.
+    async fn send_attempts(&self, call: Call<'_>) -> Result<(u16, Bytes)> {
         let method = call.method;
         let url = url(self.root_url(), &call)?;
         let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput {
@@ -402,6 +412,7 @@ impl Classroom {
                     })?;
                 Ok((token, status, retry_after, body))
             };
+            let attempt_started = Instant::now();
             let outcome = match tokio::time::timeout(timeout.min(left), exchange).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err((
@@ -413,8 +424,10 @@ impl Classroom {
                     },
                 )),
             };
+            let latency_ms = attempt_started.elapsed().as_millis() as u64;
             let (failure, error) = match outcome {
                 Ok((_, status @ 200..=299, _, body)) => {
+                    tracing::debug!(attempt, status, latency_ms, "answered");
                     settings.retry_budget.deposit();
                     return Ok((status, body));
                 }
@@ -442,6 +455,7 @@ impl Classroom {
                 }
                 Err(failed) => failed,
             };
+            tracing::debug!(attempt, status = error.http_status(), latency_ms, %error, "failed");
             let Some(failure) = failure else {
                 return Err(error);
             };
@@ -454,9 +468,19 @@ impl Classroom {
                 retry::jitter(),
             ) {
                 Some(delay) if settings.retry_budget.withdraw(failure.cost()) => {
+                    tracing::info!(
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        why = %error,
+                        "retrying"
+                    );
                     tokio::time::sleep(delay).await;
                 }
-                _ => return Err(error),
+                Some(_) => {
+                    tracing::info!(attempt, %error, "not retrying: the client's retry budget is spent");
+                    return Err(error);
+                }
+                None => return Err(error),
             }
         }
     }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -168,7 +169,22 @@ impl<F: Fetch> TokenCache<F> {
                 }
             }
         }
-        let outcome = self.source.fetch().await;
+        let started = Instant::now();
+        let outcome = self
+            .source
+            .fetch()
+            .instrument(tracing::debug_span!("classroom.token_fetch"))
+            .await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &outcome {
+            Ok(response) => tracing::debug!(
+                elapsed_ms,
+                expires_in_s = response.expires_in.map(|d| d.as_secs()),
+                "fetched an access token"
+            ),
+            // The error's text never holds a secret (see AuthError).
+            Err(error) => tracing::warn!(elapsed_ms, %error, "fetching an access token failed"),
+        }
         let mut state = self.state();
         state.generation += 1;
         match outcome {

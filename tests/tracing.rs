@@ -1,0 +1,68 @@
+//! Every call is traced: its method, each attempt's outcome, each retry and why; never a
+//! secret.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use classroom::BearerToken;
+use common::{Reply, TestServer};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn calls_and_retries_are_traced_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    let server = TestServer::start(move |_| {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        match *n {
+            1 => Reply::json(
+                503,
+                &json!({"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}),
+            ),
+            _ => Reply::json(200, &json!({"id": "c"})),
+        }
+    })
+    .await;
+    let client = common::client_with(&server, BearerToken::new("ya29.SECRET-TOKEN"));
+    client.courses().get("c").send().await.unwrap();
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("classroom.call") && log.contains("classroom.courses.get"),
+        "{log}"
+    );
+    assert!(
+        log.contains("retrying") && log.contains("HTTP 503"),
+        "says why: {log}"
+    );
+    assert!(
+        log.contains("answered") && log.contains("status=200"),
+        "{log}"
+    );
+    assert!(!log.contains("SECRET"), "no token in the log: {log}");
+}
