@@ -34,8 +34,10 @@ pub enum Error {
         method: &'static str,
         /// Any one of these would authorize the call.
         accepted: Vec<Scope>,
-        /// The scopes the credentials hold.
+        /// The scopes the credentials hold, as the token lists them (URLs).
         granted: Vec<String>,
+        /// The Classroom scopes among `granted`, as [`Scope`]s.
+        granted_scopes: Vec<Scope>,
     },
 
     /// A request argument or a client setting is invalid (e.g. an empty id). Nothing was sent.

@@ -66,6 +66,18 @@ pub mod resources;
 pub mod scope_check;
 
 pub use auth::{AccessToken, BearerToken, Credentials, Scope};
+/// The date and time crate the models use (`DateTime<Utc>`, `NaiveDate`), re-exported so that
+/// your code uses the same version.
+pub use chrono;
+/// The futures crate whose `Stream` the list methods' `pages()` and `items()` return,
+/// re-exported so that your code uses the same version.
+pub use futures;
+
+/// What reading the SDK's streams takes: `use classroom::prelude::*;` brings `StreamExt` and
+/// `TryStreamExt` (for `items().try_next()`, `.try_collect()`, ...) into scope.
+pub mod prelude {
+    pub use futures::{Stream, StreamExt, TryStreamExt};
+}
 pub use batch::{Batch, BatchCall, BatchResults, BatchSlot, MAX_BATCH_CALLS};
 pub use client::{
     Classroom, ClassroomBuilder, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_MAX_RESPONSE_BYTES,

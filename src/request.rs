@@ -17,7 +17,7 @@ use crate::auth::ApiKey;
 use crate::error::{TransportKind, excerpt};
 use crate::net::{self, BodyError};
 use crate::retry::{self, Failure};
-use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result, RetryPolicy};
+use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result, RetryPolicy, Scope};
 
 /// The header that carries an API key (Google's alternative to the `key` query parameter,
 /// which would put the key in every URL).
@@ -495,6 +495,7 @@ pub(crate) fn check_scopes(
             method: method.id,
             accepted: method.authorizing_scopes().collect(),
             granted: granted.to_vec(),
+            granted_scopes: granted.iter().filter_map(|g| Scope::from_url(g)).collect(),
         }),
         _ => Ok(()),
     }

@@ -35,6 +35,13 @@ pub(crate) fn authorizes<S: AsRef<str>>(method: &MethodInfo, granted: &[S]) -> b
         .any(|scope| granted.iter().any(|g| g.as_ref() == scope.url()))
 }
 
+/// A scope as its URL, so that anything taking scope URLs (`with_scopes`, say) takes `Scope`s.
+impl From<Scope> for String {
+    fn from(scope: Scope) -> String {
+        scope.url().to_string()
+    }
+}
+
 impl AsRef<str> for Scope {
     fn as_ref(&self) -> &str {
         self.url()
