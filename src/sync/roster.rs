@@ -1,0 +1,884 @@
+//! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
+//! every problem named by file, line and column before anything else happens.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
+/// reads as active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    /// `active`, or no status.
+    Active,
+    /// `inactive` (OneRoster 1.0; 1.1 readers accept it).
+    Inactive,
+    /// `tobedeleted`.
+    ToBeDeleted,
+}
+
+impl Status {
+    /// Whether the record counts: only active records become Classroom state.
+    pub fn is_active(self) -> bool {
+        self == Status::Active
+    }
+}
+
+/// A row of `orgs.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Org {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `name`.
+    pub name: String,
+    /// `type` (school, district, ...).
+    pub org_type: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `users.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct User {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `enabledUser`.
+    pub enabled: bool,
+    /// `role` (teacher, student, administrator, aide, guardian, parent, proctor, relative).
+    pub role: String,
+    /// `username`.
+    pub username: String,
+    /// `givenName`.
+    pub given_name: String,
+    /// `familyName`.
+    pub family_name: String,
+    /// `email`: how the user is matched to a Google account.
+    pub email: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `courses.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Course {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `title`.
+    pub title: String,
+    /// `courseCode`.
+    pub course_code: String,
+    /// `orgSourcedId`.
+    pub org_sourced_id: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `classes.csv`: one section of a course, which becomes one Classroom course.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Class {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `title`.
+    pub title: String,
+    /// `courseSourcedId`.
+    pub course_sourced_id: String,
+    /// `classCode`.
+    pub class_code: String,
+    /// `classType` (homeroom or scheduled).
+    pub class_type: String,
+    /// `location`.
+    pub location: String,
+    /// `schoolSourcedId`.
+    pub school_sourced_id: String,
+    /// `termSourcedIds`, split on commas.
+    pub term_sourced_ids: Vec<String>,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `enrollments.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Enrollment {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `classSourcedId`.
+    pub class_sourced_id: String,
+    /// `schoolSourcedId`.
+    pub school_sourced_id: String,
+    /// `userSourcedId`.
+    pub user_sourced_id: String,
+    /// `role` (teacher, student, administrator, proctor).
+    pub role: String,
+    /// `primary`: the class's primary teacher, who will own its Classroom course.
+    pub primary: bool,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A OneRoster v1.1 CSV export (bulk), read and checked by [`Roster::read`].
+///
+/// Read: `orgs.csv`, `users.csv`, `courses.csv`, `classes.csv`, `enrollments.csv` (all five
+/// must be there; other files, such as `academicSessions.csv` and `manifest.csv`, are not
+/// read). Checked, with every problem reported at once:
+///
+/// - each file's header: every column is one of the standard's for that file (or an
+///   extension, `metadata.*`), none twice, and the columns the sync needs are present;
+/// - each row: as many fields as the header; required values present; `status`, `role`,
+///   `classType`, `enabledUser` and `primary` hold values the standard allows;
+/// - `sourcedId`s unique within each file;
+/// - references resolve: a class's course and school, a course's org, an enrollment's class,
+///   school and user;
+/// - a user with an active enrollment has an email, the key that matches them to a Google
+///   account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Roster {
+    /// `orgs.csv`, in file order.
+    pub orgs: Vec<Org>,
+    /// `users.csv`, in file order.
+    pub users: Vec<User>,
+    /// `courses.csv`, in file order.
+    pub courses: Vec<Course>,
+    /// `classes.csv`, in file order.
+    pub classes: Vec<Class>,
+    /// `enrollments.csv`, in file order.
+    pub enrollments: Vec<Enrollment>,
+}
+
+/// One thing wrong with the input, where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct InputProblem {
+    /// The file, e.g. `enrollments.csv`.
+    pub file: String,
+    /// The line (1 is the header), when the problem is in one.
+    pub line: Option<u64>,
+    /// The column's header name, when the problem is in one.
+    pub column: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The OneRoster files could not be used: every problem found, in file order. Nothing was
+/// planned or applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct InputError {
+    /// The directory read.
+    pub dir: PathBuf,
+    /// What is wrong, at least one.
+    pub problems: Vec<InputProblem>,
+}
+
+/// At most this many problems are collected; a file that is wholly wrong says so soon enough.
+const MAX_PROBLEMS: usize = 100;
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "the OneRoster files in {} cannot be used ({n} problem{}{}); nothing was changed",
+            self.dir.display(),
+            if n == 1 { "" } else { "s" },
+            if n >= MAX_PROBLEMS { " or more" } else { "" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A file's columns as the standard defines them, and which of them the sync needs.
+struct Table {
+    file: &'static str,
+    columns: &'static [&'static str],
+    required: &'static [&'static str],
+}
+
+const ORGS: Table = Table {
+    file: "orgs.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "name",
+        "type",
+        "identifier",
+        "parentSourcedId",
+    ],
+    required: &["sourcedId", "name", "type"],
+};
+
+const USERS: Table = Table {
+    file: "users.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "enabledUser",
+        "orgSourcedIds",
+        "role",
+        "username",
+        "userIds",
+        "givenName",
+        "familyName",
+        "middleName",
+        "identifier",
+        "email",
+        "sms",
+        "phone",
+        "agentSourcedIds",
+        "grades",
+        "password",
+    ],
+    required: &[
+        "sourcedId",
+        "enabledUser",
+        "role",
+        "username",
+        "givenName",
+        "familyName",
+        "email",
+    ],
+};
+
+const COURSES: Table = Table {
+    file: "courses.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "schoolYearSourcedId",
+        "title",
+        "courseCode",
+        "grades",
+        "orgSourcedId",
+        "subjects",
+        "subjectCodes",
+    ],
+    required: &["sourcedId", "title", "orgSourcedId"],
+};
+
+const CLASSES: Table = Table {
+    file: "classes.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "title",
+        "grades",
+        "courseSourcedId",
+        "classCode",
+        "classType",
+        "location",
+        "schoolSourcedId",
+        "termSourcedIds",
+        "subjects",
+        "subjectCodes",
+        "periods",
+    ],
+    required: &[
+        "sourcedId",
+        "title",
+        "courseSourcedId",
+        "classType",
+        "schoolSourcedId",
+        "termSourcedIds",
+    ],
+};
+
+const ENROLLMENTS: Table = Table {
+    file: "enrollments.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+        "primary",
+        "beginDate",
+        "endDate",
+    ],
+    required: &[
+        "sourcedId",
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+    ],
+};
+
+/// The standard's column names of each file, in its order (what the synthetic district writes).
+pub(crate) fn columns(file: &str) -> &'static [&'static str] {
+    [ORGS, USERS, COURSES, CLASSES, ENROLLMENTS]
+        .into_iter()
+        .find(|t| t.file == file)
+        .map_or(&[], |t| t.columns)
+}
+
+/// Collects problems, up to [`MAX_PROBLEMS`].
+#[derive(Default)]
+struct Problems(Vec<InputProblem>);
+
+impl Problems {
+    fn add(&mut self, file: &str, line: Option<u64>, column: Option<&str>, message: String) {
+        if self.0.len() < MAX_PROBLEMS {
+            self.0.push(InputProblem {
+                file: file.to_string(),
+                line,
+                column: column.map(str::to_string),
+                message,
+            });
+        }
+    }
+}
+
+/// One data row of a file, with where it is.
+struct Row<'a> {
+    table: &'a Table,
+    index: &'a HashMap<&'static str, usize>,
+    record: csv::StringRecord,
+    line: u64,
+}
+
+impl Row<'_> {
+    /// The trimmed value of a column; empty when the header lacks it.
+    fn get(&self, column: &str) -> &str {
+        self.index
+            .get(column)
+            .and_then(|&i| self.record.get(i))
+            .map_or("", str::trim)
+    }
+
+    fn required(&self, column: &str, problems: &mut Problems) -> String {
+        let value = self.get(column);
+        if value.is_empty() && self.index.contains_key(column) {
+            problems.add(
+                self.table.file,
+                Some(self.line),
+                Some(column),
+                "a value is required".into(),
+            );
+        }
+        value.to_string()
+    }
+
+    fn status(&self, problems: &mut Problems) -> Status {
+        match self.get("status").to_ascii_lowercase().as_str() {
+            "" | "active" => Status::Active,
+            "inactive" => Status::Inactive,
+            "tobedeleted" => Status::ToBeDeleted,
+            other => {
+                self.bad(
+                    "status",
+                    format!("{other:?} is not a status (active, tobedeleted)"),
+                    problems,
+                );
+                Status::Active
+            }
+        }
+    }
+
+    fn one_of(&self, column: &str, allowed: &[&str], problems: &mut Problems) -> String {
+        let value = self.get(column);
+        if !value.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+            self.bad(
+                column,
+                format!("{value:?} is not one of {}", allowed.join(", ")),
+                problems,
+            );
+        }
+        value.to_ascii_lowercase()
+    }
+
+    fn boolean(&self, column: &str, default: bool, problems: &mut Problems) -> bool {
+        match self.get(column).to_ascii_lowercase().as_str() {
+            "" => default,
+            "true" => true,
+            "false" => false,
+            other => {
+                self.bad(column, format!("{other:?} is not true or false"), problems);
+                default
+            }
+        }
+    }
+
+    fn bad(&self, column: &str, message: String, problems: &mut Problems) {
+        problems.add(self.table.file, Some(self.line), Some(column), message);
+    }
+}
+
+/// Reads one file: its header checked, then each row handed to `each` (rows with the wrong
+/// number of fields are reported and skipped). A missing or unreadable file is one problem.
+fn read_table(
+    dir: &Path,
+    table: &Table,
+    problems: &mut Problems,
+    mut each: impl FnMut(&Row<'_>, &mut Problems),
+) {
+    let path = dir.join(table.file);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.add(
+                table.file,
+                None,
+                None,
+                format!("the file is missing from {} (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)", dir.display()),
+            );
+            return;
+        }
+        Err(e) => {
+            problems.add(table.file, None, None, format!("cannot be read: {e}"));
+            return;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(file);
+    let header = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            problems.add(
+                table.file,
+                Some(1),
+                None,
+                format!("the header cannot be read: {e}"),
+            );
+            return;
+        }
+    };
+    if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
+        problems.add(
+            table.file,
+            Some(1),
+            None,
+            "the file is empty: a header row is required".into(),
+        );
+        return;
+    }
+    let mut index: HashMap<&'static str, usize> = HashMap::new();
+    let mut header_ok = true;
+    for (i, name) in header.iter().enumerate() {
+        // A byte-order mark before the first name is common in exports from spreadsheets.
+        let name = name.trim_start_matches('\u{feff}').trim();
+        match table.columns.iter().find(|c| **c == name) {
+            Some(known) => {
+                if index.insert(known, i).is_some() {
+                    problems.add(
+                        table.file,
+                        Some(1),
+                        Some(name),
+                        format!("column {name} appears twice in the header"),
+                    );
+                    header_ok = false;
+                }
+            }
+            None if name.starts_with("metadata.") => {}
+            None => {
+                let hint = table
+                    .columns
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(name))
+                    .map(|c| format!(" (did you mean {c}? names are case-sensitive)"))
+                    .unwrap_or_default();
+                problems.add(
+                    table.file,
+                    Some(1),
+                    Some(name),
+                    format!(
+                        "unknown column {name:?} (column {}){hint}; OneRoster v1.1 defines {}, and extensions start with metadata.",
+                        i + 1,
+                        table.columns.join(", ")
+                    ),
+                );
+                header_ok = false;
+            }
+        }
+    }
+    for required in table.required {
+        if !index.contains_key(required) {
+            problems.add(
+                table.file,
+                Some(1),
+                Some(required),
+                format!("the header lacks the required column {required}"),
+            );
+            header_ok = false;
+        }
+    }
+    if !header_ok {
+        return;
+    }
+    let width = header.len();
+    for result in reader.records() {
+        let record = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.add(
+                    table.file,
+                    line,
+                    None,
+                    format!("the row cannot be read: {e}"),
+                );
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != width {
+            let last = header.get(record.len().min(width)).unwrap_or("").trim();
+            let message = if record.len() < width {
+                format!(
+                    "the row has {} fields but the header has {width}: the values from column {} ({last}) on are missing",
+                    record.len(),
+                    record.len() + 1
+                )
+            } else {
+                format!(
+                    "the row has {} fields but the header has {width}",
+                    record.len()
+                )
+            };
+            let column = (record.len() < width).then_some(last);
+            problems.add(table.file, Some(line), column, message);
+            continue;
+        }
+        let row = Row {
+            table,
+            index: &index,
+            record,
+            line,
+        };
+        each(&row, problems);
+    }
+}
+
+/// Records each `sourcedId` of a file; a second one is a problem naming both lines.
+fn unique(seen: &mut HashMap<String, u64>, row: &Row<'_>, id: &str, problems: &mut Problems) {
+    if id.is_empty() {
+        return;
+    }
+    if let Some(first) = seen.insert(id.to_string(), row.line) {
+        seen.insert(id.to_string(), first);
+        row.bad(
+            "sourcedId",
+            format!("sourcedId {id:?} is already used on line {first}"),
+            problems,
+        );
+    }
+}
+
+impl Roster {
+    /// Reads and checks the OneRoster CSV files in `dir`. Any problem, anywhere, makes this an
+    /// error listing every problem found, so a bad export never becomes a partial sync.
+    pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
+        let dir = dir.as_ref();
+        let mut problems = Problems::default();
+        let mut roster = Roster::default();
+
+        let mut seen = HashMap::new();
+        read_table(dir, &ORGS, &mut problems, |row, p| {
+            let org = Org {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                name: row.required("name", p),
+                org_type: row.required("type", p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &org.sourced_id, p);
+            roster.orgs.push(org);
+        });
+
+        let mut seen = HashMap::new();
+        read_table(dir, &USERS, &mut problems, |row, p| {
+            row.required("enabledUser", p);
+            row.required("role", p);
+            let user = User {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                enabled: row.boolean("enabledUser", true, p),
+                role: row.one_of(
+                    "role",
+                    &[
+                        "administrator",
+                        "aide",
+                        "guardian",
+                        "parent",
+                        "proctor",
+                        "relative",
+                        "student",
+                        "teacher",
+                    ],
+                    p,
+                ),
+                username: row.required("username", p),
+                given_name: row.get("givenName").to_string(),
+                family_name: row.get("familyName").to_string(),
+                email: row.get("email").to_string(),
+                line: row.line,
+            };
+            if !user.email.is_empty() && !plausible_email(&user.email) {
+                row.bad(
+                    "email",
+                    format!("{:?} is not an email address", user.email),
+                    p,
+                );
+            }
+            unique(&mut seen, row, &user.sourced_id, p);
+            roster.users.push(user);
+        });
+
+        let mut seen = HashMap::new();
+        read_table(dir, &COURSES, &mut problems, |row, p| {
+            let course = Course {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                title: row.required("title", p),
+                course_code: row.get("courseCode").to_string(),
+                org_sourced_id: row.required("orgSourcedId", p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &course.sourced_id, p);
+            roster.courses.push(course);
+        });
+
+        let mut seen = HashMap::new();
+        read_table(dir, &CLASSES, &mut problems, |row, p| {
+            row.required("classType", p);
+            let class = Class {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                title: row.required("title", p),
+                course_sourced_id: row.required("courseSourcedId", p),
+                class_code: row.get("classCode").to_string(),
+                class_type: row.one_of("classType", &["homeroom", "scheduled"], p),
+                location: row.get("location").to_string(),
+                school_sourced_id: row.required("schoolSourcedId", p),
+                term_sourced_ids: row
+                    .required("termSourcedIds", p)
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                line: row.line,
+            };
+            unique(&mut seen, row, &class.sourced_id, p);
+            roster.classes.push(class);
+        });
+
+        let mut seen = HashMap::new();
+        read_table(dir, &ENROLLMENTS, &mut problems, |row, p| {
+            row.required("role", p);
+            let enrollment = Enrollment {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                class_sourced_id: row.required("classSourcedId", p),
+                school_sourced_id: row.required("schoolSourcedId", p),
+                user_sourced_id: row.required("userSourcedId", p),
+                role: row.one_of(
+                    "role",
+                    &["administrator", "proctor", "student", "teacher"],
+                    p,
+                ),
+                primary: row.boolean("primary", false, p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &enrollment.sourced_id, p);
+            roster.enrollments.push(enrollment);
+        });
+
+        roster.check_references(&mut problems);
+        if problems.0.is_empty() {
+            Ok(roster)
+        } else {
+            Err(InputError {
+                dir: dir.to_path_buf(),
+                problems: problems.0,
+            })
+        }
+    }
+
+    /// Every reference between files resolves, and every user the sync must match has an email.
+    fn check_references(&self, problems: &mut Problems) {
+        let orgs: BTreeMap<&str, &Org> = self
+            .orgs
+            .iter()
+            .map(|o| (o.sourced_id.as_str(), o))
+            .collect();
+        let users: HashMap<&str, &User> = self
+            .users
+            .iter()
+            .map(|u| (u.sourced_id.as_str(), u))
+            .collect();
+        let courses: HashMap<&str, &Course> = self
+            .courses
+            .iter()
+            .map(|c| (c.sourced_id.as_str(), c))
+            .collect();
+        let classes: HashMap<&str, &Class> = self
+            .classes
+            .iter()
+            .map(|c| (c.sourced_id.as_str(), c))
+            .collect();
+        let missing = |problems: &mut Problems,
+                       file: &str,
+                       line: u64,
+                       column: &str,
+                       what: &str,
+                       id: &str,
+                       in_file: &str| {
+            problems.add(
+                file,
+                Some(line),
+                Some(column),
+                format!("{what} {id:?} is not in {in_file}"),
+            );
+        };
+        for course in &self.courses {
+            if !course.org_sourced_id.is_empty()
+                && !orgs.contains_key(course.org_sourced_id.as_str())
+            {
+                missing(
+                    problems,
+                    "courses.csv",
+                    course.line,
+                    "orgSourcedId",
+                    "org",
+                    &course.org_sourced_id,
+                    "orgs.csv",
+                );
+            }
+        }
+        for class in &self.classes {
+            if !class.course_sourced_id.is_empty()
+                && !courses.contains_key(class.course_sourced_id.as_str())
+            {
+                missing(
+                    problems,
+                    "classes.csv",
+                    class.line,
+                    "courseSourcedId",
+                    "course",
+                    &class.course_sourced_id,
+                    "courses.csv",
+                );
+            }
+            if !class.school_sourced_id.is_empty()
+                && !orgs.contains_key(class.school_sourced_id.as_str())
+            {
+                missing(
+                    problems,
+                    "classes.csv",
+                    class.line,
+                    "schoolSourcedId",
+                    "school",
+                    &class.school_sourced_id,
+                    "orgs.csv",
+                );
+            }
+        }
+        let mut reported_no_email = std::collections::HashSet::new();
+        for e in &self.enrollments {
+            if !e.class_sourced_id.is_empty() && !classes.contains_key(e.class_sourced_id.as_str())
+            {
+                missing(
+                    problems,
+                    "enrollments.csv",
+                    e.line,
+                    "classSourcedId",
+                    "class",
+                    &e.class_sourced_id,
+                    "classes.csv",
+                );
+            }
+            if !e.school_sourced_id.is_empty() && !orgs.contains_key(e.school_sourced_id.as_str()) {
+                missing(
+                    problems,
+                    "enrollments.csv",
+                    e.line,
+                    "schoolSourcedId",
+                    "school",
+                    &e.school_sourced_id,
+                    "orgs.csv",
+                );
+            }
+            match users.get(e.user_sourced_id.as_str()) {
+                None if !e.user_sourced_id.is_empty() => {
+                    missing(
+                        problems,
+                        "enrollments.csv",
+                        e.line,
+                        "userSourcedId",
+                        "user",
+                        &e.user_sourced_id,
+                        "users.csv",
+                    );
+                }
+                Some(user)
+                    if e.status.is_active()
+                        && user.status.is_active()
+                        && user.email.is_empty()
+                        && matches!(e.role.as_str(), "teacher" | "student")
+                        && reported_no_email.insert(user.sourced_id.as_str()) =>
+                {
+                    problems.add(
+                        "users.csv",
+                        Some(user.line),
+                        Some("email"),
+                        format!(
+                            "user {:?} has an active enrollment (enrollments.csv line {}) but no email, which is how users are matched to Google accounts",
+                            user.sourced_id, e.line
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Something `@` something: Classroom decides the rest.
+fn plausible_email(email: &str) -> bool {
+    email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+    })
+}
