@@ -1,7 +1,7 @@
 //! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
 //! every problem named by file, line and column before anything else happens.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -451,7 +451,7 @@ fn read_table(
     table: &Table,
     problems: &mut Problems,
     mut each: impl FnMut(&Row<'_>, &mut Problems),
-) {
+) -> Option<HashSet<String>> {
     let path = dir.join(table.file);
     let file = match std::fs::File::open(&path) {
         Ok(f) => f,
@@ -462,11 +462,11 @@ fn read_table(
                 None,
                 format!("the file is missing from {} (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)", dir.display()),
             );
-            return;
+            return None;
         }
         Err(e) => {
             problems.add(table.file, None, None, format!("cannot be read: {e}"));
-            return;
+            return None;
         }
     };
     let mut reader = csv::ReaderBuilder::new()
@@ -482,7 +482,7 @@ fn read_table(
                 None,
                 format!("the header cannot be read: {e}"),
             );
-            return;
+            return None;
         }
     };
     if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
@@ -492,7 +492,7 @@ fn read_table(
             None,
             "the file is empty: a header row is required".into(),
         );
-        return;
+        return None;
     }
     let mut index: HashMap<&'static str, usize> = HashMap::new();
     let mut header_ok = true;
@@ -545,9 +545,11 @@ fn read_table(
         }
     }
     if !header_ok {
-        return;
+        return None;
     }
     let width = header.len();
+    // The ids of rows skipped for their width: references to them are not reported again.
+    let mut broken = HashSet::new();
     for result in reader.records() {
         let record = match result {
             Ok(r) => r,
@@ -578,6 +580,9 @@ fn read_table(
                 )
             };
             let column = (record.len() < width).then_some(last);
+            if let Some(id) = index.get("sourcedId").and_then(|&i| record.get(i)) {
+                broken.insert(id.trim().to_string());
+            }
             problems.add(table.file, Some(line), column, message);
             continue;
         }
@@ -589,6 +594,7 @@ fn read_table(
         };
         each(&row, problems);
     }
+    Some(broken)
 }
 
 /// Records each `sourcedId` of a file; a second one is a problem naming both lines.
@@ -615,7 +621,7 @@ impl Roster {
         let mut roster = Roster::default();
 
         let mut seen = HashMap::new();
-        read_table(dir, &ORGS, &mut problems, |row, p| {
+        let orgs_ok = read_table(dir, &ORGS, &mut problems, |row, p| {
             let org = Org {
                 sourced_id: row.required("sourcedId", p),
                 status: row.status(p),
@@ -628,7 +634,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        read_table(dir, &USERS, &mut problems, |row, p| {
+        let users_ok = read_table(dir, &USERS, &mut problems, |row, p| {
             row.required("enabledUser", p);
             row.required("role", p);
             let user = User {
@@ -667,7 +673,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        read_table(dir, &COURSES, &mut problems, |row, p| {
+        let courses_ok = read_table(dir, &COURSES, &mut problems, |row, p| {
             let course = Course {
                 sourced_id: row.required("sourcedId", p),
                 status: row.status(p),
@@ -681,7 +687,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        read_table(dir, &CLASSES, &mut problems, |row, p| {
+        let classes_ok = read_table(dir, &CLASSES, &mut problems, |row, p| {
             row.required("classType", p);
             let class = Class {
                 sourced_id: row.required("sourcedId", p),
@@ -726,7 +732,14 @@ impl Roster {
             roster.enrollments.push(enrollment);
         });
 
-        roster.check_references(&mut problems);
+        // References into a file whose header was unusable would all look broken: skip them.
+        let usable = Usable {
+            orgs: orgs_ok,
+            users: users_ok,
+            courses: courses_ok,
+            classes: classes_ok,
+        };
+        roster.check_references(&usable, &mut problems);
         if problems.0.is_empty() {
             Ok(roster)
         } else {
@@ -738,8 +751,8 @@ impl Roster {
     }
 
     /// Every reference between files resolves, and every user the sync must match has an email.
-    fn check_references(&self, problems: &mut Problems) {
-        let orgs: BTreeMap<&str, &Org> = self
+    fn check_references(&self, usable: &Usable, problems: &mut Problems) {
+        let orgs: HashMap<&str, &Org> = self
             .orgs
             .iter()
             .map(|o| (o.sourced_id.as_str(), o))
@@ -774,9 +787,7 @@ impl Roster {
             );
         };
         for course in &self.courses {
-            if !course.org_sourced_id.is_empty()
-                && !orgs.contains_key(course.org_sourced_id.as_str())
-            {
+            if unresolved(&usable.orgs, &orgs, &course.org_sourced_id) {
                 missing(
                     problems,
                     "courses.csv",
@@ -789,9 +800,7 @@ impl Roster {
             }
         }
         for class in &self.classes {
-            if !class.course_sourced_id.is_empty()
-                && !courses.contains_key(class.course_sourced_id.as_str())
-            {
+            if unresolved(&usable.courses, &courses, &class.course_sourced_id) {
                 missing(
                     problems,
                     "classes.csv",
@@ -802,9 +811,7 @@ impl Roster {
                     "courses.csv",
                 );
             }
-            if !class.school_sourced_id.is_empty()
-                && !orgs.contains_key(class.school_sourced_id.as_str())
-            {
+            if unresolved(&usable.orgs, &orgs, &class.school_sourced_id) {
                 missing(
                     problems,
                     "classes.csv",
@@ -818,8 +825,7 @@ impl Roster {
         }
         let mut reported_no_email = std::collections::HashSet::new();
         for e in &self.enrollments {
-            if !e.class_sourced_id.is_empty() && !classes.contains_key(e.class_sourced_id.as_str())
-            {
+            if unresolved(&usable.classes, &classes, &e.class_sourced_id) {
                 missing(
                     problems,
                     "enrollments.csv",
@@ -830,7 +836,7 @@ impl Roster {
                     "classes.csv",
                 );
             }
-            if !e.school_sourced_id.is_empty() && !orgs.contains_key(e.school_sourced_id.as_str()) {
+            if unresolved(&usable.orgs, &orgs, &e.school_sourced_id) {
                 missing(
                     problems,
                     "enrollments.csv",
@@ -842,7 +848,7 @@ impl Roster {
                 );
             }
             match users.get(e.user_sourced_id.as_str()) {
-                None if !e.user_sourced_id.is_empty() => {
+                None if unresolved(&usable.users, &users, &e.user_sourced_id) => {
                     missing(
                         problems,
                         "enrollments.csv",
@@ -874,6 +880,22 @@ impl Roster {
             }
         }
     }
+}
+
+/// Which files could be read, so that references into them can be checked.
+struct Usable {
+    orgs: Option<HashSet<String>>,
+    users: Option<HashSet<String>>,
+    courses: Option<HashSet<String>>,
+    classes: Option<HashSet<String>>,
+}
+
+/// Whether a reference to `id` is to be reported: its file was usable, and `id` is neither
+/// in it nor on a row already reported.
+fn unresolved<T>(usable: &Option<HashSet<String>>, rows: &HashMap<&str, T>, id: &str) -> bool {
+    usable
+        .as_ref()
+        .is_some_and(|broken| !id.is_empty() && !rows.contains_key(id) && !broken.contains(id))
 }
 
 /// Something `@` something: Classroom decides the rest.

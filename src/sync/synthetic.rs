@@ -19,9 +19,9 @@ use std::path::Path;
 
 use super::roster::columns;
 
-/// How big a district to make, and from which seed.
+/// How big a district to make, and from which seed. Build one from the default:
+/// `DistrictSpec { classes: 12, ..DistrictSpec::default() }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct DistrictSpec {
     /// The seed of the generator.
     pub seed: u64,
