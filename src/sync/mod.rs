@@ -516,25 +516,9 @@ impl RosterSync {
         let mut current = HashMap::new();
         for (((alias, course), teachers), students) in found.into_iter().zip(teachers).zip(students)
         {
-            let by_email = |members: Vec<(Option<String>, Option<crate::models::UserProfile>)>| {
-                let mut out = BTreeMap::new();
-                for (user_id, profile) in members {
-                    let user_id = user_id
-                        .or_else(|| profile.as_ref().and_then(|p| p.id.clone()))
-                        .unwrap_or_default();
-                    match profile.and_then(|p| p.email_address) {
-                        Some(email) => {
-                            out.insert(email.to_ascii_lowercase(), user_id);
-                        }
-                        None => {
-                            return Err(SyncError::NoEmail {
-                                alias: alias.clone(),
-                                user_id,
-                            });
-                        }
-                    }
-                }
-                Ok(out)
+            let no_email = |user_id| SyncError::NoEmail {
+                alias: alias.clone(),
+                user_id,
             };
             let now = CurrentCourse {
                 id: course.id.clone().unwrap_or_default(),
@@ -545,8 +529,8 @@ impl RosterSync {
                 },
                 state: course.course_state.clone(),
                 owner_id: course.owner_id.clone().unwrap_or_default(),
-                teachers: by_email(teachers)?,
-                students: by_email(students)?,
+                teachers: by_email(teachers).map_err(no_email)?,
+                students: by_email(students).map_err(no_email)?,
             };
             current.insert(alias, now);
         }
@@ -619,4 +603,24 @@ impl RosterSync {
         }
         Ok(())
     }
+}
+
+/// Members by lower-cased email, with their user ids; the id of a member without an email as
+/// the error.
+fn by_email(
+    members: Vec<(Option<String>, Option<crate::models::UserProfile>)>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (user_id, profile) in members {
+        let user_id = user_id
+            .or_else(|| profile.as_ref().and_then(|p| p.id.clone()))
+            .unwrap_or_default();
+        match profile.and_then(|p| p.email_address) {
+            Some(email) => {
+                out.insert(email.to_ascii_lowercase(), user_id);
+            }
+            None => return Err(user_id),
+        }
+    }
+    Ok(out)
 }
