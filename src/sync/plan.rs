@@ -475,3 +475,43 @@ mod tests {
         assert_eq!(alias_for("p-", "é"), "d:p-_C3_A9");
     }
 }
+
+#[cfg(test)]
+mod desired_tests {
+    use super::*;
+    use crate::sync::roster::tests::good;
+
+    #[test]
+    fn only_active_records_count_and_the_primary_teacher_owns() {
+        let roster = Roster::read(good("desired")).unwrap();
+        let courses = desired(&roster, "sis-");
+        assert_eq!(courses.len(), 1, "the class to be deleted is not wanted");
+        let k1 = &courses[0];
+        assert_eq!(k1.alias, "d:sis-k1");
+        assert_eq!(
+            k1.fields,
+            CourseFields {
+                name: "Biology P1".into(),
+                section: "Biology".into(),
+                room: "Lab 2".into(),
+            }
+        );
+        assert_eq!(
+            k1.owner.as_deref(),
+            Some("bo@school.example"),
+            "the primary teacher, though listed second"
+        );
+        let teachers: Vec<_> = k1.teachers.keys().map(String::as_str).collect();
+        assert_eq!(
+            teachers,
+            ["ann.lee@school.example", "bo@school.example"],
+            "emails compare lower-cased"
+        );
+        let students: Vec<_> = k1.students.keys().map(String::as_str).collect();
+        assert_eq!(
+            students,
+            ["cy@school.example"],
+            "neither a user to be deleted, nor a disabled one, nor an enrollment to be deleted"
+        );
+    }
+}

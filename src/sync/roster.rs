@@ -904,3 +904,134 @@ fn plausible_email(email: &str) -> bool {
         !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Writes the five files (header and rows as CSV text) into a fresh directory.
+    pub(crate) fn write_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("classroom-roster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir
+    }
+
+    pub(crate) const ORGS_CSV: &str = "sourcedId,name,type\nsch,School,school\n";
+    pub(crate) const USERS_CSV: &str = "\u{feff}sourcedId,status,enabledUser,role,username,givenName,familyName,email,metadata.house\n\
+        t1,active,true,teacher,t1,Ann,Lee,Ann.Lee@school.example,red\n\
+        t2,,true,teacher,t2,Bo,Ng,bo@school.example,\n\
+        s1,active,true,student,s1,Cy,Ho,cy@school.example,blue\n\
+        s2,tobedeleted,true,student,s2,Di,Oz,di@school.example,\n\
+        s3,active,false,student,s3,Ed,Po,ed@school.example,\n";
+    pub(crate) const COURSES_CSV: &str = "sourcedId,title,orgSourcedId\nc1,Biology,sch\n";
+    pub(crate) const CLASSES_CSV: &str = "sourcedId,status,title,courseSourcedId,classType,location,schoolSourcedId,termSourcedIds\n\
+        k1,active,Biology P1,c1,scheduled,Lab 2,sch,\"t1,t2\"\n\
+        k2,tobedeleted,Biology P2,c1,scheduled,,sch,t1\n";
+    pub(crate) const ENROLLMENTS_CSV: &str = "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n\
+        e1,active,k1,sch,t1,teacher,false\n\
+        e2,active,k1,sch,t2,teacher,true\n\
+        e3,active,k1,sch,s1,student,\n\
+        e4,active,k1,sch,s2,student,\n\
+        e5,active,k1,sch,s3,student,\n\
+        e6,tobedeleted,k1,sch,s1,teacher,\n\
+        e7,active,k2,sch,s1,student,\n";
+
+    pub(crate) fn good(name: &str) -> PathBuf {
+        write_dir(
+            name,
+            &[
+                ("orgs.csv", ORGS_CSV),
+                ("users.csv", USERS_CSV),
+                ("courses.csv", COURSES_CSV),
+                ("classes.csv", CLASSES_CSV),
+                ("enrollments.csv", ENROLLMENTS_CSV),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_byte_order_mark_extension_columns_and_optional_columns_are_accepted() {
+        let roster = Roster::read(good("accepted")).unwrap();
+        assert_eq!(roster.users.len(), 5);
+        assert_eq!(
+            roster.users[0].sourced_id, "t1",
+            "the BOM is not part of the name"
+        );
+        assert_eq!(
+            roster.users[1].status,
+            Status::Active,
+            "an empty status is active"
+        );
+        assert_eq!(roster.users[3].status, Status::ToBeDeleted);
+        assert!(!roster.users[4].enabled);
+        assert_eq!(roster.classes[0].term_sourced_ids, ["t1", "t2"]);
+        assert_eq!(roster.enrollments[1].line, 3, "lines count the header as 1");
+    }
+
+    #[test]
+    fn a_header_in_the_wrong_case_is_named_with_the_right_one() {
+        let dir = good("case");
+        std::fs::write(
+            dir.join("courses.csv"),
+            "sourcedId,Title,orgSourcedId\nc1,Biology,sch\n",
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("courses.csv line 1, column Title: unknown column")
+                && text.contains("did you mean title?"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_by_line_and_column() {
+        let dir = good("values");
+        std::fs::write(
+            dir.join("enrollments.csv"),
+            "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n\
+             e1,gone,k1,sch,t1,teacher,maybe\n\
+             e2,active,k1,sch,,guardian,\n",
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let at: Vec<(Option<u64>, Option<&str>)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (Some(2), Some("status")),
+                (Some(2), Some("primary")),
+                (Some(3), Some("userSourcedId")),
+                (Some(3), Some("role")),
+            ],
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_enrolled_user_without_an_email_cannot_be_matched() {
+        let dir = good("no-email");
+        std::fs::write(
+            dir.join("users.csv"),
+            USERS_CSV.replace("cy@school.example", ""),
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        let p = &error.problems[0];
+        assert_eq!(
+            (p.file.as_str(), p.line, p.column.as_deref()),
+            ("users.csv", Some(4), Some("email"))
+        );
+    }
+}
