@@ -620,3 +620,34 @@ async fn the_plan_reads_as_json_with_its_counts() {
     assert_eq!(back, plan, "a plan read back from JSON is the same plan");
     assert!(plan.to_string().contains("Plan: 12 create course"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_rate_limit_paces_the_whole_sync() {
+    let roster = Roster::read(write(&small_district(13), "limited")).unwrap();
+    let emulator = emulator_for(&roster);
+    // 6,000 calls a minute: 100 a second after a burst of 100.
+    let token = emulator.token_for("admin", &SCOPES);
+    let classroom = Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(BearerToken::new(token).with_scopes(SCOPES.iter().map(|s| s.url())))
+        .rate_limit(classroom::RateLimit::new().user_per_minute(6_000))
+        .build()
+        .unwrap();
+    let sync = RosterSync::new(classroom);
+    let plan = sync.plan(&roster).await.unwrap();
+    let started = Instant::now();
+    let report = sync.apply(&plan).await;
+    let took = started.elapsed();
+    assert_eq!(report.summary().failed, 0, "{report}");
+    let calls = plan.read_calls + report.calls;
+    let bound = Duration::from_secs_f64((calls as f64 - 100.0) / 100.0);
+    eprintln!(
+        "{} calls (plan {} + apply {}) at 100/s after a burst of 100: apply took {took:?}, the \
+         quota allows {bound:?} for plan and apply together",
+        calls, plan.read_calls, report.calls
+    );
+    assert!(
+        took + Duration::from_millis(150) >= bound,
+        "every call waited its turn: {took:?} for {calls} calls"
+    );
+}
