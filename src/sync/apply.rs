@@ -22,6 +22,10 @@ pub enum Outcome {
     /// Classroom was already so: the course existed under its alias (`ALREADY_EXISTS`), the
     /// member was already in the course (409), or no longer in it (404). Usual on a rerun
     /// after a failure, when the earlier attempt had acted.
+    ///
+    /// Classroom answers 409 too when the user is in the course in the other role (a student
+    /// planned as a teacher); such an add shows up again in the next plan until the other
+    /// membership is removed (`remove_members`, whose removals are applied before adds).
     AlreadySo,
     /// Not sent, because a change it depends on failed (the course's creation).
     Skipped(String),
