@@ -42,6 +42,7 @@
 //! - [`scope_check`]: with the `scope-check` feature, clients whose calls are checked against
 //!   their scopes at compile time.
 //! - `emulator` (feature `emulator`): a local Classroom and OAuth server for tests and demos.
+//! - `sync` (feature `sync`): roster sync from OneRoster CSV files, planned, then applied.
 //! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`],
 //!   [`Error::is_already_exists`] and [`ApiError::is_scope_insufficient`].
 //! - [`RetryPolicy`] and [`RequestOptions`]: what is retried (never a write the server may have
@@ -94,3 +95,7 @@ pub use retry::{RetryBudget, RetryPolicy};
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
+
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+pub mod sync;

@@ -1,0 +1,626 @@
+//! Roster sync from OneRoster files: plan, then apply (feature `sync`).
+//!
+//! A student information system exports the district's classes, users and enrollments as
+//! OneRoster v1.1 CSV files; this module makes Classroom match them, the way `terraform plan`
+//! and `terraform apply` make infrastructure match its description:
+//!
+//! 1. [`Roster::read`] reads and checks the files. Any bad row is an [`InputError`] naming its
+//!    file, line and column, and nothing goes further.
+//! 2. [`RosterSync::plan`] reads Classroom's state through the SDK (each class's course by its
+//!    alias, its teachers and students; in batches, paced by the client's
+//!    [`RateLimit`](crate::RateLimit) when it has one) and returns a [`Plan`]: the list of
+//!    [`Change`]s, printable for a person and serializable as JSON. Nothing is written.
+//! 3. [`RosterSync::apply`] carries the plan out in batches and returns one [`Outcome`] per
+//!    change: done, already so, skipped, or failed with the typed [`Error`](crate::Error).
+//!    Failures that will not clear (a user outside the domain, a full course) are reported
+//!    and the rest goes on.
+//!
+//! ```no_run
+//! use classroom::sync::{Roster, RosterSync, SyncOptions};
+//!
+//! # async fn run(classroom: classroom::Classroom) -> Result<(), Box<dyn std::error::Error>> {
+//! let roster = Roster::read("/data/oneroster")?;
+//! let sync = RosterSync::new(classroom).options(SyncOptions::default().remove_members(true));
+//! let plan = sync.plan(&roster).await?;
+//! println!("{plan}");
+//! let report = sync.apply(&plan).await;
+//! println!("{}", report.summary());
+//! assert!(sync.plan(&roster).await?.is_empty() || !report.failures().is_empty());
+//! # Ok(()) }
+//! ```
+//!
+//! # How the roster maps to Classroom
+//!
+//! - Each active class (of an active course) is one Classroom course, identified by the domain
+//!   alias [`alias_for`]`(prefix, class sourcedId)`, `d:sis-...` by default. Its name is the
+//!   class's `title`, its section the course's `title`, its room the class's `location`. A
+//!   new course is created `ACTIVE`, owned by the class's primary teacher (the first teacher
+//!   if none is primary, the acting user if it has none); ownership is never changed later.
+//! - Each active enrollment of an active, enabled user with role `teacher` or `student` is a
+//!   membership, by the user's `email`. Other roles (`administrator`, `proctor`) are left out.
+//! - A course's owner is never removed, and courses without the sync's alias prefix are never
+//!   touched.
+//!
+//! # Reruns converge
+//!
+//! Courses are created under their alias with
+//! [`with_idempotency(true)`](crate::RequestOptions::with_idempotency): a create whose answer
+//! was lost is retried, and a second create of the same alias answers `ALREADY_EXISTS`, which
+//! counts as already so; a member added twice answers 409 the same way, a member removed twice
+//! 404. So an apply that failed or was cut off at any point, planned and applied again, ends
+//! in the roster's state with no duplicate course or membership.
+//!
+//! # Credentials
+//!
+//! A domain administrator (a service account acting as one) with the scopes
+//! [`SCOPES`]: `classroom.courses`, `classroom.rosters` and `classroom.profile.emails` (to
+//! match members by email).
+
+mod apply;
+mod plan;
+mod roster;
+pub mod synthetic;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::models::{Course, CourseState};
+use crate::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
+
+pub use apply::{ApplyReport, ChangeOutcome, Outcome, Progress, Summary};
+pub use plan::{Change, ChangeKind, Counts, CourseFields, FieldChange, Plan, alias_for};
+pub use roster::{
+    Class, Course as RosterCourse, Enrollment, InputError, InputProblem, Org, Roster, Status, User,
+};
+
+use plan::{DesiredCourse, desired};
+
+/// The scopes a sync needs: courses (create, update, archive), rosters (teachers and
+/// students), and members' emails (to match them to the roster).
+pub const SCOPES: [Scope; 3] = [Scope::Courses, Scope::Rosters, Scope::ProfileEmails];
+
+/// What a sync plans, and how it reads and writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// The start of every alias name after `d:` (default `sis-`): the sync's namespace.
+    pub alias_prefix: String,
+    /// Plan courses that are missing (default on).
+    pub create_courses: bool,
+    /// Plan changes of name, section and room, and bring archived courses back (default on).
+    pub update_courses: bool,
+    /// Plan teachers and students to add (default on).
+    pub add_members: bool,
+    /// Plan teachers and students not in the roster to be removed (default off).
+    pub remove_members: bool,
+    /// Plan courses under the alias prefix whose class is not in the roster to be archived
+    /// (default off). Finding them lists every active and provisioned course the user sees,
+    /// and the aliases of those not in the roster: about one call per such course.
+    pub archive_missing: bool,
+    /// How many batch requests may be in flight at once (default 4). The client's rate limit,
+    /// if any, paces them all.
+    pub concurrency: usize,
+    /// Page size for listing teachers, students and courses (default 100).
+    pub page_size: i32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            alias_prefix: "sis-".into(),
+            create_courses: true,
+            update_courses: true,
+            add_members: true,
+            remove_members: false,
+            archive_missing: false,
+            concurrency: 4,
+            page_size: 100,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Sets [`SyncOptions::alias_prefix`].
+    pub fn alias_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.alias_prefix = prefix.into();
+        self
+    }
+
+    /// Sets [`SyncOptions::create_courses`].
+    pub fn create_courses(mut self, on: bool) -> Self {
+        self.create_courses = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::update_courses`].
+    pub fn update_courses(mut self, on: bool) -> Self {
+        self.update_courses = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::add_members`].
+    pub fn add_members(mut self, on: bool) -> Self {
+        self.add_members = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::remove_members`].
+    pub fn remove_members(mut self, on: bool) -> Self {
+        self.remove_members = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::archive_missing`].
+    pub fn archive_missing(mut self, on: bool) -> Self {
+        self.archive_missing = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::concurrency`] (at least 1).
+    pub fn concurrency(mut self, batches: usize) -> Self {
+        self.concurrency = batches.max(1);
+        self
+    }
+
+    /// Sets [`SyncOptions::page_size`].
+    pub fn page_size(mut self, size: i32) -> Self {
+        self.page_size = size;
+        self
+    }
+}
+
+/// What stopped a plan. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The OneRoster files are invalid.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Reading Classroom's state failed.
+    #[error("reading {what} failed: {source}")]
+    #[non_exhaustive]
+    Read {
+        /// What was being read, e.g. `course d:sis-101`.
+        what: String,
+        /// The SDK's error.
+        #[source]
+        source: crate::Error,
+    },
+    /// Classroom did not give a member's email, so members cannot be matched to the roster.
+    #[error(
+        "{alias}: Classroom gave no email for member {user_id}; authorize with the \
+         classroom.profile.emails scope (see classroom::sync::SCOPES)"
+    )]
+    #[non_exhaustive]
+    NoEmail {
+        /// The course's alias.
+        alias: String,
+        /// The member's user id.
+        user_id: String,
+    },
+    /// The alias prefix holds a character aliases do not allow.
+    #[error(
+        "the alias prefix {0:?} may hold only ASCII letters, digits, '-', '_' and '.', as Classroom aliases do"
+    )]
+    InvalidPrefix(String),
+}
+
+/// Makes Classroom match a [`Roster`]: [`plan`](RosterSync::plan), then
+/// [`apply`](RosterSync::apply). See the [module docs](self).
+///
+/// The client decides how calls are paced and retried: give it a
+/// [`RateLimit`](crate::RateLimit) (`RateLimit::classroom()` for Classroom's documented quotas)
+/// to keep the sync under the quota rather than bouncing off it.
+#[derive(Clone, Debug)]
+pub struct RosterSync {
+    classroom: Classroom,
+    options: SyncOptions,
+}
+
+/// A course as Classroom has it.
+#[derive(Debug)]
+struct CurrentCourse {
+    id: String,
+    fields: CourseFields,
+    state: Option<CourseState>,
+    owner_id: String,
+    /// Members by lower-cased email: their user ids.
+    teachers: BTreeMap<String, String>,
+    students: BTreeMap<String, String>,
+}
+
+impl RosterSync {
+    /// A sync through this client, with default [`SyncOptions`].
+    pub fn new(classroom: Classroom) -> Self {
+        RosterSync {
+            classroom,
+            options: SyncOptions::default(),
+        }
+    }
+
+    /// Sets the options.
+    pub fn options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The options in force.
+    pub fn sync_options(&self) -> &SyncOptions {
+        &self.options
+    }
+
+    /// Reads Classroom's state and returns the changes that would make it match `roster`.
+    /// Writes nothing.
+    pub async fn plan(&self, roster: &Roster) -> Result<Plan, SyncError> {
+        let prefix = &self.options.alias_prefix;
+        if !plan::valid_prefix(prefix) {
+            return Err(SyncError::InvalidPrefix(prefix.clone()));
+        }
+        let wanted = desired(roster, prefix);
+        let mut calls = 0u64;
+        let current = self.read_current(&wanted, &mut calls).await?;
+        let mut changes = Vec::new();
+        for course in &wanted {
+            match current.get(&course.alias) {
+                None => self.plan_new(course, &mut changes),
+                Some(now) => self.plan_existing(course, now, &mut changes),
+            }
+        }
+        if self.options.archive_missing {
+            let known: HashSet<&str> = current.values().map(|c| c.id.as_str()).collect();
+            self.plan_archives(&known, &mut changes, &mut calls).await?;
+        }
+        Ok(Plan::new(changes, wanted.len(), calls))
+    }
+
+    fn plan_new(&self, course: &DesiredCourse, changes: &mut Vec<Change>) {
+        if !self.options.create_courses {
+            return;
+        }
+        changes.push(Change::CreateCourse {
+            alias: course.alias.clone(),
+            class: course.class.clone(),
+            fields: course.fields.clone(),
+            owner: course.owner.clone().unwrap_or_else(|| "me".into()),
+        });
+        if self.options.add_members {
+            for email in course.teachers.keys() {
+                // The owner is a teacher from the moment the course exists.
+                if course.owner.as_ref() != Some(email) {
+                    changes.push(Change::AddTeacher {
+                        alias: course.alias.clone(),
+                        email: email.clone(),
+                    });
+                }
+            }
+            for email in course.students.keys() {
+                changes.push(Change::AddStudent {
+                    alias: course.alias.clone(),
+                    email: email.clone(),
+                });
+            }
+        }
+    }
+
+    fn plan_existing(
+        &self,
+        course: &DesiredCourse,
+        now: &CurrentCourse,
+        changes: &mut Vec<Change>,
+    ) {
+        let alias = &course.alias;
+        if self.options.update_courses {
+            let mut diff = Vec::new();
+            let (want, have) = (&course.fields, &now.fields);
+            for (field, want, have) in [
+                ("name", &want.name, &have.name),
+                ("section", &want.section, &have.section),
+                ("room", &want.room, &have.room),
+            ] {
+                if want != have {
+                    diff.push(FieldChange::new(field, have, want));
+                }
+            }
+            if now.state == Some(CourseState::Archived) {
+                diff.push(FieldChange::new("courseState", "ARCHIVED", "ACTIVE"));
+            }
+            if !diff.is_empty() {
+                changes.push(Change::UpdateCourse {
+                    alias: alias.clone(),
+                    changes: diff,
+                });
+            }
+        }
+        if self.options.add_members {
+            for email in course.teachers.keys() {
+                if !now.teachers.contains_key(email) {
+                    changes.push(Change::AddTeacher {
+                        alias: alias.clone(),
+                        email: email.clone(),
+                    });
+                }
+            }
+            for email in course.students.keys() {
+                if !now.students.contains_key(email) {
+                    changes.push(Change::AddStudent {
+                        alias: alias.clone(),
+                        email: email.clone(),
+                    });
+                }
+            }
+        }
+        if self.options.remove_members {
+            for (email, user_id) in &now.teachers {
+                if !course.teachers.contains_key(email) && *user_id != now.owner_id {
+                    changes.push(Change::RemoveTeacher {
+                        alias: alias.clone(),
+                        email: email.clone(),
+                        user_id: user_id.clone(),
+                    });
+                }
+            }
+            for (email, user_id) in &now.students {
+                if !course.students.contains_key(email) {
+                    changes.push(Change::RemoveStudent {
+                        alias: alias.clone(),
+                        email: email.clone(),
+                        user_id: user_id.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends calls of one method in batches, up to `concurrency` batch requests at once, and
+    /// returns their results in order.
+    async fn batched<C: BatchCall>(
+        &self,
+        calls: Vec<C>,
+        count: &mut u64,
+    ) -> Vec<crate::Result<C::Response>> {
+        *count += calls.len() as u64;
+        let mut chunks: Vec<Vec<C>> = Vec::new();
+        for call in calls {
+            match chunks.last_mut() {
+                Some(chunk) if chunk.len() < MAX_BATCH_CALLS => chunk.push(call),
+                _ => chunks.push(vec![call]),
+            }
+        }
+        futures::stream::iter(chunks)
+            .map(|chunk| self.classroom.send_batched(chunk))
+            .buffered(self.options.concurrency.max(1))
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await
+    }
+
+    /// Every page of a list method for each key, in batches: round after round, each
+    /// asking for the next page of the lists that have one.
+    async fn list_all<C, T>(
+        &self,
+        keys: &[String],
+        what: &str,
+        make: impl Fn(&str, Option<String>) -> C,
+        split: impl Fn(C::Response) -> (Vec<T>, Option<String>),
+        count: &mut u64,
+    ) -> Result<Vec<Vec<T>>, SyncError>
+    where
+        C: BatchCall,
+    {
+        let mut out: Vec<Vec<T>> = keys.iter().map(|_| Vec::new()).collect();
+        let mut pending: Vec<(usize, Option<String>)> =
+            (0..keys.len()).map(|i| (i, None)).collect();
+        while !pending.is_empty() {
+            let calls = pending
+                .iter()
+                .map(|(i, token)| make(&keys[*i], token.clone()))
+                .collect();
+            let results = self.batched(calls, count).await;
+            let mut next = Vec::new();
+            for ((i, _), result) in pending.into_iter().zip(results) {
+                let (items, token) = split(result.map_err(|source| SyncError::Read {
+                    what: format!("the {what} of {}", keys[i]),
+                    source,
+                })?);
+                out[i].extend(items);
+                if let Some(token) = token.filter(|t| !t.is_empty()) {
+                    next.push((i, Some(token)));
+                }
+            }
+            pending = next;
+        }
+        Ok(out)
+    }
+
+    /// Each wanted course as Classroom has it (by alias), with its members.
+    async fn read_current(
+        &self,
+        wanted: &[DesiredCourse],
+        calls: &mut u64,
+    ) -> Result<HashMap<String, CurrentCourse>, SyncError> {
+        let gets = wanted
+            .iter()
+            .map(|c| self.classroom.courses().get(&c.alias))
+            .collect();
+        let results = self.batched(gets, calls).await;
+        let mut found: Vec<(String, Course)> = Vec::new();
+        for (course, result) in wanted.iter().zip(results) {
+            match result {
+                Ok(c) => found.push((course.alias.clone(), c)),
+                Err(e) if e.is_not_found() => {}
+                Err(source) => {
+                    return Err(SyncError::Read {
+                        what: format!("course {}", course.alias),
+                        source,
+                    });
+                }
+            }
+        }
+        let aliases: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
+        let page_size = self.options.page_size;
+        let teachers = self
+            .list_all(
+                &aliases,
+                "teachers",
+                |alias, token| {
+                    let call = self
+                        .classroom
+                        .courses()
+                        .teachers()
+                        .list(alias)
+                        .page_size(page_size);
+                    match token {
+                        Some(t) => call.page_token(t),
+                        None => call,
+                    }
+                },
+                |r| {
+                    let members = r
+                        .teachers
+                        .into_iter()
+                        .map(|t| (t.user_id, t.profile))
+                        .collect();
+                    (members, r.next_page_token)
+                },
+                calls,
+            )
+            .await?;
+        let students = self
+            .list_all(
+                &aliases,
+                "students",
+                |alias, token| {
+                    let call = self
+                        .classroom
+                        .courses()
+                        .students()
+                        .list(alias)
+                        .page_size(page_size);
+                    match token {
+                        Some(t) => call.page_token(t),
+                        None => call,
+                    }
+                },
+                |r| {
+                    let members = r
+                        .students
+                        .into_iter()
+                        .map(|s| (s.user_id, s.profile))
+                        .collect();
+                    (members, r.next_page_token)
+                },
+                calls,
+            )
+            .await?;
+        let mut current = HashMap::new();
+        for (((alias, course), teachers), students) in found.into_iter().zip(teachers).zip(students)
+        {
+            let no_email = |user_id| SyncError::NoEmail {
+                alias: alias.clone(),
+                user_id,
+            };
+            let now = CurrentCourse {
+                id: course.id.clone().unwrap_or_default(),
+                fields: CourseFields {
+                    name: course.name.clone().unwrap_or_default(),
+                    section: course.section.clone().unwrap_or_default(),
+                    room: course.room.clone().unwrap_or_default(),
+                },
+                state: course.course_state.clone(),
+                owner_id: course.owner_id.clone().unwrap_or_default(),
+                teachers: by_email(teachers).map_err(no_email)?,
+                students: by_email(students).map_err(no_email)?,
+            };
+            current.insert(alias, now);
+        }
+        Ok(current)
+    }
+
+    /// Courses under the alias prefix whose class the roster no longer has.
+    async fn plan_archives(
+        &self,
+        known: &HashSet<&str>,
+        changes: &mut Vec<Change>,
+        calls: &mut u64,
+    ) -> Result<(), SyncError> {
+        let listing = |source| SyncError::Read {
+            what: "the list of courses".into(),
+            source,
+        };
+        let pages: Vec<_> = self
+            .classroom
+            .courses()
+            .list()
+            .course_states([CourseState::Active, CourseState::Provisioned])
+            .page_size(self.options.page_size)
+            .pages()
+            .try_collect()
+            .await
+            .map_err(listing)?;
+        *calls += pages.len() as u64;
+        let others: Vec<Course> = pages
+            .into_iter()
+            .flat_map(|p| p.courses)
+            .filter(|c| c.id.as_deref().is_some_and(|id| !known.contains(id)))
+            .collect();
+        let ids: Vec<String> = others
+            .iter()
+            .map(|c| c.id.clone().unwrap_or_default())
+            .collect();
+        let aliases = self
+            .list_all(
+                &ids,
+                "aliases",
+                |id, token| {
+                    let call = self
+                        .classroom
+                        .courses()
+                        .aliases()
+                        .list(id)
+                        .page_size(self.options.page_size);
+                    match token {
+                        Some(t) => call.page_token(t),
+                        None => call,
+                    }
+                },
+                |r| {
+                    let aliases = r.aliases.into_iter().filter_map(|a| a.alias).collect();
+                    (aliases, r.next_page_token)
+                },
+                calls,
+            )
+            .await?;
+        let ours = format!("d:{}", self.options.alias_prefix);
+        for (course, aliases) in others.into_iter().zip(aliases) {
+            if let Some(alias) = aliases.into_iter().find(|a| a.starts_with(&ours)) {
+                changes.push(Change::ArchiveCourse {
+                    alias,
+                    course_id: course.id.unwrap_or_default(),
+                    name: course.name.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Members by lower-cased email, with their user ids; the id of a member without an email as
+/// the error.
+fn by_email(
+    members: Vec<(Option<String>, Option<crate::models::UserProfile>)>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (user_id, profile) in members {
+        let user_id = user_id
+            .or_else(|| profile.as_ref().and_then(|p| p.id.clone()))
+            .unwrap_or_default();
+        match profile.and_then(|p| p.email_address) {
+            Some(email) => {
+                out.insert(email.to_ascii_lowercase(), user_id);
+            }
+            None => return Err(user_id),
+        }
+    }
+    Ok(out)
+}

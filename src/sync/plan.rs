@@ -1,0 +1,517 @@
+//! The desired state a roster implies, and the plan: the changes that make Classroom match it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::roster::Roster;
+
+/// The domain alias of a class: `d:` + `prefix` + the class's `sourcedId`, escaped so that any
+/// `sourcedId` gives a valid alias and two different ones never give the same alias.
+///
+/// Classroom aliases allow only ASCII letters, digits, `-`, `_` and `.` after the `d:`. Those
+/// characters stand for themselves except `_`, which escapes: `__` is a `_`, and `_` followed
+/// by two upper-case hex digits is one byte of the UTF-8 encoding of any other character.
+///
+/// ```
+/// use classroom::sync::alias_for;
+///
+/// assert_eq!(alias_for("sis-", "math-101"), "d:sis-math-101");
+/// assert_eq!(alias_for("sis-", "2026/Math 101"), "d:sis-2026_2FMath_20101");
+/// assert_eq!(alias_for("sis-", "a_b"), "d:sis-a__b");
+/// ```
+pub fn alias_for(prefix: &str, sourced_id: &str) -> String {
+    let mut alias = format!("d:{prefix}");
+    for byte in sourced_id.bytes() {
+        match byte {
+            b'_' => alias.push_str("__"),
+            b if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' => alias.push(b as char),
+            b => alias.push_str(&format!("_{b:02X}")),
+        }
+    }
+    alias
+}
+
+/// Whether `prefix` may start an alias name: only the characters an alias allows.
+pub(crate) fn valid_prefix(prefix: &str) -> bool {
+    prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A Classroom course as the roster wants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DesiredCourse {
+    pub(crate) alias: String,
+    pub(crate) class: String,
+    pub(crate) fields: CourseFields,
+    /// Who will own the course if it is created: the primary teacher, else the first teacher
+    /// by enrollment order, else the acting user (`None`).
+    pub(crate) owner: Option<String>,
+    /// Teachers and students by lower-cased email.
+    pub(crate) teachers: BTreeMap<String, ()>,
+    pub(crate) students: BTreeMap<String, ()>,
+}
+
+/// The course fields the sync manages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CourseFields {
+    /// `name`: the class's `title`.
+    pub name: String,
+    /// `section`: the title of the class's course (courses.csv).
+    pub section: String,
+    /// `room`: the class's `location`.
+    pub room: String,
+}
+
+/// The Classroom courses and memberships a roster asks for: every active class of an active
+/// course, and every active enrollment of an active, enabled user as teacher or student.
+pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
+    let courses: HashMap<&str, _> = roster
+        .courses
+        .iter()
+        .map(|c| (c.sourced_id.as_str(), c))
+        .collect();
+    let users: HashMap<&str, _> = roster
+        .users
+        .iter()
+        .map(|u| (u.sourced_id.as_str(), u))
+        .collect();
+    let mut out: BTreeMap<String, DesiredCourse> = BTreeMap::new();
+    let mut by_class: HashMap<&str, String> = HashMap::new();
+    for class in &roster.classes {
+        let course = courses.get(class.course_sourced_id.as_str());
+        if !class.status.is_active() || !course.is_some_and(|c| c.status.is_active()) {
+            continue;
+        }
+        let alias = alias_for(prefix, &class.sourced_id);
+        by_class.insert(&class.sourced_id, alias.clone());
+        out.insert(
+            alias.clone(),
+            DesiredCourse {
+                alias,
+                class: class.sourced_id.clone(),
+                fields: CourseFields {
+                    name: class.title.clone(),
+                    section: course.map(|c| c.title.clone()).unwrap_or_default(),
+                    room: class.location.clone(),
+                },
+                owner: None,
+                teachers: BTreeMap::new(),
+                students: BTreeMap::new(),
+            },
+        );
+    }
+    let mut primary: HashMap<String, String> = HashMap::new();
+    for e in &roster.enrollments {
+        let Some(alias) = by_class.get(e.class_sourced_id.as_str()) else {
+            continue;
+        };
+        let Some(user) = users.get(e.user_sourced_id.as_str()) else {
+            continue;
+        };
+        if !e.status.is_active() || !user.status.is_active() || !user.enabled {
+            continue;
+        }
+        let email = user.email.to_ascii_lowercase();
+        let Some(course) = out.get_mut(alias) else {
+            continue;
+        };
+        match e.role.as_str() {
+            "teacher" => {
+                if e.primary {
+                    primary
+                        .entry(alias.clone())
+                        .or_insert_with(|| email.clone());
+                }
+                if course.owner.is_none() {
+                    course.owner = Some(email.clone());
+                }
+                course.teachers.insert(email, ());
+            }
+            "student" => {
+                course.students.insert(email, ());
+            }
+            _ => {}
+        }
+    }
+    for (alias, email) in primary {
+        if let Some(course) = out.get_mut(&alias) {
+            course.owner = Some(email);
+        }
+    }
+    out.into_values().collect()
+}
+
+/// One change to Classroom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Change {
+    /// Create a course under its alias, owned by `owner` (an email, or `me`: the acting user).
+    CreateCourse {
+        /// The course's alias, `d:...`.
+        alias: String,
+        /// The class's `sourcedId`.
+        class: String,
+        /// Name, section and room.
+        #[serde(flatten)]
+        fields: CourseFields,
+        /// The owner: the primary teacher's email, or `me`.
+        owner: String,
+    },
+    /// Change a course's name, section or room, or bring it back from the archive.
+    UpdateCourse {
+        /// The course's alias.
+        alias: String,
+        /// Each field that changes: its name (`name`, `section`, `room`, `courseState`), what
+        /// it is, what it becomes.
+        changes: Vec<FieldChange>,
+    },
+    /// Add a teacher (by email).
+    AddTeacher {
+        /// The course's alias.
+        alias: String,
+        /// The teacher's email.
+        email: String,
+    },
+    /// Remove a teacher who is not in the roster.
+    RemoveTeacher {
+        /// The course's alias.
+        alias: String,
+        /// The teacher's email, as Classroom has it.
+        email: String,
+        /// The teacher's Classroom user id.
+        user_id: String,
+    },
+    /// Add a student (by email).
+    AddStudent {
+        /// The course's alias.
+        alias: String,
+        /// The student's email.
+        email: String,
+    },
+    /// Remove a student who is not in the roster.
+    RemoveStudent {
+        /// The course's alias.
+        alias: String,
+        /// The student's email, as Classroom has it.
+        email: String,
+        /// The student's Classroom user id.
+        user_id: String,
+    },
+    /// Archive a course whose class is no longer in the roster.
+    ArchiveCourse {
+        /// The course's alias.
+        alias: String,
+        /// The course's Classroom id.
+        course_id: String,
+        /// Its name, for the reader.
+        name: String,
+    },
+}
+
+/// A field of a course that a plan changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FieldChange {
+    /// The field's API name: `name`, `section`, `room` or `courseState`.
+    pub field: String,
+    /// Its value in Classroom.
+    pub from: String,
+    /// Its value after the change.
+    pub to: String,
+}
+
+impl FieldChange {
+    pub(crate) fn new(field: &str, from: &str, to: &str) -> FieldChange {
+        FieldChange {
+            field: field.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+        }
+    }
+}
+
+/// What kind of change; the key of [`Counts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// [`Change::CreateCourse`].
+    CreateCourse,
+    /// [`Change::UpdateCourse`].
+    UpdateCourse,
+    /// [`Change::AddTeacher`].
+    AddTeacher,
+    /// [`Change::RemoveTeacher`].
+    RemoveTeacher,
+    /// [`Change::AddStudent`].
+    AddStudent,
+    /// [`Change::RemoveStudent`].
+    RemoveStudent,
+    /// [`Change::ArchiveCourse`].
+    ArchiveCourse,
+}
+
+impl ChangeKind {
+    /// Every kind, in the order a plan lists and applies them.
+    pub const ALL: [ChangeKind; 7] = [
+        ChangeKind::CreateCourse,
+        ChangeKind::UpdateCourse,
+        ChangeKind::RemoveTeacher,
+        ChangeKind::RemoveStudent,
+        ChangeKind::AddTeacher,
+        ChangeKind::AddStudent,
+        ChangeKind::ArchiveCourse,
+    ];
+
+    /// A few words for a person: `create course`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ChangeKind::CreateCourse => "create course",
+            ChangeKind::UpdateCourse => "update course",
+            ChangeKind::AddTeacher => "add teacher",
+            ChangeKind::RemoveTeacher => "remove teacher",
+            ChangeKind::AddStudent => "add student",
+            ChangeKind::RemoveStudent => "remove student",
+            ChangeKind::ArchiveCourse => "archive course",
+        }
+    }
+
+    /// Where in an apply the kind goes: courses exist before members are added, members
+    /// leave before others join (a full course has room), archiving comes last.
+    pub(crate) fn phase(self) -> u8 {
+        match self {
+            ChangeKind::CreateCourse | ChangeKind::UpdateCourse => 0,
+            ChangeKind::RemoveTeacher | ChangeKind::RemoveStudent => 1,
+            ChangeKind::AddTeacher | ChangeKind::AddStudent => 2,
+            ChangeKind::ArchiveCourse => 3,
+        }
+    }
+}
+
+impl Change {
+    /// What kind of change it is.
+    pub fn kind(&self) -> ChangeKind {
+        match self {
+            Change::CreateCourse { .. } => ChangeKind::CreateCourse,
+            Change::UpdateCourse { .. } => ChangeKind::UpdateCourse,
+            Change::AddTeacher { .. } => ChangeKind::AddTeacher,
+            Change::RemoveTeacher { .. } => ChangeKind::RemoveTeacher,
+            Change::AddStudent { .. } => ChangeKind::AddStudent,
+            Change::RemoveStudent { .. } => ChangeKind::RemoveStudent,
+            Change::ArchiveCourse { .. } => ChangeKind::ArchiveCourse,
+        }
+    }
+
+    /// The alias of the course it concerns.
+    pub fn alias(&self) -> &str {
+        match self {
+            Change::CreateCourse { alias, .. }
+            | Change::UpdateCourse { alias, .. }
+            | Change::AddTeacher { alias, .. }
+            | Change::RemoveTeacher { alias, .. }
+            | Change::AddStudent { alias, .. }
+            | Change::RemoveStudent { alias, .. }
+            | Change::ArchiveCourse { alias, .. } => alias,
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::CreateCourse {
+                alias,
+                fields,
+                owner,
+                ..
+            } => write!(
+                f,
+                "+ create course {alias}: name {:?}, section {:?}, room {:?}, owner {owner}",
+                fields.name, fields.section, fields.room
+            ),
+            Change::UpdateCourse { alias, changes } => {
+                write!(f, "~ update course {alias}:")?;
+                for (i, c) in changes.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{} {:?} -> {:?}", c.field, c.from, c.to)?;
+                }
+                Ok(())
+            }
+            Change::AddTeacher { alias, email } => write!(f, "+ add teacher {email} to {alias}"),
+            Change::RemoveTeacher { alias, email, .. } => {
+                write!(f, "- remove teacher {email} from {alias}")
+            }
+            Change::AddStudent { alias, email } => write!(f, "+ add student {email} to {alias}"),
+            Change::RemoveStudent { alias, email, .. } => {
+                write!(f, "- remove student {email} from {alias}")
+            }
+            Change::ArchiveCourse { alias, name, .. } => {
+                write!(
+                    f,
+                    "- archive course {alias} ({name:?}): its class is not in the roster"
+                )
+            }
+        }
+    }
+}
+
+/// How many changes of each kind (kinds with none are left out).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Counts(pub BTreeMap<ChangeKind, usize>);
+
+impl Counts {
+    /// Counts the kinds of these changes.
+    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Counts {
+        let mut counts = BTreeMap::new();
+        for change in changes {
+            *counts.entry(change.kind()).or_insert(0) += 1;
+        }
+        Counts(counts)
+    }
+
+    /// How many changes of a kind.
+    pub fn get(&self, kind: ChangeKind) -> usize {
+        self.0.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// How many changes in all.
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
+    }
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = ChangeKind::ALL
+            .iter()
+            .filter(|k| self.get(**k) > 0)
+            .map(|k| format!("{} {}", self.get(*k), k.label()))
+            .collect();
+        if parts.is_empty() {
+            f.write_str("no changes")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
+    }
+}
+
+/// The changes that make Classroom match a roster, made by
+/// [`RosterSync::plan`](super::RosterSync::plan); nothing is written until
+/// [`RosterSync::apply`](super::RosterSync::apply).
+///
+/// `Display` prints it for a person; it serializes (serde) to JSON for a machine, with its
+/// counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The changes, in the order they will be applied.
+    pub changes: Vec<Change>,
+    /// How many of each kind.
+    pub counts: Counts,
+    /// How many courses the roster asks for.
+    pub courses_in_roster: usize,
+    /// How many calls reading Classroom's state took (each batch part counts one).
+    pub read_calls: u64,
+}
+
+impl Plan {
+    pub(crate) fn new(mut changes: Vec<Change>, courses_in_roster: usize, read_calls: u64) -> Plan {
+        changes.sort_by_key(|c| c.kind().phase());
+        Plan {
+            counts: Counts::of(&changes),
+            changes,
+            courses_in_roster,
+            read_calls,
+        }
+    }
+
+    /// Whether Classroom already matches the roster.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for change in &self.changes {
+            writeln!(f, "{change}")?;
+        }
+        write!(
+            f,
+            "Plan: {} for {} course(s) in the roster",
+            self.counts, self.courses_in_roster
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_valid_and_never_collide() {
+        let ids = ["a_b", "a__b", "a b", "a_20b", "a/b", "é", "A.b-c", ""];
+        let aliases: Vec<String> = ids.iter().map(|id| alias_for("p-", id)).collect();
+        for alias in &aliases {
+            let name = alias.strip_prefix("d:").expect("a domain alias");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{alias} holds only allowed characters"
+            );
+        }
+        let unique: std::collections::HashSet<_> = aliases.iter().collect();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "no two sourcedIds share an alias: {aliases:?}"
+        );
+        assert_eq!(alias_for("p-", "é"), "d:p-_C3_A9");
+    }
+}
+
+#[cfg(test)]
+mod desired_tests {
+    use super::*;
+    use crate::sync::roster::tests::good;
+
+    #[test]
+    fn only_active_records_count_and_the_primary_teacher_owns() {
+        let roster = Roster::read(good("desired")).unwrap();
+        let courses = desired(&roster, "sis-");
+        assert_eq!(courses.len(), 1, "the class to be deleted is not wanted");
+        let k1 = &courses[0];
+        assert_eq!(k1.alias, "d:sis-k1");
+        assert_eq!(
+            k1.fields,
+            CourseFields {
+                name: "Biology P1".into(),
+                section: "Biology".into(),
+                room: "Lab 2".into(),
+            }
+        );
+        assert_eq!(
+            k1.owner.as_deref(),
+            Some("bo@school.example"),
+            "the primary teacher, though listed second"
+        );
+        let teachers: Vec<_> = k1.teachers.keys().map(String::as_str).collect();
+        assert_eq!(
+            teachers,
+            ["ann.lee@school.example", "bo@school.example"],
+            "emails compare lower-cased"
+        );
+        let students: Vec<_> = k1.students.keys().map(String::as_str).collect();
+        assert_eq!(
+            students,
+            ["cy@school.example"],
+            "neither a user to be deleted, nor a disabled one, nor an enrollment to be deleted"
+        );
+    }
+}

@@ -1,0 +1,1037 @@
+//! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
+//! every problem named by file, line and column before anything else happens.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
+/// reads as active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    /// `active`, or no status.
+    Active,
+    /// `inactive` (OneRoster 1.0; 1.1 readers accept it).
+    Inactive,
+    /// `tobedeleted`.
+    ToBeDeleted,
+}
+
+impl Status {
+    /// Whether the record counts: only active records become Classroom state.
+    pub fn is_active(self) -> bool {
+        self == Status::Active
+    }
+}
+
+/// A row of `orgs.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Org {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `name`.
+    pub name: String,
+    /// `type` (school, district, ...).
+    pub org_type: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `users.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct User {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `enabledUser`.
+    pub enabled: bool,
+    /// `role` (teacher, student, administrator, aide, guardian, parent, proctor, relative).
+    pub role: String,
+    /// `username`.
+    pub username: String,
+    /// `givenName`.
+    pub given_name: String,
+    /// `familyName`.
+    pub family_name: String,
+    /// `email`: how the user is matched to a Google account.
+    pub email: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `courses.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Course {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `title`.
+    pub title: String,
+    /// `courseCode`.
+    pub course_code: String,
+    /// `orgSourcedId`.
+    pub org_sourced_id: String,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `classes.csv`: one section of a course, which becomes one Classroom course.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Class {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `title`.
+    pub title: String,
+    /// `courseSourcedId`.
+    pub course_sourced_id: String,
+    /// `classCode`.
+    pub class_code: String,
+    /// `classType` (homeroom or scheduled).
+    pub class_type: String,
+    /// `location`.
+    pub location: String,
+    /// `schoolSourcedId`.
+    pub school_sourced_id: String,
+    /// `termSourcedIds`, split on commas.
+    pub term_sourced_ids: Vec<String>,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A row of `enrollments.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Enrollment {
+    /// `sourcedId`.
+    pub sourced_id: String,
+    /// `status`.
+    pub status: Status,
+    /// `classSourcedId`.
+    pub class_sourced_id: String,
+    /// `schoolSourcedId`.
+    pub school_sourced_id: String,
+    /// `userSourcedId`.
+    pub user_sourced_id: String,
+    /// `role` (teacher, student, administrator, proctor).
+    pub role: String,
+    /// `primary`: the class's primary teacher, who will own its Classroom course.
+    pub primary: bool,
+    /// The line of the row in its file.
+    pub line: u64,
+}
+
+/// A OneRoster v1.1 CSV export (bulk), read and checked by [`Roster::read`].
+///
+/// Read: `orgs.csv`, `users.csv`, `courses.csv`, `classes.csv`, `enrollments.csv` (all five
+/// must be there; other files, such as `academicSessions.csv` and `manifest.csv`, are not
+/// read). Checked, with every problem reported at once:
+///
+/// - each file's header: every column is one of the standard's for that file (or an
+///   extension, `metadata.*`), none twice, and the columns the sync needs are present;
+/// - each row: as many fields as the header; required values present; `status`, `role`,
+///   `classType`, `enabledUser` and `primary` hold values the standard allows;
+/// - `sourcedId`s unique within each file;
+/// - references resolve: a class's course and school, a course's org, an enrollment's class,
+///   school and user;
+/// - a user with an active enrollment has an email, the key that matches them to a Google
+///   account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Roster {
+    /// `orgs.csv`, in file order.
+    pub orgs: Vec<Org>,
+    /// `users.csv`, in file order.
+    pub users: Vec<User>,
+    /// `courses.csv`, in file order.
+    pub courses: Vec<Course>,
+    /// `classes.csv`, in file order.
+    pub classes: Vec<Class>,
+    /// `enrollments.csv`, in file order.
+    pub enrollments: Vec<Enrollment>,
+}
+
+/// One thing wrong with the input, where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct InputProblem {
+    /// The file, e.g. `enrollments.csv`.
+    pub file: String,
+    /// The line (1 is the header), when the problem is in one.
+    pub line: Option<u64>,
+    /// The column's header name, when the problem is in one.
+    pub column: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(column) = &self.column {
+            write!(f, ", column {column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The OneRoster files could not be used: every problem found, in file order. Nothing was
+/// planned or applied.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub struct InputError {
+    /// The directory read.
+    pub dir: PathBuf,
+    /// What is wrong, at least one.
+    pub problems: Vec<InputProblem>,
+}
+
+/// At most this many problems are collected; a file that is wholly wrong says so soon enough.
+const MAX_PROBLEMS: usize = 100;
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "the OneRoster files in {} cannot be used ({n} problem{}{}); nothing was changed",
+            self.dir.display(),
+            if n == 1 { "" } else { "s" },
+            if n >= MAX_PROBLEMS { " or more" } else { "" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A file's columns as the standard defines them, and which of them the sync needs.
+struct Table {
+    file: &'static str,
+    columns: &'static [&'static str],
+    required: &'static [&'static str],
+}
+
+const ORGS: Table = Table {
+    file: "orgs.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "name",
+        "type",
+        "identifier",
+        "parentSourcedId",
+    ],
+    required: &["sourcedId", "name", "type"],
+};
+
+const USERS: Table = Table {
+    file: "users.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "enabledUser",
+        "orgSourcedIds",
+        "role",
+        "username",
+        "userIds",
+        "givenName",
+        "familyName",
+        "middleName",
+        "identifier",
+        "email",
+        "sms",
+        "phone",
+        "agentSourcedIds",
+        "grades",
+        "password",
+    ],
+    required: &[
+        "sourcedId",
+        "enabledUser",
+        "role",
+        "username",
+        "givenName",
+        "familyName",
+        "email",
+    ],
+};
+
+const COURSES: Table = Table {
+    file: "courses.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "schoolYearSourcedId",
+        "title",
+        "courseCode",
+        "grades",
+        "orgSourcedId",
+        "subjects",
+        "subjectCodes",
+    ],
+    required: &["sourcedId", "title", "orgSourcedId"],
+};
+
+const CLASSES: Table = Table {
+    file: "classes.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "title",
+        "grades",
+        "courseSourcedId",
+        "classCode",
+        "classType",
+        "location",
+        "schoolSourcedId",
+        "termSourcedIds",
+        "subjects",
+        "subjectCodes",
+        "periods",
+    ],
+    required: &[
+        "sourcedId",
+        "title",
+        "courseSourcedId",
+        "classType",
+        "schoolSourcedId",
+        "termSourcedIds",
+    ],
+};
+
+const ENROLLMENTS: Table = Table {
+    file: "enrollments.csv",
+    columns: &[
+        "sourcedId",
+        "status",
+        "dateLastModified",
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+        "primary",
+        "beginDate",
+        "endDate",
+    ],
+    required: &[
+        "sourcedId",
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+    ],
+};
+
+/// The standard's column names of each file, in its order (what the synthetic district writes).
+pub(crate) fn columns(file: &str) -> &'static [&'static str] {
+    [ORGS, USERS, COURSES, CLASSES, ENROLLMENTS]
+        .into_iter()
+        .find(|t| t.file == file)
+        .map_or(&[], |t| t.columns)
+}
+
+/// Collects problems, up to [`MAX_PROBLEMS`].
+#[derive(Default)]
+struct Problems(Vec<InputProblem>);
+
+impl Problems {
+    fn add(&mut self, file: &str, line: Option<u64>, column: Option<&str>, message: String) {
+        if self.0.len() < MAX_PROBLEMS {
+            self.0.push(InputProblem {
+                file: file.to_string(),
+                line,
+                column: column.map(str::to_string),
+                message,
+            });
+        }
+    }
+}
+
+/// One data row of a file, with where it is.
+struct Row<'a> {
+    table: &'a Table,
+    index: &'a HashMap<&'static str, usize>,
+    record: csv::StringRecord,
+    line: u64,
+}
+
+impl Row<'_> {
+    /// The trimmed value of a column; empty when the header lacks it.
+    fn get(&self, column: &str) -> &str {
+        self.index
+            .get(column)
+            .and_then(|&i| self.record.get(i))
+            .map_or("", str::trim)
+    }
+
+    fn required(&self, column: &str, problems: &mut Problems) -> String {
+        let value = self.get(column);
+        if value.is_empty() && self.index.contains_key(column) {
+            problems.add(
+                self.table.file,
+                Some(self.line),
+                Some(column),
+                "a value is required".into(),
+            );
+        }
+        value.to_string()
+    }
+
+    fn status(&self, problems: &mut Problems) -> Status {
+        match self.get("status").to_ascii_lowercase().as_str() {
+            "" | "active" => Status::Active,
+            "inactive" => Status::Inactive,
+            "tobedeleted" => Status::ToBeDeleted,
+            other => {
+                self.bad(
+                    "status",
+                    format!("{other:?} is not a status (active, tobedeleted)"),
+                    problems,
+                );
+                Status::Active
+            }
+        }
+    }
+
+    fn one_of(&self, column: &str, allowed: &[&str], problems: &mut Problems) -> String {
+        let value = self.get(column);
+        if !value.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+            self.bad(
+                column,
+                format!("{value:?} is not one of {}", allowed.join(", ")),
+                problems,
+            );
+        }
+        value.to_ascii_lowercase()
+    }
+
+    fn boolean(&self, column: &str, default: bool, problems: &mut Problems) -> bool {
+        match self.get(column).to_ascii_lowercase().as_str() {
+            "" => default,
+            "true" => true,
+            "false" => false,
+            other => {
+                self.bad(column, format!("{other:?} is not true or false"), problems);
+                default
+            }
+        }
+    }
+
+    fn bad(&self, column: &str, message: String, problems: &mut Problems) {
+        problems.add(self.table.file, Some(self.line), Some(column), message);
+    }
+}
+
+/// Reads one file: its header checked, then each row handed to `each` (rows with the wrong
+/// number of fields are reported and skipped). A missing or unreadable file is one problem.
+fn read_table(
+    dir: &Path,
+    table: &Table,
+    problems: &mut Problems,
+    mut each: impl FnMut(&Row<'_>, &mut Problems),
+) -> Option<HashSet<String>> {
+    let path = dir.join(table.file);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.add(
+                table.file,
+                None,
+                None,
+                format!("the file is missing from {} (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)", dir.display()),
+            );
+            return None;
+        }
+        Err(e) => {
+            problems.add(table.file, None, None, format!("cannot be read: {e}"));
+            return None;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(file);
+    let header = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            problems.add(
+                table.file,
+                Some(1),
+                None,
+                format!("the header cannot be read: {e}"),
+            );
+            return None;
+        }
+    };
+    if header.is_empty() || header.iter().all(|h| h.trim().is_empty()) {
+        problems.add(
+            table.file,
+            Some(1),
+            None,
+            "the file is empty: a header row is required".into(),
+        );
+        return None;
+    }
+    let mut index: HashMap<&'static str, usize> = HashMap::new();
+    let mut header_ok = true;
+    for (i, name) in header.iter().enumerate() {
+        // A byte-order mark before the first name is common in exports from spreadsheets.
+        let name = name.trim_start_matches('\u{feff}').trim();
+        match table.columns.iter().find(|c| **c == name) {
+            Some(known) => {
+                if index.insert(known, i).is_some() {
+                    problems.add(
+                        table.file,
+                        Some(1),
+                        Some(name),
+                        format!("column {name} appears twice in the header"),
+                    );
+                    header_ok = false;
+                }
+            }
+            None if name.starts_with("metadata.") => {}
+            None => {
+                let hint = table
+                    .columns
+                    .iter()
+                    .find(|c| c.eq_ignore_ascii_case(name))
+                    .map(|c| format!(" (did you mean {c}? names are case-sensitive)"))
+                    .unwrap_or_default();
+                problems.add(
+                    table.file,
+                    Some(1),
+                    Some(name),
+                    format!(
+                        "unknown column {name:?} (column {}){hint}; OneRoster v1.1 defines {}, and extensions start with metadata.",
+                        i + 1,
+                        table.columns.join(", ")
+                    ),
+                );
+                header_ok = false;
+            }
+        }
+    }
+    for required in table.required {
+        if !index.contains_key(required) {
+            problems.add(
+                table.file,
+                Some(1),
+                Some(required),
+                format!("the header lacks the required column {required}"),
+            );
+            header_ok = false;
+        }
+    }
+    if !header_ok {
+        return None;
+    }
+    let width = header.len();
+    // The ids of rows skipped for their width: references to them are not reported again.
+    let mut broken = HashSet::new();
+    for result in reader.records() {
+        let record = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.add(
+                    table.file,
+                    line,
+                    None,
+                    format!("the row cannot be read: {e}"),
+                );
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != width {
+            let last = header.get(record.len().min(width)).unwrap_or("").trim();
+            let message = if record.len() < width {
+                format!(
+                    "the row has {} fields but the header has {width}: the values from column {} ({last}) on are missing",
+                    record.len(),
+                    record.len() + 1
+                )
+            } else {
+                format!(
+                    "the row has {} fields but the header has {width}",
+                    record.len()
+                )
+            };
+            let column = (record.len() < width).then_some(last);
+            if let Some(id) = index.get("sourcedId").and_then(|&i| record.get(i)) {
+                broken.insert(id.trim().to_string());
+            }
+            problems.add(table.file, Some(line), column, message);
+            continue;
+        }
+        let row = Row {
+            table,
+            index: &index,
+            record,
+            line,
+        };
+        each(&row, problems);
+    }
+    Some(broken)
+}
+
+/// Records each `sourcedId` of a file; a second one is a problem naming both lines.
+fn unique(seen: &mut HashMap<String, u64>, row: &Row<'_>, id: &str, problems: &mut Problems) {
+    if id.is_empty() {
+        return;
+    }
+    if let Some(first) = seen.insert(id.to_string(), row.line) {
+        seen.insert(id.to_string(), first);
+        row.bad(
+            "sourcedId",
+            format!("sourcedId {id:?} is already used on line {first}"),
+            problems,
+        );
+    }
+}
+
+impl Roster {
+    /// Reads and checks the OneRoster CSV files in `dir`. Any problem, anywhere, makes this an
+    /// error listing every problem found, so a bad export never becomes a partial sync.
+    pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
+        let dir = dir.as_ref();
+        let mut problems = Problems::default();
+        let mut roster = Roster::default();
+
+        let mut seen = HashMap::new();
+        let orgs_ok = read_table(dir, &ORGS, &mut problems, |row, p| {
+            let org = Org {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                name: row.required("name", p),
+                org_type: row.required("type", p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &org.sourced_id, p);
+            roster.orgs.push(org);
+        });
+
+        let mut seen = HashMap::new();
+        let users_ok = read_table(dir, &USERS, &mut problems, |row, p| {
+            row.required("enabledUser", p);
+            row.required("role", p);
+            let user = User {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                enabled: row.boolean("enabledUser", true, p),
+                role: row.one_of(
+                    "role",
+                    &[
+                        "administrator",
+                        "aide",
+                        "guardian",
+                        "parent",
+                        "proctor",
+                        "relative",
+                        "student",
+                        "teacher",
+                    ],
+                    p,
+                ),
+                username: row.required("username", p),
+                given_name: row.get("givenName").to_string(),
+                family_name: row.get("familyName").to_string(),
+                email: row.get("email").to_string(),
+                line: row.line,
+            };
+            if !user.email.is_empty() && !plausible_email(&user.email) {
+                row.bad(
+                    "email",
+                    format!("{:?} is not an email address", user.email),
+                    p,
+                );
+            }
+            unique(&mut seen, row, &user.sourced_id, p);
+            roster.users.push(user);
+        });
+
+        let mut seen = HashMap::new();
+        let courses_ok = read_table(dir, &COURSES, &mut problems, |row, p| {
+            let course = Course {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                title: row.required("title", p),
+                course_code: row.get("courseCode").to_string(),
+                org_sourced_id: row.required("orgSourcedId", p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &course.sourced_id, p);
+            roster.courses.push(course);
+        });
+
+        let mut seen = HashMap::new();
+        let classes_ok = read_table(dir, &CLASSES, &mut problems, |row, p| {
+            row.required("classType", p);
+            let class = Class {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                title: row.required("title", p),
+                course_sourced_id: row.required("courseSourcedId", p),
+                class_code: row.get("classCode").to_string(),
+                class_type: row.one_of("classType", &["homeroom", "scheduled"], p),
+                location: row.get("location").to_string(),
+                school_sourced_id: row.required("schoolSourcedId", p),
+                term_sourced_ids: row
+                    .required("termSourcedIds", p)
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                line: row.line,
+            };
+            unique(&mut seen, row, &class.sourced_id, p);
+            roster.classes.push(class);
+        });
+
+        let mut seen = HashMap::new();
+        read_table(dir, &ENROLLMENTS, &mut problems, |row, p| {
+            row.required("role", p);
+            let enrollment = Enrollment {
+                sourced_id: row.required("sourcedId", p),
+                status: row.status(p),
+                class_sourced_id: row.required("classSourcedId", p),
+                school_sourced_id: row.required("schoolSourcedId", p),
+                user_sourced_id: row.required("userSourcedId", p),
+                role: row.one_of(
+                    "role",
+                    &["administrator", "proctor", "student", "teacher"],
+                    p,
+                ),
+                primary: row.boolean("primary", false, p),
+                line: row.line,
+            };
+            unique(&mut seen, row, &enrollment.sourced_id, p);
+            roster.enrollments.push(enrollment);
+        });
+
+        // References into a file whose header was unusable would all look broken: skip them.
+        let usable = Usable {
+            orgs: orgs_ok,
+            users: users_ok,
+            courses: courses_ok,
+            classes: classes_ok,
+        };
+        roster.check_references(&usable, &mut problems);
+        if problems.0.is_empty() {
+            Ok(roster)
+        } else {
+            Err(InputError {
+                dir: dir.to_path_buf(),
+                problems: problems.0,
+            })
+        }
+    }
+
+    /// Every reference between files resolves, and every user the sync must match has an email.
+    fn check_references(&self, usable: &Usable, problems: &mut Problems) {
+        let orgs: HashMap<&str, &Org> = self
+            .orgs
+            .iter()
+            .map(|o| (o.sourced_id.as_str(), o))
+            .collect();
+        let users: HashMap<&str, &User> = self
+            .users
+            .iter()
+            .map(|u| (u.sourced_id.as_str(), u))
+            .collect();
+        let courses: HashMap<&str, &Course> = self
+            .courses
+            .iter()
+            .map(|c| (c.sourced_id.as_str(), c))
+            .collect();
+        let classes: HashMap<&str, &Class> = self
+            .classes
+            .iter()
+            .map(|c| (c.sourced_id.as_str(), c))
+            .collect();
+        let missing = |problems: &mut Problems,
+                       file: &str,
+                       line: u64,
+                       column: &str,
+                       what: &str,
+                       id: &str,
+                       in_file: &str| {
+            problems.add(
+                file,
+                Some(line),
+                Some(column),
+                format!("{what} {id:?} is not in {in_file}"),
+            );
+        };
+        for course in &self.courses {
+            if unresolved(&usable.orgs, &orgs, &course.org_sourced_id) {
+                missing(
+                    problems,
+                    "courses.csv",
+                    course.line,
+                    "orgSourcedId",
+                    "org",
+                    &course.org_sourced_id,
+                    "orgs.csv",
+                );
+            }
+        }
+        for class in &self.classes {
+            if unresolved(&usable.courses, &courses, &class.course_sourced_id) {
+                missing(
+                    problems,
+                    "classes.csv",
+                    class.line,
+                    "courseSourcedId",
+                    "course",
+                    &class.course_sourced_id,
+                    "courses.csv",
+                );
+            }
+            if unresolved(&usable.orgs, &orgs, &class.school_sourced_id) {
+                missing(
+                    problems,
+                    "classes.csv",
+                    class.line,
+                    "schoolSourcedId",
+                    "school",
+                    &class.school_sourced_id,
+                    "orgs.csv",
+                );
+            }
+        }
+        let mut reported_no_email = std::collections::HashSet::new();
+        for e in &self.enrollments {
+            if unresolved(&usable.classes, &classes, &e.class_sourced_id) {
+                missing(
+                    problems,
+                    "enrollments.csv",
+                    e.line,
+                    "classSourcedId",
+                    "class",
+                    &e.class_sourced_id,
+                    "classes.csv",
+                );
+            }
+            if unresolved(&usable.orgs, &orgs, &e.school_sourced_id) {
+                missing(
+                    problems,
+                    "enrollments.csv",
+                    e.line,
+                    "schoolSourcedId",
+                    "school",
+                    &e.school_sourced_id,
+                    "orgs.csv",
+                );
+            }
+            match users.get(e.user_sourced_id.as_str()) {
+                None if unresolved(&usable.users, &users, &e.user_sourced_id) => {
+                    missing(
+                        problems,
+                        "enrollments.csv",
+                        e.line,
+                        "userSourcedId",
+                        "user",
+                        &e.user_sourced_id,
+                        "users.csv",
+                    );
+                }
+                Some(user)
+                    if e.status.is_active()
+                        && user.status.is_active()
+                        && user.email.is_empty()
+                        && matches!(e.role.as_str(), "teacher" | "student")
+                        && reported_no_email.insert(user.sourced_id.as_str()) =>
+                {
+                    problems.add(
+                        "users.csv",
+                        Some(user.line),
+                        Some("email"),
+                        format!(
+                            "user {:?} has an active enrollment (enrollments.csv line {}) but no email, which is how users are matched to Google accounts",
+                            user.sourced_id, e.line
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Which files could be read, so that references into them can be checked.
+struct Usable {
+    orgs: Option<HashSet<String>>,
+    users: Option<HashSet<String>>,
+    courses: Option<HashSet<String>>,
+    classes: Option<HashSet<String>>,
+}
+
+/// Whether a reference to `id` is to be reported: its file was usable, and `id` is neither
+/// in it nor on a row already reported.
+fn unresolved<T>(usable: &Option<HashSet<String>>, rows: &HashMap<&str, T>, id: &str) -> bool {
+    usable
+        .as_ref()
+        .is_some_and(|broken| !id.is_empty() && !rows.contains_key(id) && !broken.contains(id))
+}
+
+/// Something `@` something: Classroom decides the rest.
+fn plausible_email(email: &str) -> bool {
+    email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Writes the five files (header and rows as CSV text) into a fresh directory.
+    pub(crate) fn write_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("classroom-roster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        dir
+    }
+
+    pub(crate) const ORGS_CSV: &str = "sourcedId,name,type\nsch,School,school\n";
+    pub(crate) const USERS_CSV: &str = "\u{feff}sourcedId,status,enabledUser,role,username,givenName,familyName,email,metadata.house\n\
+        t1,active,true,teacher,t1,Ann,Lee,Ann.Lee@school.example,red\n\
+        t2,,true,teacher,t2,Bo,Ng,bo@school.example,\n\
+        s1,active,true,student,s1,Cy,Ho,cy@school.example,blue\n\
+        s2,tobedeleted,true,student,s2,Di,Oz,di@school.example,\n\
+        s3,active,false,student,s3,Ed,Po,ed@school.example,\n";
+    pub(crate) const COURSES_CSV: &str = "sourcedId,title,orgSourcedId\nc1,Biology,sch\n";
+    pub(crate) const CLASSES_CSV: &str = "sourcedId,status,title,courseSourcedId,classType,location,schoolSourcedId,termSourcedIds\n\
+        k1,active,Biology P1,c1,scheduled,Lab 2,sch,\"t1,t2\"\n\
+        k2,tobedeleted,Biology P2,c1,scheduled,,sch,t1\n";
+    pub(crate) const ENROLLMENTS_CSV: &str = "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n\
+        e1,active,k1,sch,t1,teacher,false\n\
+        e2,active,k1,sch,t2,teacher,true\n\
+        e3,active,k1,sch,s1,student,\n\
+        e4,active,k1,sch,s2,student,\n\
+        e5,active,k1,sch,s3,student,\n\
+        e6,tobedeleted,k1,sch,s1,teacher,\n\
+        e7,active,k2,sch,s1,student,\n";
+
+    pub(crate) fn good(name: &str) -> PathBuf {
+        write_dir(
+            name,
+            &[
+                ("orgs.csv", ORGS_CSV),
+                ("users.csv", USERS_CSV),
+                ("courses.csv", COURSES_CSV),
+                ("classes.csv", CLASSES_CSV),
+                ("enrollments.csv", ENROLLMENTS_CSV),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_byte_order_mark_extension_columns_and_optional_columns_are_accepted() {
+        let roster = Roster::read(good("accepted")).unwrap();
+        assert_eq!(roster.users.len(), 5);
+        assert_eq!(
+            roster.users[0].sourced_id, "t1",
+            "the BOM is not part of the name"
+        );
+        assert_eq!(
+            roster.users[1].status,
+            Status::Active,
+            "an empty status is active"
+        );
+        assert_eq!(roster.users[3].status, Status::ToBeDeleted);
+        assert!(!roster.users[4].enabled);
+        assert_eq!(roster.classes[0].term_sourced_ids, ["t1", "t2"]);
+        assert_eq!(roster.enrollments[1].line, 3, "lines count the header as 1");
+    }
+
+    #[test]
+    fn a_header_in_the_wrong_case_is_named_with_the_right_one() {
+        let dir = good("case");
+        std::fs::write(
+            dir.join("courses.csv"),
+            "sourcedId,Title,orgSourcedId\nc1,Biology,sch\n",
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("courses.csv line 1, column Title: unknown column")
+                && text.contains("did you mean title?"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_by_line_and_column() {
+        let dir = good("values");
+        std::fs::write(
+            dir.join("enrollments.csv"),
+            "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n\
+             e1,gone,k1,sch,t1,teacher,maybe\n\
+             e2,active,k1,sch,,guardian,\n",
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let at: Vec<(Option<u64>, Option<&str>)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (Some(2), Some("status")),
+                (Some(2), Some("primary")),
+                (Some(3), Some("userSourcedId")),
+                (Some(3), Some("role")),
+            ],
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_enrolled_user_without_an_email_cannot_be_matched() {
+        let dir = good("no-email");
+        std::fs::write(
+            dir.join("users.csv"),
+            USERS_CSV.replace("cy@school.example", ""),
+        )
+        .unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        assert_eq!(error.problems.len(), 1, "{error}");
+        let p = &error.problems[0];
+        assert_eq!(
+            (p.file.as_str(), p.line, p.column.as_deref()),
+            ("users.csv", Some(4), Some("email"))
+        );
+    }
+}

@@ -1,0 +1,653 @@
+//! Roster sync (feature `sync`) against the emulator: a synthetic district planned, applied and
+//! planned again; CSV changes planned exactly; faults and interruptions converging; malformed
+//! input refused before anything is written.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use classroom::emulator::{Emulator, Fault, Role};
+use classroom::models::Course;
+use classroom::sync::synthetic::{District, DistrictSpec};
+use classroom::sync::{
+    Change, ChangeKind, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions, alias_for,
+};
+use classroom::{BearerToken, Classroom, RetryPolicy};
+use futures::TryStreamExt;
+
+/// A fresh directory under the system's temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "classroom-sync-{name}-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The domain admin with the sync's scopes; retries quick enough for tests.
+fn admin(emulator: &Emulator) -> Classroom {
+    let token = emulator.token_for("admin", &SCOPES);
+    Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(BearerToken::new(token).with_scopes(SCOPES.iter().map(|s| s.url())))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(20))
+                .max_attempts(6),
+        )
+        .build()
+        .unwrap()
+}
+
+/// An empty emulator whose domain holds the roster's users.
+fn emulator_for(roster: &Roster) -> Emulator {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    add_users(&emulator, roster, |_| true);
+    emulator
+}
+
+fn add_users(emulator: &Emulator, roster: &Roster, keep: impl Fn(&str) -> bool) {
+    for user in &roster.users {
+        if !keep(&user.email) {
+            continue;
+        }
+        let role = if user.role == "teacher" {
+            Role::Teacher
+        } else {
+            Role::Student
+        };
+        emulator.add_user(&user.email, &user.given_name, &user.family_name, role);
+    }
+}
+
+fn write(district: &District, name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    district.write(&dir).unwrap();
+    dir
+}
+
+/// Every course in Classroom with its teachers' and students' emails, each list checked for
+/// duplicates.
+async fn classroom_state(
+    classroom: &Classroom,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let courses: Vec<Course> = classroom
+        .courses()
+        .list()
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut state = BTreeMap::new();
+    let mut names = BTreeSet::new();
+    for course in courses {
+        let id = course.id.clone().unwrap();
+        let aliases: Vec<_> = classroom
+            .courses()
+            .aliases()
+            .list(&id)
+            .items()
+            .try_collect()
+            .await
+            .unwrap();
+        let alias = aliases
+            .first()
+            .and_then(|a| a.alias.clone())
+            .unwrap_or_else(|| panic!("course {id} has no alias: created without one"));
+        assert!(names.insert(alias.clone()), "one course per alias");
+        let teachers: Vec<_> = classroom
+            .courses()
+            .teachers()
+            .list(&id)
+            .items()
+            .try_collect()
+            .await
+            .unwrap();
+        let students: Vec<_> = classroom
+            .courses()
+            .students()
+            .list(&id)
+            .items()
+            .try_collect()
+            .await
+            .unwrap();
+        let emails = |profiles: Vec<Option<classroom::models::UserProfile>>| {
+            let list: Vec<String> = profiles
+                .into_iter()
+                .map(|p| p.unwrap().email_address.unwrap())
+                .collect();
+            let set: BTreeSet<String> = list.iter().cloned().collect();
+            assert_eq!(set.len(), list.len(), "no member twice in {alias}");
+            set
+        };
+        let t = emails(teachers.into_iter().map(|t| t.profile).collect());
+        let s = emails(students.into_iter().map(|s| s.profile).collect());
+        if course.course_state != Some(classroom::models::CourseState::Archived) {
+            state.insert(alias, (t, s));
+        }
+    }
+    state
+}
+
+/// What the roster asks for, in the same shape.
+fn roster_state(
+    roster: &Roster,
+    prefix: &str,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
+    let email: BTreeMap<&str, &str> = roster
+        .users
+        .iter()
+        .map(|u| (u.sourced_id.as_str(), u.email.as_str()))
+        .collect();
+    let mut state: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = roster
+        .classes
+        .iter()
+        .map(|c| (alias_for(prefix, &c.sourced_id), Default::default()))
+        .collect();
+    for e in &roster.enrollments {
+        let entry = state
+            .get_mut(&alias_for(prefix, &e.class_sourced_id))
+            .unwrap();
+        let email = email[e.user_sourced_id.as_str()].to_string();
+        match e.role.as_str() {
+            "teacher" => entry.0.insert(email),
+            _ => entry.1.insert(email),
+        };
+    }
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_is_planned_applied_and_then_matches_until_its_files_change() {
+    let mut district = District::generate(&DistrictSpec::default());
+    let dir = write(&district, "district");
+    let roster = Roster::read(&dir).unwrap();
+    assert_eq!(
+        (
+            roster.classes.len(),
+            roster.users.len(),
+            roster.enrollments.len()
+        ),
+        (60, 1_000, 2_000),
+        "the synthetic district is the size the issue asks for"
+    );
+    let emulator = emulator_for(&roster);
+    let classroom = admin(&emulator);
+    let options = SyncOptions::default()
+        .remove_members(true)
+        .archive_missing(true);
+    let sync = RosterSync::new(classroom.clone()).options(options);
+
+    let plan = sync.plan(&roster).await.unwrap();
+    assert_eq!(plan.counts.get(ChangeKind::CreateCourse), 60);
+    assert_eq!(plan.counts.get(ChangeKind::AddStudent), 1_940);
+    assert_eq!(
+        plan.counts.get(ChangeKind::AddTeacher),
+        0,
+        "each class's only teacher owns its new course, so is not added again"
+    );
+    assert!(
+        classroom_state(&classroom).await.is_empty(),
+        "planning writes nothing"
+    );
+
+    let started = Instant::now();
+    let report = sync.apply(&plan).await;
+    let took = started.elapsed();
+    assert_eq!(report.summary().failed, 0, "{report}");
+    assert_eq!(report.summary().done, 2_000);
+    eprintln!(
+        "apply of the synthetic district: {} changes, {} calls in {} batch requests, {took:?} \
+         (plan read {} calls)",
+        report.outcomes.len(),
+        report.calls,
+        report.batch_requests,
+        plan.read_calls
+    );
+    let again = sync.plan(&roster).await.unwrap();
+    assert!(
+        again.is_empty(),
+        "after apply nothing is left to do:\n{again}"
+    );
+    assert_eq!(
+        classroom_state(&classroom).await,
+        roster_state(&roster, "sis-")
+    );
+
+    // The SIS changes: a student moves class, a class is dropped, a teacher is added.
+    let e = &mut district.enrollments;
+    let (class_col, user_col, role_col) = (
+        e.col("classSourcedId"),
+        e.col("userSourcedId"),
+        e.col("role"),
+    );
+    let dropped = "class-0060";
+    let moved_row = (0..e.rows.len())
+        .find(|&i| e.rows[i][role_col] == "student" && e.rows[i][class_col] != dropped)
+        .unwrap();
+    let student = e.rows[moved_row][user_col].clone();
+    let from = e.rows[moved_row][class_col].clone();
+    let to = (1..60)
+        .map(|i| format!("class-{i:04}"))
+        .find(|c| {
+            *c != from
+                && e.find("classSourcedId", c)
+                    .iter()
+                    .all(|&r| e.rows[r][user_col] != student)
+        })
+        .unwrap();
+    e.rows[moved_row][class_col] = to.clone();
+    e.rows.retain(|r| r[class_col] != dropped);
+    district.classes.rows.retain(|r| r[0] != dropped);
+    let school = district.classes.rows[0][district.classes.col("schoolSourcedId")].clone();
+    district.enrollments.push(&[
+        ("sourcedId", "enr-new-teacher"),
+        ("status", "active"),
+        ("classSourcedId", "class-0001"),
+        ("schoolSourcedId", &school),
+        ("userSourcedId", "t-0002"),
+        ("role", "teacher"),
+        ("primary", "false"),
+    ]);
+    let dir = write(&district, "district-changed");
+    let changed = Roster::read(&dir).unwrap();
+    let email = |id: &str| {
+        changed
+            .users
+            .iter()
+            .find(|u| u.sourced_id == id)
+            .unwrap()
+            .email
+            .clone()
+    };
+    let plan = sync.plan(&changed).await.unwrap();
+    let mut got: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| match c {
+            Change::ArchiveCourse { alias, .. } => format!("archive {alias}"),
+            Change::AddStudent { alias, email } => format!("add student {email} {alias}"),
+            Change::RemoveStudent { alias, email, .. } => format!("remove student {email} {alias}"),
+            Change::AddTeacher { alias, email } => format!("add teacher {email} {alias}"),
+            other => format!("unexpected {other}"),
+        })
+        .collect();
+    got.sort();
+    let mut want = vec![
+        format!("archive d:sis-{dropped}"),
+        format!("add student {} d:sis-{to}", email(&student)),
+        format!("remove student {} d:sis-{from}", email(&student)),
+        format!("add teacher {} d:sis-class-0001", email("t-0002")),
+    ];
+    want.sort();
+    assert_eq!(
+        got, want,
+        "the plan holds exactly the SIS's changes:\n{plan}"
+    );
+
+    let report = sync.apply(&plan).await;
+    assert_eq!(report.summary().done, 4, "{report}");
+    assert!(sync.plan(&changed).await.unwrap().is_empty());
+    assert_eq!(
+        classroom_state(&classroom).await,
+        roster_state(&changed, "sis-")
+    );
+}
+
+/// Plans and applies until the plan is empty (at most `rounds` times); returns how many
+/// applies it took.
+async fn converge(sync: &RosterSync, roster: &Roster, rounds: usize) -> usize {
+    for round in 1..=rounds {
+        // A read that failed after the client's retries stops the plan, and nothing is
+        // written; the next round reads again.
+        let plan = match sync.plan(roster).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                eprintln!("round {round}: the plan could not read Classroom: {e}");
+                continue;
+            }
+        };
+        if plan.is_empty() {
+            return round - 1;
+        }
+        let _ = sync.apply(&plan).await;
+    }
+    panic!("no convergence in {rounds} rounds");
+}
+
+fn small_district(seed: u64) -> District {
+    District::generate(&DistrictSpec {
+        seed,
+        classes: 12,
+        courses: 4,
+        teachers: 8,
+        students: 120,
+        enrollments: 300,
+        ..DistrictSpec::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_lost_after_the_server_acted_and_overload_still_converge_without_duplicates() {
+    let district = small_district(7);
+    let roster = Roster::read(write(&district, "faults")).unwrap();
+    let emulator = emulator_for(&roster);
+    let classroom = admin(&emulator);
+    let sync =
+        RosterSync::new(classroom.clone()).options(SyncOptions::default().remove_members(true));
+    // Faults hit whole batch requests: the server carries out all their calls, then the
+    // answer is lost (dropped, or replaced by 503), or the request is refused (429, 503).
+    emulator.inject(Fault::drop_after_commit().on("batch").fraction(0.15));
+    emulator.inject(Fault::unavailable_after_commit().on("batch").fraction(0.1));
+    emulator.inject(Fault::unavailable().on("batch").fraction(0.1));
+    emulator.inject(
+        Fault::rate_limited(Duration::from_secs(1))
+            .on("batch")
+            .times(2),
+    );
+
+    let plan = loop {
+        match sync.plan(&roster).await {
+            Ok(plan) => break plan,
+            Err(e) => eprintln!("the first plan could not read Classroom: {e}"),
+        }
+    };
+    let report = sync.apply(&plan).await;
+    let resent = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, Outcome::AlreadySo))
+        .count();
+    eprintln!("under faults: {} (already so: {resent})", report.summary());
+    let rounds = converge(&sync, &roster, 10).await;
+    eprintln!("converged after {rounds} more apply(s)");
+    emulator.clear_faults();
+    assert!(sync.plan(&roster).await.unwrap().is_empty());
+    assert_eq!(
+        classroom_state(&classroom).await,
+        roster_state(&roster, "sis-"),
+        "every course once, every member once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_cut_off_midway_is_finished_by_the_next() {
+    let district = small_district(11);
+    let roster = Roster::read(write(&district, "interrupted")).unwrap();
+    let emulator = emulator_for(&roster);
+    let classroom = admin(&emulator);
+    let sync = RosterSync::new(classroom.clone()).options(SyncOptions::default().concurrency(1));
+    emulator.inject(Fault::latency(Duration::from_millis(150)).on("batch"));
+    let plan = sync.plan(&roster).await.unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(450), sync.apply(&plan)).await;
+    assert!(cut.is_err(), "the apply was interrupted");
+    emulator.clear_faults();
+    let partial = sync.plan(&roster).await.unwrap();
+    assert!(
+        !partial.is_empty() && partial.changes.len() < plan.changes.len(),
+        "part was done: {} of {} changes left",
+        partial.changes.len(),
+        plan.changes.len()
+    );
+    let report = sync.apply(&partial).await;
+    assert_eq!(report.summary().failed, 0, "{report}");
+    assert!(sync.plan(&roster).await.unwrap().is_empty());
+    assert_eq!(
+        classroom_state(&classroom).await,
+        roster_state(&roster, "sis-")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_outside_the_domain_fails_alone_and_the_rest_is_applied() {
+    let district = small_district(3);
+    let roster = Roster::read(write(&district, "outsider")).unwrap();
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let outsider = roster
+        .users
+        .iter()
+        .find(|u| u.role == "student")
+        .unwrap()
+        .email
+        .clone();
+    add_users(&emulator, &roster, |email| email != outsider);
+    let sync = RosterSync::new(admin(&emulator));
+    let plan = sync.plan(&roster).await.unwrap();
+    let report = sync.apply(&plan).await;
+    let failures = report.failures();
+    assert!(!failures.is_empty());
+    for failure in &failures {
+        match (&failure.change, &failure.outcome) {
+            (Change::AddStudent { email, .. }, Outcome::Failed(e)) => {
+                assert_eq!(*email, outsider);
+                assert!(
+                    !e.is_retryable(),
+                    "a user not in the domain will not clear: {e}"
+                );
+            }
+            other => panic!("only the outsider's adds fail: {other:?}"),
+        }
+    }
+    assert_eq!(
+        report.summary().done,
+        plan.changes.len() - failures.len(),
+        "everything else was applied"
+    );
+    let again = sync.plan(&roster).await.unwrap();
+    assert_eq!(
+        again.changes.len(),
+        failures.len(),
+        "only the failures are left"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["summary"]["failed"], failures.len());
+}
+
+/// Writes a district, lets `corrupt` spoil it, and checks the one problem reported.
+async fn refused(
+    name: &str,
+    corrupt: impl FnOnce(&mut District, &std::path::Path),
+    file: &str,
+    line: Option<u64>,
+    column: Option<&str>,
+    says: &str,
+) {
+    let mut district = small_district(5);
+    let dir = temp_dir(name);
+    corrupt(&mut district, &dir);
+    if !dir.join("users.csv").exists() {
+        district.write(&dir).unwrap();
+    }
+    let error = Roster::read(&dir).unwrap_err();
+    let problem = error
+        .problems
+        .iter()
+        .find(|p| p.file == file)
+        .unwrap_or_else(|| panic!("{name}: a problem in {file}: {error}"));
+    assert_eq!(
+        (problem.line, problem.column.as_deref()),
+        (line, column),
+        "{name}: where: {error}"
+    );
+    assert!(problem.message.contains(says), "{name}: what: {error}");
+    assert!(
+        error.problems.iter().all(|p| p.file == file),
+        "{name}: no problem cascades into other files: {error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(file) && text.contains("nothing was changed"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_is_refused_with_its_file_line_and_column_and_changes_nothing() {
+    refused(
+        "missing",
+        |d, dir| {
+            d.write(dir).unwrap();
+            std::fs::remove_file(dir.join("enrollments.csv")).unwrap();
+        },
+        "enrollments.csv",
+        None,
+        None,
+        "missing",
+    )
+    .await;
+    refused(
+        "unknown-header",
+        |d, _| d.classes.header[3] = "titel",
+        "classes.csv",
+        Some(1),
+        Some("titel"),
+        "unknown column",
+    )
+    .await;
+    refused(
+        "missing-header",
+        |d, _| {
+            let c = d.enrollments.col("userSourcedId");
+            d.enrollments.header.remove(c);
+            for row in &mut d.enrollments.rows {
+                row.remove(c);
+            }
+        },
+        "enrollments.csv",
+        Some(1),
+        Some("userSourcedId"),
+        "lacks the required column",
+    )
+    .await;
+    refused(
+        "short-row",
+        |d, dir| {
+            d.write(dir).unwrap();
+            let path = dir.join("classes.csv");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            // Line 4: cut after the fifth field (grades), so courseSourcedId on are missing.
+            let fields: Vec<&str> = lines[3].split(',').take(5).collect();
+            lines[3] = fields.join(",");
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        },
+        "classes.csv",
+        Some(4),
+        Some("courseSourcedId"),
+        "the row has 5 fields but the header has 14",
+    )
+    .await;
+    refused(
+        "unknown-class",
+        |d, _| {
+            let c = d.enrollments.col("classSourcedId");
+            d.enrollments.rows[9][c] = "class-9999".into();
+        },
+        "enrollments.csv",
+        Some(11),
+        Some("classSourcedId"),
+        "class \"class-9999\" is not in classes.csv",
+    )
+    .await;
+    refused(
+        "unknown-user",
+        |d, _| {
+            let c = d.enrollments.col("userSourcedId");
+            d.enrollments.rows[19][c] = "nobody".into();
+        },
+        "enrollments.csv",
+        Some(21),
+        Some("userSourcedId"),
+        "user \"nobody\" is not in users.csv",
+    )
+    .await;
+    refused(
+        "duplicate",
+        |d, _| {
+            // The row of line 4 again, as line 10.
+            let again = d.users.rows[2].clone();
+            d.users.rows.insert(8, again);
+        },
+        "users.csv",
+        Some(10),
+        Some("sourcedId"),
+        "already used on line 4",
+    )
+    .await;
+
+    // Through the whole pipeline: the error comes before any call, so Classroom is untouched.
+    let mut district = small_district(5);
+    district.classes.header[3] = "titel";
+    let dir = write(&district, "pipeline");
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let classroom = admin(&emulator);
+    let result: Result<(), SyncError> = async {
+        let roster = Roster::read(&dir)?;
+        let sync = RosterSync::new(classroom.clone());
+        let plan = sync.plan(&roster).await?;
+        sync.apply(&plan).await;
+        Ok(())
+    }
+    .await;
+    assert!(matches!(result, Err(SyncError::Input(_))));
+    assert!(
+        classroom_state(&classroom).await.is_empty(),
+        "nothing was written"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_reads_as_json_with_its_counts() {
+    let roster = Roster::read(write(&small_district(9), "json")).unwrap();
+    let emulator = emulator_for(&roster);
+    let plan = RosterSync::new(admin(&emulator))
+        .plan(&roster)
+        .await
+        .unwrap();
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["counts"]["create_course"], 12);
+    assert_eq!(json["changes"][0]["kind"], "create_course");
+    assert!(
+        json["changes"][0]["alias"]
+            .as_str()
+            .unwrap()
+            .starts_with("d:sis-class-")
+    );
+    let back: classroom::sync::Plan = serde_json::from_value(json).unwrap();
+    assert_eq!(back, plan, "a plan read back from JSON is the same plan");
+    assert!(plan.to_string().contains("Plan: 12 create course"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_rate_limit_paces_the_whole_sync() {
+    let roster = Roster::read(write(&small_district(13), "limited")).unwrap();
+    let emulator = emulator_for(&roster);
+    // 6,000 calls a minute: 100 a second after a burst of 100.
+    let token = emulator.token_for("admin", &SCOPES);
+    let classroom = Classroom::builder()
+        .root_url(emulator.root_url())
+        .credentials(BearerToken::new(token).with_scopes(SCOPES.iter().map(|s| s.url())))
+        .rate_limit(classroom::RateLimit::new().user_per_minute(6_000))
+        .build()
+        .unwrap();
+    let sync = RosterSync::new(classroom);
+    let plan = sync.plan(&roster).await.unwrap();
+    let started = Instant::now();
+    let report = sync.apply(&plan).await;
+    let took = started.elapsed();
+    assert_eq!(report.summary().failed, 0, "{report}");
+    let calls = plan.read_calls + report.calls;
+    let bound = Duration::from_secs_f64((calls as f64 - 100.0) / 100.0);
+    eprintln!(
+        "{} calls (plan {} + apply {}) at 100/s after a burst of 100: apply took {took:?}, the \
+         quota allows {bound:?} for plan and apply together",
+        calls, plan.read_calls, report.calls
+    );
+    assert!(
+        took + Duration::from_millis(150) >= bound,
+        "every call waited its turn: {took:?} for {calls} calls"
+    );
+}
