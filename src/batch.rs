@@ -258,8 +258,9 @@ struct Sender<'a> {
     results: &'a mut [Option<Result<Reply>>],
 }
 
-/// A call that failed in a round: whether and how it may be retried, and its error.
-type Failed = (usize, Option<Failure>, Error);
+/// A call that failed in a round: which call, the HTTP request whose failure it shares (when a
+/// whole request failed), whether and how it may be retried, and its error.
+type Failed = (usize, Option<usize>, Option<Failure>, Error);
 
 impl Sender<'_> {
     // The failure and its error travel together; the error is as large as a call's own.
@@ -279,7 +280,7 @@ impl Sender<'_> {
                     let failure = e.is_transient().then_some(Failure::NotSent);
                     let error = Error::Auth(e);
                     for &i in &pending {
-                        failed.push((i, failure, self.replicate(&error, i)));
+                        failed.push((i, Some(0), failure, self.replicate(&error, i)));
                     }
                 }
                 Ok(token) => {
@@ -292,7 +293,7 @@ impl Sender<'_> {
                             }
                         }
                     });
-                    for chunk in pending.chunks(MAX_BATCH_CALLS) {
+                    for (request, chunk) in pending.chunks(MAX_BATCH_CALLS).enumerate() {
                         if let Some(limit) = &settings.rate_limit {
                             limit.acquire(chunk.len() as u32).await;
                         }
@@ -327,7 +328,8 @@ impl Sender<'_> {
                                     failure
                                 };
                                 for &i in chunk {
-                                    failed.push((i, failure, self.replicate(&error, i)));
+                                    let error = self.replicate(&error, i);
+                                    failed.push((i, Some(request), failure, error));
                                 }
                             }
                         }
@@ -364,7 +366,7 @@ impl Sender<'_> {
                 retry_after: reply.retry_after,
                 lasting: error.is_lasting(),
             };
-            failed.push((i, Some(failure), error.into()));
+            failed.push((i, None, Some(failure), error.into()));
         }
         for (slot, &i) in chunk.iter().enumerate() {
             if !answered[slot] {
@@ -376,13 +378,15 @@ impl Sender<'_> {
                     excerpt: String::new(),
                     source: None,
                 };
-                failed.push((i, Some(Failure::AfterSend), error));
+                failed.push((i, None, Some(Failure::AfterSend), error));
             }
         }
     }
 
     /// Decides, for each failed call, whether to retry it; returns those to send again after
-    /// waiting the longest of their delays.
+    /// waiting the longest of their delays. A retry takes from the client's retry budget once
+    /// per HTTP request resent: a failed part pays for itself, the calls of a batch request
+    /// that failed as a whole pay once together, as a single call would.
     async fn retries(
         &mut self,
         failed: Vec<Failed>,
@@ -392,7 +396,8 @@ impl Sender<'_> {
         let settings = self.client.settings();
         let mut again = Vec::new();
         let mut wait = Duration::ZERO;
-        for (i, failure, error) in failed {
+        let mut paid: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+        for (i, request, failure, error) in failed {
             let part = &self.parts[i];
             let idempotent = part
                 .idempotent
@@ -407,7 +412,12 @@ impl Sender<'_> {
                     elapsed,
                     retry::jitter(),
                 )
-                .filter(|_| settings.retry_budget.withdraw(f.cost()))
+                .filter(|_| match request {
+                    Some(request) => *paid
+                        .entry(request)
+                        .or_insert_with(|| settings.retry_budget.withdraw(f.cost())),
+                    None => settings.retry_budget.withdraw(f.cost()),
+                })
             });
             match delay {
                 Some(delay) => {

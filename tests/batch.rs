@@ -260,3 +260,45 @@ async fn a_batch_through_the_emulator_returns_typed_results() {
     assert_eq!(fetched.name.as_deref(), Some("Made in a batch"));
     assert!(results.take(deleted).is_err(), "no such alias");
 }
+
+#[tokio::test]
+async fn a_whole_batch_that_failed_costs_the_retry_budget_once() {
+    let calls = Arc::new(Mutex::new(0));
+    let counter = calls.clone();
+    let server = TestServer::start(move |request| {
+        let mut n = counter.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            return Reply::json(503, &serde_json::json!({"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}));
+        }
+        let mut out = String::new();
+        for (id, line, _) in parts(request) {
+            let id = id.trim_start_matches('<').trim_end_matches('>');
+            out.push_str(&format!(
+                "--reply\r\nContent-Type: application/http\r\nContent-ID: <response-{id}>\r\n\r\n\
+                 HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}\r\n",
+                course_from(&line)
+            ));
+        }
+        out.push_str("--reply--\r\n");
+        Reply::raw(200, "multipart/mixed; boundary=reply", &out)
+    })
+    .await;
+    // Ten tokens: two retries of single calls. The 50 calls of the failed request are resent
+    // as one request, for the price of one retry.
+    let classroom = Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::new("t"))
+        .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
+        .retry_budget(classroom::RetryBudget::with_capacity(10))
+        .build()
+        .unwrap();
+    let gets = (0..50).map(|i| classroom.courses().get(format!("c{i}")));
+    let results = classroom.send_batched(gets).await;
+    assert!(
+        results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
+    assert_eq!(*calls.lock().unwrap(), 2);
+}
