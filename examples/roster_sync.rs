@@ -21,7 +21,7 @@ use classroom::auth::{
     ClientCredentials, ClientSecret, OAuthClient, Provider, ServiceAccountCredentials,
     ServiceAccountKey,
 };
-use classroom::emulator::{Emulator, Role};
+use classroom::emulator::{Emulator, Quotas, Role};
 use classroom::sync::synthetic::{District, DistrictSpec};
 use classroom::sync::{Progress, Roster, RosterSync, SCOPES, SyncOptions};
 use classroom::{Classroom, RateLimit, RetryPolicy};
@@ -48,6 +48,9 @@ options:
                             3,000 per project), `none`, or calls per minute for the user;
                             default `classroom` with credentials, `none` on the emulator
   --seed N                  the synthetic district's seed (default 2026)
+  --emulator-quotas         on the emulator, enforce Classroom's quotas while planning and
+                            applying (1,200 calls a minute per user, 3,000 per project, a
+                            bucket of 100), and report its calls and 429 replies
   --service-account KEY --subject EMAIL
                             sync real Classroom as EMAIL, a domain admin (domain-wide
                             delegation); without them, a local emulator is used
@@ -189,6 +192,9 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
                     dir
                 }
             };
+            if args.flag("--emulator-quotas") {
+                emulator.set_quotas(Quotas::classroom().user_burst(100).project_burst(100));
+            }
             _emulator = Some(emulator);
             (classroom, dir)
         }
@@ -229,6 +235,15 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{report}");
+    }
+    if let Some(emulator) = &_emulator
+        && args.flag("--emulator-quotas")
+    {
+        eprintln!(
+            "emulator: {} API calls answered, {} refused for quota (429)",
+            emulator.api_calls(),
+            emulator.quota_rejections()
+        );
     }
     Ok(if report.summary().failed > 0 { 2 } else { 0 })
 }
