@@ -279,6 +279,16 @@ async fn client_side(url: String) {
         .build()
         .unwrap();
     type Model = classroom::models::ListCoursesResponse;
+    // `LIST_PROFILE=sdk` (or `baseline`) runs one side alone for a while, for `perf record`.
+    if let Ok(side) = std::env::var("LIST_PROFILE") {
+        for _ in 0..200 {
+            match side.as_str() {
+                "sdk" => sdk(&client, 1000).await,
+                _ => baseline::<RawList>(&http, &url, 1000).await,
+            };
+        }
+        return;
+    }
     let mut ok = true;
     for per_page in PAGE_SIZES {
         assert_eq!(baseline::<RawList>(&http, &url, per_page).await, COURSES);
