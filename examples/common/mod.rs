@@ -9,7 +9,7 @@
 use std::error::Error;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{ExitCode, Termination};
 use std::sync::Arc;
 
 use classroom::auth::{
@@ -25,7 +25,7 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// Runs an example's body: logs to stderr as `RUST_LOG` says (`RUST_LOG=classroom=debug` shows
 /// every call, retry and token fetch), and prints a failure with its chain of causes, each on a
 /// line of its own, then exits 1.
-pub fn run(body: impl Future<Output = Result<(), BoxError>>) -> ExitCode {
+pub fn run<T: Termination>(body: impl Future<Output = Result<T, BoxError>>) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -42,7 +42,7 @@ pub fn run(body: impl Future<Output = Result<(), BoxError>>) -> ExitCode {
         }
     };
     match runtime.block_on(body) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(done) => done.report(),
         Err(e) => {
             report(e.as_ref());
             ExitCode::FAILURE
