@@ -21,8 +21,7 @@ use common::{Auth, BoxError, text};
 ///
 /// Reads a CSV with a student's email (or user id) and a guardian's email on each row; a
 /// header row is allowed. Writes one CSV row per input row to stdout: row (its line in the
-/// file), student,
-/// guardian, outcome, detail. The outcomes:
+/// file), student, guardian, outcome, detail. The outcomes:
 ///
 ///   invited          an invitation email was sent
 ///   already invited  a pending invitation exists, or the guardian is linked already
