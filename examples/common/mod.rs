@@ -195,7 +195,7 @@ impl Auth {
         }
         let emulator = emulator(Emulator::builder()).start()?;
         eprintln!(
-            "no credentials given: using a local emulator with a demo school at {} \
+            "no credentials given: using a local emulator at {} \
              (--help shows how to use a real domain)",
             emulator.root_url()
         );
