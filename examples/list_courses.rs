@@ -1,118 +1,154 @@
-//! Lists courses as a table: the README's first command.
+//! Lists courses: the README's first command.
 //!
 //! ```text
 //! cargo run --example list_courses
-//! cargo run --example list_courses -- --service-account key.json --subject admin@school.edu
+//! cargo run --example list_courses -- --teacher ada.lovelace@school.example --format csv
+//! cargo run --example list_courses -- --service-account key.json --subject admin@school.edu --state active
 //! cargo run --example list_courses -- --client-secret client_secret.json --token token.json
 //! cargo run --example list_courses -- --authorized-user ~/.config/gcloud/application_default_credentials.json
 //! ```
 //!
 //! With no credentials it starts the local emulator (a demo school), signs in to it through
-//! the real client-credentials flow, and lists the demo courses. With a service-account key and
-//! the user to act as (domain-wide delegation), a user token stored by the `installed_login`
-//! example, or an `authorized_user` file, it lists the real ones.
+//! the real client-credentials flow, and lists the demo courses.
 
-use std::sync::Arc;
+mod common;
 
-use classroom::auth::{
-    ClientCredentials, ClientSecret, FileStore, OAuthClient, Provider, ServiceAccountCredentials,
-    ServiceAccountKey, UserCredentials,
-};
-use classroom::emulator::Emulator;
-use classroom::models::Course;
-use classroom::{Classroom, Scope};
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use classroom::Scope;
+use classroom::models::{Course, CourseState};
+use common::{Auth, BoxError, text};
 use futures::TryStreamExt;
 
-const USAGE: &str = "usage: list_courses [--service-account KEY_JSON --subject EMAIL \
-                     | --client-secret CLIENT_SECRET_JSON --token TOKEN_JSON \
-                     | --authorized-user AUTHORIZED_USER_JSON]";
+/// Lists the Classroom courses the signed-in user can see, as a table, CSV or JSON.
+///
+/// With no credentials it lists the demo school of a local emulator. For a real domain, give
+/// one of the credential options below: a service-account key with domain-wide delegation
+/// and the user to act as, a user token stored by the installed_login example, or an
+/// authorized-user file. Scopes used: classroom.courses.readonly.
+#[derive(Parser, Debug)]
+#[command(name = "list_courses", version, verbatim_doc_comment)]
+struct Args {
+    /// Only courses this user teaches (an email, a numeric id, or `me`)
+    #[arg(long, value_name = "USER")]
+    teacher: Option<String>,
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return Ok(());
+    /// Only courses this user is enrolled in as a student (an email, a numeric id, or `me`)
+    #[arg(long, value_name = "USER")]
+    student: Option<String>,
+
+    /// Only courses in this state; repeat for several (default: every state)
+    #[arg(long, value_enum, value_name = "STATE")]
+    state: Vec<State>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+
+    /// Write to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    #[command(flatten)]
+    auth: Auth,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// Aligned columns for people
+    Table,
+    /// One row per course with a header, for spreadsheets
+    Csv,
+    /// The courses as the API returns them (camelCase), one JSON array
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum State {
+    Active,
+    Archived,
+    Provisioned,
+    Declined,
+    Suspended,
+}
+
+impl From<State> for CourseState {
+    fn from(state: State) -> CourseState {
+        match state {
+            State::Active => CourseState::Active,
+            State::Archived => CourseState::Archived,
+            State::Provisioned => CourseState::Provisioned,
+            State::Declined => CourseState::Declined,
+            State::Suspended => CourseState::Suspended,
+        }
     }
-    let scopes = [Scope::CoursesReadonly];
+}
 
-    // Kept alive until the end of main: dropping it stops the emulator.
-    let mut _emulator = None;
-    let classroom = if let Some(key) = arg("--service-account") {
-        let subject = arg("--subject").ok_or(USAGE)?;
-        let credentials =
-            ServiceAccountCredentials::new(ServiceAccountKey::from_file(key)?, scopes)
-                .subject(&subject);
-        Classroom::new(credentials)?
-    } else if let Some(secret) = arg("--client-secret") {
-        let token = arg("--token").ok_or(USAGE)?;
-        let client = OAuthClient::from_client_secret_file(secret)?;
-        let credentials = UserCredentials::from_store(client, Arc::new(FileStore::new(&token)))?
-            .ok_or("no token stored there yet: sign in first with `cargo run --example installed_login`")?;
-        Classroom::new(credentials)?
-    } else if let Some(file) = arg("--authorized-user") {
-        Classroom::new(
-            UserCredentials::from_authorized_user_file(file)?.with_scopes(scopes.map(|s| s.url())),
-        )?
-    } else if args.is_empty() {
-        let emulator = Emulator::start()?;
-        eprintln!(
-            "no credentials given: listing the demo school of a local emulator at {}",
-            emulator.root_url()
-        );
-        let client = OAuthClient::new(
-            emulator.client_id(),
-            Some(ClientSecret::new(emulator.client_secret())),
-        )
-        .with_provider(Provider::token_endpoint(emulator.token_url()));
-        let credentials = ClientCredentials::new(client, scopes.map(|s| s.url()));
-        let classroom = Classroom::builder()
-            .root_url(emulator.root_url())
-            .credentials(credentials)
-            .build()?;
-        _emulator = Some(emulator);
-        classroom
-    } else {
-        return Err(USAGE.into());
-    };
+fn main() -> std::process::ExitCode {
+    common::run(run(Args::parse()))
+}
 
-    let courses: Vec<Course> = classroom
-        .courses()
-        .list()
-        .page_size(100)
-        .items()
-        .try_collect()
-        .await?;
-    print_table(&courses);
+async fn run(args: Args) -> Result<(), BoxError> {
+    // Kept until the end: dropping the target's emulator stops it.
+    let target = args.auth.target(&[Scope::CoursesReadonly], |e| e)?;
+    let classroom = target.builder.build()?;
+
+    let mut list = classroom.courses().list().page_size(100);
+    if let Some(teacher) = &args.teacher {
+        list = list.teacher_id(teacher);
+    }
+    if let Some(student) = &args.student {
+        list = list.student_id(student);
+    }
+    if !args.state.is_empty() {
+        list = list.course_states(args.state.iter().map(|&s| CourseState::from(s)));
+    }
+    let courses: Vec<Course> = list.items().try_collect().await?;
+
+    let mut out = common::output(args.out.as_deref())?;
+    match args.format {
+        Format::Table => print_table(&mut out, &courses)?,
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            csv.write_record(["id", "name", "section", "room", "state", "owner_id"])?;
+            for c in &courses {
+                csv.write_record([
+                    text(&c.id),
+                    text(&c.name),
+                    text(&c.section),
+                    text(&c.room),
+                    state(c),
+                    text(&c.owner_id),
+                ])?;
+            }
+            csv.flush()?;
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &courses)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 
-fn print_table(courses: &[Course]) {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let rows: Vec<[String; 4]> = courses
+fn state(course: &Course) -> &str {
+    course
+        .course_state
+        .as_ref()
+        .map(|s| s.as_str())
+        .unwrap_or_default()
+}
+
+fn print_table(out: &mut dyn Write, courses: &[Course]) -> std::io::Result<()> {
+    let rows: Vec<[&str; 4]> = courses
         .iter()
-        .map(|c| {
-            let state = c
-                .course_state
-                .as_ref()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            [text(&c.id), text(&c.name), text(&c.section), state]
-        })
+        .map(|c| [text(&c.id), text(&c.name), text(&c.section), state(c)])
         .collect();
-    let header = ["ID", "NAME", "SECTION", "STATE"].map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
+    let header = ["ID", "NAME", "SECTION", "STATE"];
+    let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -124,7 +160,7 @@ fn print_table(courses: &[Course]) {
             .zip(widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
     }
-    println!("{} course(s)", courses.len());
+    writeln!(out, "{} course(s)", courses.len())
 }

@@ -14,6 +14,8 @@
 //! Any web framework works the same way: hand the request body to `RiscReceiver::receive`,
 //! answer 202 on success, and `error.http_status()` with `error.response_body()` otherwise.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use bytes::Bytes;
 use classroom::auth::{
     MemoryStore, RiscReceiver, SecurityEvent, StoredToken, TokenRegistry, TokenStore,
 };
+use common::BoxError;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -83,39 +86,57 @@ async fn serve(listener: tokio::net::TcpListener, receiver: Arc<RiscReceiver>) {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("--demo") => demo().await,
-        Some("--serve") if args.len() >= 3 => {
-            let port: u16 = args[1].parse()?;
-            // Fill the registry as users sign in: registry.register_store(sub, store).
-            let registry = Arc::new(TokenRegistry::new());
-            let receiver = RiscReceiver::new(args[2..].iter().cloned(), registry)
-                .discover(classroom::auth::GOOGLE_RISC_CONFIGURATION)
-                .await?;
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-            eprintln!(
-                "receiving security events at http://{}/risc",
-                listener.local_addr()?
-            );
-            serve(listener, Arc::new(receiver)).await;
-            Ok(())
-        }
-        _ => {
-            eprintln!("usage: risc_receiver [--demo] | --serve PORT CLIENT_ID [CLIENT_ID...]");
-            std::process::exit(2);
-        }
-    }
+/// A Cross-Account Protection (RISC) receiver: Google POSTs security event tokens to it, and
+/// the affected users' tokens are dropped.
+///
+/// With --serve it receives Google's own events at http://127.0.0.1:PORT/risc, for the client
+/// ids given (put it behind your HTTPS front end; register the URL with Google's RISC API as
+/// the docs of classroom::auth::RiscReceiver say). Fill the token registry as users sign in.
+///
+/// With no arguments (or --demo) it starts a local emulator, registers a user's token store,
+/// posts the receiver a token the emulator signed (as Google would), and shows the store
+/// emptied, a repeated delivery accepted, and a forged token refused.
+#[derive(clap::Parser, Debug)]
+#[command(name = "risc_receiver", version, verbatim_doc_comment)]
+struct Args {
+    /// Run the demo against a local emulator (the default)
+    #[arg(long, conflicts_with = "serve")]
+    demo: bool,
+
+    /// Receive Google's events on this port of 127.0.0.1
+    #[arg(long, value_name = "PORT", requires = "client_ids")]
+    serve: Option<u16>,
+
+    /// Your OAuth client ids: the audiences the events must be for
+    #[arg(value_name = "CLIENT_ID", requires = "serve")]
+    client_ids: Vec<String>,
 }
 
-async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
+    common::run(run(<Args as clap::Parser>::parse()))
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let Some(port) = args.serve else {
+        return demo().await;
+    };
+    // Fill the registry as users sign in: registry.register_store(sub, store).
+    let registry = Arc::new(TokenRegistry::new());
+    let receiver = RiscReceiver::new(args.client_ids, registry)
+        .discover(classroom::auth::GOOGLE_RISC_CONFIGURATION)
+        .await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    eprintln!(
+        "receiving security events at http://{}/risc",
+        listener.local_addr()?
+    );
+    serve(listener, Arc::new(receiver)).await;
+    Ok(())
+}
+
+async fn demo() -> Result<(), BoxError> {
     use classroom::emulator::{Emulator, demo};
 
     let emulator = Emulator::start()?;

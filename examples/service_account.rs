@@ -2,40 +2,100 @@
 //! delegation acting as a user of the domain.
 //!
 //! ```text
+//! cargo run --example service_account                       # on the emulator
 //! cargo run --example service_account -- service-account.json admin@school.example.edu
 //! ```
-//!
-//! The Workspace admin must have granted the service account's client id the Classroom
-//! scopes below (Admin console > Security > API controls > Domain-wide delegation).
 
+mod common;
+
+use std::path::PathBuf;
+
+use clap::Parser;
 use classroom::auth::{ServiceAccountCredentials, ServiceAccountKey};
+use classroom::emulator::{Emulator, demo};
 use classroom::{Classroom, Scope};
+use common::{BoxError, FileKind};
 use futures::TryStreamExt;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // RUST_LOG=classroom=debug shows every call, retry and token fetch.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let mut args = std::env::args().skip(1);
-    let usage = "usage: service_account KEY_JSON SUBJECT_EMAIL";
-    let key = ServiceAccountKey::from_file(args.next().ok_or(usage)?)?;
-    let subject = args.next().ok_or(usage)?;
+/// Lists the courses a user of your domain sees, signed in as a service account acting as
+/// that user (domain-wide delegation), and their student counts.
+///
+/// The Workspace admin must have granted the service account's client id the scopes
+/// classroom.courses.readonly and classroom.rosters.readonly (Admin console > Security > API
+/// controls > Domain-wide delegation); otherwise the token request fails with
+/// unauthorized_client.
+///
+/// With no arguments it uses a local emulator's demo service account, acting as a demo
+/// teacher.
+#[derive(Parser, Debug)]
+#[command(name = "service_account", version, verbatim_doc_comment)]
+struct Args {
+    /// The service-account key file (JSON, "type": "service_account")
+    #[arg(value_name = "KEY_JSON", requires = "subject")]
+    key: Option<PathBuf>,
 
+    /// The user of your domain to act as
+    #[arg(value_name = "SUBJECT_EMAIL")]
+    subject: Option<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    common::run(run(Args::parse()))
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let mut _emulator = None;
+    let mut builder = Classroom::builder();
+    let (key, subject) = match (args.key, args.subject) {
+        (Some(key), Some(subject)) => (key, subject),
+        _ => {
+            let emulator = Emulator::start()?;
+            eprintln!(
+                "no key given: using a local emulator's demo service account at {}, acting as {} \
+                 (--help shows how to use your own)",
+                emulator.root_url(),
+                demo::TEACHER
+            );
+            // Written to a file, as a downloaded key would be.
+            let dir = std::env::temp_dir().join(format!("service_account-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let key = dir.join("key.json");
+            std::fs::write(&key, emulator.service_account_key())?;
+            builder = builder.root_url(emulator.root_url());
+            _emulator = Some((emulator, dir));
+            (key, demo::TEACHER.to_string())
+        }
+    };
+    common::expect_kind(&key, FileKind::ServiceAccount)?;
+    let key = ServiceAccountKey::from_file(&key)?;
+    if let Some((_, dir)) = &_emulator {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    println!(
+        "service account {} (client id {}) acting as {subject}",
+        key.client_email(),
+        key.client_id().unwrap_or("?")
+    );
     let credentials =
         ServiceAccountCredentials::new(key, [Scope::CoursesReadonly, Scope::RostersReadonly])
             .subject(&subject);
-    let classroom = Classroom::new(credentials)?;
+    let classroom = builder.credentials(credentials).build()?;
 
     let courses: Vec<_> = classroom.courses().list().items().try_collect().await?;
-    println!("{subject} sees {} courses", courses.len());
+    println!("{subject} sees {} course(s)", courses.len());
     for course in &courses {
+        let id = course.id.as_deref().unwrap_or_default();
+        let students: Vec<_> = classroom
+            .courses()
+            .students()
+            .list(id)
+            .items()
+            .try_collect()
+            .await?;
         println!(
-            "{}\t{}",
-            course.id.as_deref().unwrap_or("?"),
-            course.name.as_deref().unwrap_or("")
+            "{id}\t{}\t{} student(s)",
+            course.name.as_deref().unwrap_or_default(),
+            students.len()
         );
     }
     Ok(())
