@@ -149,7 +149,19 @@ impl<'a> Types<'a> {
             let prefix = first
                 .strip_suffix("_UNSPECIFIED")
                 .or_else(|| first.strip_prefix("UNKNOWN_"))?;
-            let name = pascal(prefix);
+            let mut name = pascal(prefix);
+            // Spelled as the schema it belongs to: `COURSEWORK_MATERIAL_STATE` on
+            // `CourseWorkMaterial` is `CourseWorkMaterialState`, not `CourseworkMaterialState`.
+            if name.len() > owner.len()
+                && name.is_char_boundary(owner.len())
+                && name[..owner.len()].eq_ignore_ascii_case(owner)
+            {
+                name.replace_range(..owner.len(), owner);
+            }
+            // `LATE_VALUES` lists what a query may filter by: `LateFilter`.
+            if let Some(stem) = name.strip_suffix("Values") {
+                name = format!("{stem}Filter");
+            }
             // One word (`State`) says too little on its own; keep it only where the owner ends with it.
             let one_word = crate::codegen::names::words(prefix).len() == 1;
             (!one_word || owner.ends_with(&name)).then_some(name)

@@ -249,7 +249,7 @@ async fn list_filters_follow_classroom() {
         .course_work()
         .student_submissions()
         .list(demo::COURSE_ALIAS, &quiz)
-        .late(classroom::models::LateValues::LateOnly)
+        .late(classroom::models::LateFilter::LateOnly)
         .send()
         .await
         .unwrap();
