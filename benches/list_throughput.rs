@@ -279,12 +279,15 @@ async fn client_side(url: String) {
         .build()
         .unwrap();
     type Model = classroom::models::ListCoursesResponse;
-    // `LIST_PROFILE=sdk` (or `baseline`) runs one side alone for a while, for `perf record`.
-    if let Ok(side) = std::env::var("LIST_PROFILE") {
+    // `LIST_PROFILE=sdk:100` (or `baseline:1000`) runs one side alone at one page size for a
+    // while, for `perf record`.
+    if let Ok(profile) = std::env::var("LIST_PROFILE") {
+        let (side, size) = profile.split_once(':').unwrap_or((&profile, "1000"));
+        let size = size.parse().unwrap();
         for _ in 0..200 {
-            match side.as_str() {
-                "sdk" => sdk(&client, 1000).await,
-                _ => baseline::<RawList>(&http, &url, 1000).await,
+            match side {
+                "sdk" => sdk(&client, size).await,
+                _ => baseline::<RawList>(&http, &url, size).await,
             };
         }
         return;
