@@ -12,11 +12,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::Role;
-use super::errors::{ApiResult, Status};
-use super::spec::{Route, camel, spec};
-use super::store::{State, User, now};
-use crate::Scope;
+use crate::Role;
+use crate::errors::{ApiResult, Status};
+use crate::spec::{Route, camel, spec};
+use crate::store::{State, User, now};
+use classroom::Scope;
 
 /// Who is calling, with what.
 #[derive(Debug)]
@@ -1002,7 +1002,7 @@ fn generic(
                         if item.get(*f).is_none_or(|v| v.is_null() || v == "") {
                             return Err(Status::invalid(format!(
                                 "{}: This field is required.",
-                                super::spec::snake(f)
+                                crate::spec::snake(f)
                             )));
                         }
                     }
@@ -1420,7 +1420,7 @@ fn submission_patch(
         if body.get(f).and_then(Value::as_f64).is_some_and(|g| g < 0.0) {
             return Err(Status::invalid(format!(
                 "{}: A grade must not be negative.",
-                super::spec::snake(f)
+                crate::spec::snake(f)
             )));
         }
     }
@@ -1828,7 +1828,7 @@ fn registration_create(state: &mut State, ctx: &Ctx, body: Value) -> ApiResult {
             let course = body["feed"][info]["courseId"].as_str().ok_or_else(|| {
                 Status::invalid(format!(
                     "feed.{}.course_id: This field is required.",
-                    super::spec::snake(info)
+                    crate::spec::snake(info)
                 ))
             })?;
             course_read(state, ctx, course)?;
@@ -1842,7 +1842,7 @@ fn registration_create(state: &mut State, ctx: &Ctx, body: Value) -> ApiResult {
     let mut registration = body;
     registration["registrationId"] = json!(state.new_id());
     let expiry = std::time::SystemTime::now() + std::time::Duration::from_secs(7 * 24 * 3600);
-    registration["expiryTime"] = json!(super::store::timestamp(expiry));
+    registration["expiryTime"] = json!(crate::store::timestamp(expiry));
     state.items_mut("registrations").push(registration.clone());
     Ok(registration)
 }
@@ -2089,7 +2089,7 @@ pub(crate) fn accept_guardian_invitation(
         Some(u) => u.id.clone(),
         None => {
             let local = email.split('@').next().unwrap_or("guardian").to_string();
-            super::seed::add_user(state, &email, &local, "(guardian)", Role::Guardian)
+            crate::seed::add_user(state, &email, &local, "(guardian)", Role::Guardian)
         }
     };
     let guardians = format!("userProfiles/{student}/guardians");
