@@ -24,6 +24,11 @@ fn main() {
     let files = codegen::generate(&doc, &name).unwrap_or_else(|e| panic!("{e}"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::create_dir_all(out.join("resources")).expect("OUT_DIR is writable");
+    // The document itself, for `resources::DISCOVERY_DOCUMENT`.
+    let copy = out.join("discovery.json");
+    if fs::read_to_string(&copy).ok().as_deref() != Some(json.as_str()) {
+        fs::write(&copy, &json).unwrap_or_else(|e| panic!("cannot write {}: {e}", copy.display()));
+    }
     for file in files {
         let path = out.join(&file.path);
         // Leave unchanged files alone so their timestamps do not trigger needless rebuilds.

@@ -8,7 +8,7 @@
 # - a user's program on this crate that lists courses with a token (default features);
 # - the same-shaped program on google-classroom1 (default features);
 # - `examples/list_courses` here, which also builds the crate's dev-dependencies (trybuild,
-#   syn for the generator's tests) and the `emulator` and `scope-check` features.
+#   syn for the generator's tests) and the emulator crate and the `scope-check` and `sync` features.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"

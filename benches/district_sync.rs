@@ -19,9 +19,9 @@
 
 use std::time::{Duration, Instant};
 
-use classroom::emulator::{Emulator, Fault, Quotas, Role};
 use classroom::models::{Course, Student, Teacher};
 use classroom::{BearerToken, Classroom, RateLimit, RetryPolicy, Scope};
+use classroom_emulator::{Emulator, Fault, Quotas, Role};
 use futures::{StreamExt, TryStreamExt};
 
 const STUDENTS_PER_COURSE: usize = 25;

@@ -12,7 +12,7 @@ mod common;
 use clap::Parser;
 use classroom::Scope;
 use classroom::auth::{ClientCredentials, ClientSecret, Credentials, OAuthClient, Provider};
-use classroom::emulator::Emulator;
+use classroom_emulator::Emulator;
 use common::BoxError;
 
 /// Gets an app access token with the client-credentials grant (RFC 6749 section 4.4) from

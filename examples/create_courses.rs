@@ -17,9 +17,9 @@ mod common;
 use std::time::Duration;
 
 use clap::Parser;
-use classroom::emulator::Fault;
 use classroom::models::Course;
 use classroom::{RetryPolicy, Scope};
+use classroom_emulator::Fault;
 use common::{Auth, BoxError};
 use futures::TryStreamExt;
 

@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use classroom::emulator::Quotas;
 use classroom::models::GuardianInvitation;
 use classroom::{ClassroomReason, RateLimit, Scope};
+use classroom_emulator::Quotas;
 use common::{Auth, BoxError, text};
 
 /// Invites guardians (parents) to receive email summaries of their students' work.

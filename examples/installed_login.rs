@@ -18,8 +18,8 @@ use classroom::auth::{
     ClientSecret, Credentials, FileStore, InstalledFlow, OAuthClient, Provider, TokenStore,
     UserCredentials,
 };
-use classroom::emulator::{Emulator, demo};
 use classroom::{Classroom, Scope};
+use classroom_emulator::{Emulator, demo};
 use common::{BoxError, FileKind};
 use futures::TryStreamExt;
 

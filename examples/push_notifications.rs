@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use classroom::emulator::{Emulator, demo};
 use classroom::models::{CloudPubsubTopic, CourseRosterChangesInfo, Feed, FeedType, Registration};
 use classroom::{BearerToken, Classroom, Scope};
+use classroom_emulator::{Emulator, demo};
 use common::{Auth, BoxError, text};
 use serde::Deserialize;
 

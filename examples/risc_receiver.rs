@@ -137,7 +137,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
 }
 
 async fn demo() -> Result<(), BoxError> {
-    use classroom::emulator::{Emulator, demo};
+    use classroom_emulator::{Emulator, demo};
 
     let emulator = Emulator::start()?;
     // A signed-in user: their token store, registered under their Google account id.

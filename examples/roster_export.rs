@@ -215,9 +215,9 @@ async fn read_rosters(
 }
 
 /// Adds `count` generated courses, each with the demo students, to the emulator's school.
-async fn seed(emulator: &classroom::emulator::Emulator, count: usize) -> Result<(), BoxError> {
-    use classroom::emulator::demo;
+async fn seed(emulator: &classroom_emulator::Emulator, count: usize) -> Result<(), BoxError> {
     use classroom::models::Course;
+    use classroom_emulator::demo;
     if count == 0 {
         return Ok(());
     }

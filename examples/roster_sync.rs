@@ -21,10 +21,10 @@ use classroom::auth::{
     ClientCredentials, ClientSecret, OAuthClient, Provider, ServiceAccountCredentials,
     ServiceAccountKey,
 };
-use classroom::emulator::{Emulator, Quotas, Role};
 use classroom::sync::synthetic::{District, DistrictSpec};
 use classroom::sync::{Progress, Roster, RosterSync, SCOPES, SyncOptions};
 use classroom::{Classroom, RateLimit, RetryPolicy};
+use classroom_emulator::{Emulator, Quotas, Role};
 
 const USAGE: &str = "\
 usage: roster_sync <plan|apply|generate> [options]

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use classroom::auth::{ServiceAccountCredentials, ServiceAccountKey};
-use classroom::emulator::{Emulator, demo};
 use classroom::{Classroom, Scope};
+use classroom_emulator::{Emulator, demo};
 use common::{BoxError, FileKind};
 use futures::TryStreamExt;
 

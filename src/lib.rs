@@ -41,7 +41,8 @@
 //!   accounts with domain-wide delegation, client credentials), token caching and stores.
 //! - [`scope_check`]: with the `scope-check` feature, clients whose calls are checked against
 //!   their scopes at compile time.
-//! - `emulator` (feature `emulator`): a local Classroom and OAuth server for tests and demos.
+//! - [`classroom-emulator`](https://docs.rs/classroom-emulator), a crate of its own: a local
+//!   Classroom and OAuth server, as a library for tests and a binary for any language.
 //! - `sync` (feature `sync`): roster sync from OneRoster CSV files, planned, then applied.
 //! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`],
 //!   [`Error::is_already_exists`] and [`ApiError::is_scope_insufficient`].
@@ -91,10 +92,6 @@ pub use method::{HttpMethod, MethodInfo};
 pub use reason::ClassroomReason;
 pub use request::RequestOptions;
 pub use retry::{RetryBudget, RetryPolicy};
-
-#[cfg(feature = "emulator")]
-#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
-pub mod emulator;
 
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]

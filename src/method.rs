@@ -65,4 +65,24 @@ impl MethodInfo {
     pub fn authorizing_scopes(&self) -> impl Iterator<Item = Scope> + '_ {
         self.scopes.iter().copied().filter(|s| !s.is_additional())
     }
+
+    /// Whether a token holding `granted` (scope URLs, or [`Scope`] values) may call this
+    /// method: it holds one of the [authorizing scopes](MethodInfo::authorizing_scopes). This is
+    /// the rule the client checks before sending (failing with
+    /// [`Error::MissingScope`](crate::Error::MissingScope)), and the one a server answering for
+    /// Classroom, such as the `classroom-emulator` crate, applies before answering 403.
+    ///
+    /// ```
+    /// use classroom::Scope;
+    /// use classroom::resources::METHODS;
+    ///
+    /// let list = METHODS.iter().find(|m| m.id == "classroom.courses.list").unwrap();
+    /// assert!(list.is_authorized_by(&[Scope::CoursesReadonly]));
+    /// assert!(list.is_authorized_by(&["https://www.googleapis.com/auth/classroom.courses"]));
+    /// // An additional scope widens responses but authorizes nothing on its own.
+    /// assert!(!list.is_authorized_by(&[Scope::ProfileEmails]));
+    /// ```
+    pub fn is_authorized_by(&self, granted: &[impl AsRef<str>]) -> bool {
+        crate::auth::authorizes(self, granted)
+    }
 }

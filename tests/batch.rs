@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use classroom::emulator::{Emulator, demo};
 use classroom::models::Course;
 use classroom::{BearerToken, Classroom, Error, RetryPolicy, Scope};
+use classroom_emulator::{Emulator, demo};
 use common::{Recorded, Reply, TestServer};
 
 /// The parts of a recorded batch request: (Content-ID, request line, body).

@@ -6,12 +6,12 @@ mod common;
 
 use std::collections::HashSet;
 
-use classroom::emulator::{Emulator, demo};
 use classroom::models::{
     Attachment, Course, CourseState, CourseWork, CourseWorkState, CourseWorkType, Link,
     ModifyAttachmentsRequest, StudentSubmission, SubmissionState,
 };
 use classroom::{FieldMask, Scope};
+use classroom_emulator::{Emulator, demo};
 use common::{all_scopes, client, unchecked_client};
 use futures::TryStreamExt;
 

@@ -10,8 +10,8 @@ use classroom::auth::{
     ClientCredentials, ClientSecret, OAuthClient, Provider, ServiceAccountCredentials,
     ServiceAccountKey, WebFlow,
 };
-use classroom::emulator::{Consent, Emulator, demo};
 use classroom::{Classroom, Error, Scope};
+use classroom_emulator::{Consent, Emulator, demo};
 use futures::TryStreamExt;
 
 fn demo_client(emulator: &Emulator) -> OAuthClient {

@@ -5,12 +5,12 @@
 mod common;
 
 use classroom::FieldMask;
-use classroom::emulator::{Emulator, demo};
 use classroom::models::{
     Announcement, CloudPubsubTopic, CourseAlias, CourseRosterChangesInfo, CourseWork,
     CourseWorkType, Criterion, Feed, FeedType, GradingPeriod, GradingPeriodSettings, Registration,
     Rubric, Student, StudentGroup, StudentGroupMember, Teacher, Topic,
 };
+use classroom_emulator::{Emulator, demo};
 use common::{all_scopes, client};
 use futures::TryStreamExt;
 

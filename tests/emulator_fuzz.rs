@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use classroom::Scope;
-use classroom::emulator::{Emulator, demo};
 use classroom::resources::METHODS;
+use classroom_emulator::{Emulator, demo};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use classroom::Scope;
-use classroom::emulator::{Emulator, Fault, demo};
+use classroom_emulator::{Emulator, Fault, demo};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -6,8 +6,8 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use classroom::emulator::{Consent, Emulator, demo};
 use classroom::{BearerToken, Classroom, Scope};
+use classroom_emulator::{Consent, Emulator, demo};
 use serde_json::Value;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";

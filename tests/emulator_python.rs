@@ -71,14 +71,8 @@ fn google_api_python_client_against_the_standalone_emulator() {
         }
         None => {
             eprintln!("examples/emulator is not built; running the emulator in-process");
-            let e = classroom::emulator::Emulator::start().unwrap();
-            let line = format!(
-                "root={} token_url={} client_id={} client_secret={}",
-                e.root_url(),
-                e.token_url(),
-                e.client_id(),
-                e.client_secret()
-            );
+            let e = classroom_emulator::Emulator::start().unwrap();
+            let line = e.standalone_line();
             (line, (None, Some(e)))
         }
     };

@@ -9,9 +9,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use classroom::emulator::{Emulator, Fault, Quotas, Role, demo};
 use classroom::models::{GuardianInvitation, Invitation, Student};
 use classroom::{Classroom, Scope};
+use classroom_emulator::{Emulator, Fault, Quotas, Role, demo};
 use common::{all_scopes, client};
 use serde_json::Value;
 

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use classroom::emulator::{Emulator, Fault, demo};
 use classroom::{BearerToken, Classroom, RetryPolicy, Scope};
+use classroom_emulator::{Emulator, Fault, demo};
 
 fn retrying(emulator: &Emulator, policy: RetryPolicy) -> Classroom {
     Classroom::builder()

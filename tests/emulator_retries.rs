@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use classroom::auth::{ClientCredentials, ClientSecret, OAuthClient, Provider};
-use classroom::emulator::{Emulator, Fault, demo};
 use classroom::models::Course;
 use classroom::{BearerToken, Classroom, RetryBudget, RetryPolicy, Scope};
+use classroom_emulator::{Emulator, Fault, demo};
 use futures::{StreamExt, TryStreamExt};
 
 fn fast() -> RetryPolicy {

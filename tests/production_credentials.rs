@@ -18,8 +18,8 @@ use classroom::auth::{
     CredentialsFileKind, ImpersonatedCredentials, Impersonation, MetadataServerCredentials,
     ServiceAccountCredentials,
 };
-use classroom::emulator::{Emulator, demo};
 use classroom::{Classroom, Error, RetryPolicy, Scope};
+use classroom_emulator::{Emulator, demo};
 
 /// A directory of its own under the target dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -98,7 +98,7 @@ async fn teacher_refresh_token(emulator: &Emulator, scopes: &[&str]) -> String {
     );
     let flow = classroom::auth::WebFlow::new(client, "http://127.0.0.1:8765/cb").unwrap();
     let (url, pending) = flow.authorize(scopes).offline(false).build().unwrap();
-    emulator.script_consent(classroom::emulator::Consent::grant_all().as_user(demo::TEACHER));
+    emulator.script_consent(classroom_emulator::Consent::grant_all().as_user(demo::TEACHER));
     let redirect = common::http().get(&url).send().await.unwrap();
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     let query = location.split_once('?').unwrap().1.to_string();
@@ -474,7 +474,7 @@ async fn keyless_delegation_signs_through_iam_and_acts_as_the_subject() {
     let credentials = Arc::new(credentials);
     // The assertion goes through signJwt: with that endpoint down, no token can be had.
     emulator.inject(
-        classroom::emulator::Fault::unavailable()
+        classroom_emulator::Fault::unavailable()
             .on("iam.signJwt")
             .times(1),
     );

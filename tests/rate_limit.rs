@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use classroom::emulator::{Emulator, demo};
 use classroom::{BearerToken, Classroom, RateLimit, Scope};
+use classroom_emulator::{Emulator, demo};
 
 fn client(emulator: &Emulator, limit: RateLimit) -> Classroom {
     Classroom::builder()

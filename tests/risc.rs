@@ -14,8 +14,8 @@ use classroom::auth::{
     AuthError, ClientSecret, Credentials, Effect, MemoryStore, OAuthClient, Provider, RevokedToken,
     RiscError, RiscReceiver, SecurityEvent, TokenRegistry, TokenStore, UserCredentials, WebFlow,
 };
-use classroom::emulator::{Consent, Emulator, demo};
 use classroom::{Classroom, Error, RetryPolicy, Scope};
+use classroom_emulator::{Consent, Emulator, demo};
 use serde_json::json;
 
 struct SignedIn {

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use classroom::emulator::{Emulator, Fault, Role};
 use classroom::models::Course;
 use classroom::sync::synthetic::{District, DistrictSpec};
 use classroom::sync::{
     Change, ChangeKind, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions, alias_for,
 };
 use classroom::{BearerToken, Classroom, RetryPolicy};
+use classroom_emulator::{Emulator, Fault, Role};
 use futures::TryStreamExt;
 
 /// A fresh directory under the system's temp dir.

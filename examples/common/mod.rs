@@ -16,8 +16,8 @@ use classroom::auth::{
     ClientCredentials, ClientSecret, FileStore, OAuthClient, Provider, ServiceAccountCredentials,
     ServiceAccountKey, UserCredentials,
 };
-use classroom::emulator::{Emulator, EmulatorBuilder, demo};
 use classroom::{ClassroomBuilder, Scope};
+use classroom_emulator::{Emulator, EmulatorBuilder, demo};
 
 /// What an example's `main` returns on failure: any error, printed with its causes.
 pub type BoxError = Box<dyn Error + Send + Sync>;

@@ -46,7 +46,7 @@
 //!   `external_account`, are not read by this SDK.)
 //! - **Other OAuth 2.0 providers** (e.g. Classy): a [`Provider`] with their endpoints, and
 //!   [`ClientCredentials`] for app tokens or [`WebFlow`] for users.
-//! - **Tests**: the emulator (`classroom::emulator`, feature `emulator`) serves every one of these flows on loopback,
+//! - **Tests**: the emulator (the `classroom-emulator` crate) serves every one of these flows on loopback,
 //!   its metadata server and IAM Credentials API included.
 //!
 //! Application Default Credentials look, in order, at `GOOGLE_APPLICATION_CREDENTIALS`,

@@ -2,8 +2,8 @@
 
 #![allow(dead_code)]
 
-use classroom::emulator::Emulator;
 use classroom::{BearerToken, Classroom, RetryPolicy, Scope};
+use classroom_emulator::Emulator;
 
 /// A client acting as `user` with `scopes`, declared to the SDK so it checks them too.
 pub fn client(emulator: &Emulator, user: &str, scopes: &[Scope]) -> Classroom {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use super::Role;
+use crate::Role;
 
 /// A user of the demo domain.
 #[derive(Clone, Debug)]
@@ -86,7 +86,7 @@ pub(crate) struct State {
     /// Service accounts: email to public key (DER `RSAPublicKey`).
     pub(crate) service_accounts: HashMap<String, Vec<u8>>,
     /// Who may act as which service account through the IAM Credentials API.
-    pub(crate) token_creators: super::iam::TokenCreators,
+    pub(crate) token_creators: crate::iam::TokenCreators,
     /// Scopes each user has granted each client, for `include_granted_scopes`.
     pub(crate) granted: HashMap<(String, String), Vec<String>>,
     pub(crate) next_id: u64,

@@ -1,8 +1,8 @@
 //! Google-shaped OAuth 2.0 endpoints: authorize (scripted consent), token (authorization code
 //! with PKCE, refresh token, client credentials, JWT bearer), revoke and tokeninfo; and the
-//! routing to the other identity endpoints: IAM Credentials ([`iam`](super::iam)), the
-//! metadata server ([`metadata`](super::metadata)) and Cross-Account Protection
-//! ([`risc`](super::risc)).
+//! routing to the other identity endpoints: IAM Credentials ([`iam`](crate::iam)), the
+//! metadata server ([`metadata`](crate::metadata)) and Cross-Account Protection
+//! ([`risc`](crate::risc)).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,10 +11,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::SecureRandom;
 use serde_json::{Value, json};
 
-use super::server::{Reply, Req, parse_query};
-use super::store::{CodeGrant, RefreshGrant, State, TokenGrant};
-use super::{Consent, Decision, Shared, demo};
-use crate::Scope;
+use crate::server::{Reply, Req, parse_query};
+use crate::store::{CodeGrant, RefreshGrant, State, TokenGrant};
+use crate::{Consent, Decision, Shared, demo};
+use classroom::Scope;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -37,9 +37,9 @@ pub(crate) fn endpoint(path: &str) -> Option<&'static str> {
         "/token" | "/oauth2/v4/token" => Some("oauth.token"),
         "/revoke" | "/o/oauth2/revoke" => Some("oauth.revoke"),
         "/tokeninfo" | "/oauth2/v3/tokeninfo" => Some("oauth.tokeninfo"),
-        _ => super::iam::endpoint(path)
-            .or_else(|| super::metadata::endpoint(path))
-            .or_else(|| super::risc::endpoint(path)),
+        _ => crate::iam::endpoint(path)
+            .or_else(|| crate::metadata::endpoint(path))
+            .or_else(|| crate::risc::endpoint(path)),
     }
 }
 
@@ -66,9 +66,9 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {
         Some("oauth.token") if req.verb == "POST" => token(shared, req),
         Some("oauth.revoke") if matches!(req.verb, "POST" | "GET") => revoke(shared, req),
         Some("oauth.tokeninfo") => tokeninfo(shared, req),
-        Some(name) if name.starts_with("iam.") => super::iam::handle(shared, req),
-        Some(name) if name.starts_with("metadata.") => super::metadata::handle(shared, req),
-        Some(name) if name.starts_with("risc.") => super::risc::handle(shared, req),
+        Some(name) if name.starts_with("iam.") => crate::iam::handle(shared, req),
+        Some(name) if name.starts_with("metadata.") => crate::metadata::handle(shared, req),
+        Some(name) if name.starts_with("risc.") => crate::risc::handle(shared, req),
         _ => oauth_error(405, "invalid_request", "Use POST for this endpoint."),
     }
 }
@@ -273,8 +273,8 @@ fn client_auth(state: &State, req: &Req<'_>, params: &[(String, String)]) -> Res
             let (id, secret) = decoded.split_once(':').ok_or_else(unauthorized)?;
             // RFC 6749 §2.3.1: both parts are form-urlencoded before joining.
             (
-                super::server::decode(id),
-                Some(super::server::decode(secret)),
+                crate::server::decode(id),
+                Some(crate::server::decode(secret)),
             )
         }
         None => (

@@ -15,10 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::errors::Status;
-use super::server::{Reply, Req};
-use super::store::{State, TokenGrant};
-use super::{Emulator, Shared, demo};
+use crate::errors::Status;
+use crate::server::{Reply, Req};
+use crate::store::{State, TokenGrant};
+use crate::{Emulator, Shared, demo};
 
 /// The scopes that let a token call the IAM Credentials API.
 const IAM_SCOPES: [&str; 2] = [
@@ -46,7 +46,7 @@ fn signing_key(service_account: &str) -> Option<Arc<ring::signature::RsaKeyPair>
         return None;
     }
     KEY.get_or_init(|| {
-        let der = super::seed::service_account_der()?;
+        let der = crate::seed::service_account_der()?;
         ring::signature::RsaKeyPair::from_pkcs8(&der)
             .ok()
             .map(Arc::new)
@@ -84,7 +84,7 @@ fn route(path: &str) -> Option<(&'static str, String)> {
         "generateAccessToken" => "iam.generateAccessToken",
         _ => return None,
     };
-    Some((method, super::server::decode(email)))
+    Some((method, crate::server::decode(email)))
 }
 
 /// The endpoint's name, for fault matching, if `path` is an IAM Credentials method.
@@ -213,7 +213,7 @@ fn call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
     if scopes.is_empty() {
         return Err(Status::invalid("scope is required."));
     }
-    if let Some(bad) = scopes.iter().find(|s| !super::oauth::known_scope(s)) {
+    if let Some(bad) = scopes.iter().find(|s| !crate::oauth::known_scope(s)) {
         return Err(Status::invalid(format!("Unknown scope: {bad}")));
     }
     let lifetime = match body["lifetime"].as_str() {
@@ -230,7 +230,7 @@ fn call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         .user(demo::ADMIN, "")
         .map(|u| u.id.clone())
         .unwrap_or_default();
-    let access = super::oauth::random_token("ya29.emu-");
+    let access = crate::oauth::random_token("ya29.emu-");
     let expires = SystemTime::now() + Duration::from_secs(lifetime);
     state.add_token(
         access.clone(),
@@ -256,7 +256,7 @@ fn unix_now() -> i64 {
 
 impl Emulator {
     /// The IAM Credentials API's root URL (the emulator's root), for
-    /// [`Impersonation::endpoint`](crate::auth::Impersonation::endpoint).
+    /// [`Impersonation::endpoint`](classroom::auth::Impersonation::endpoint).
     pub fn iam_url(&self) -> String {
         self.shared.base.clone()
     }

@@ -7,10 +7,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use crate::MethodInfo;
-use crate::resources::METHODS;
-
-const DISCOVERY: &str = include_str!("../../discovery/classroom.v1.json");
+use classroom::MethodInfo;
+use classroom::resources::{DISCOVERY_DOCUMENT as DISCOVERY, METHODS};
 
 /// Decoded path parameters, by name, in template order.
 pub(crate) type PathParams = Vec<(String, String)>;

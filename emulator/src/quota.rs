@@ -8,12 +8,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::errors::Status;
-use super::store::State;
+use crate::errors::Status;
+use crate::store::State;
 
 /// Quotas the emulator enforces, set with
-/// [`EmulatorBuilder::quotas`](super::EmulatorBuilder::quotas) or
-/// [`Emulator::set_quotas`](super::Emulator::set_quotas). [`Quotas::none`] (the default)
+/// [`EmulatorBuilder::quotas`](crate::EmulatorBuilder::quotas) or
+/// [`Emulator::set_quotas`](crate::Emulator::set_quotas). [`Quotas::none`] (the default)
 /// enforces nothing; [`Quotas::classroom`] enforces Classroom's documented request rates.
 ///
 /// **Request rates.** Classroom's quotas are per minute, checked on a moving average. The
@@ -42,7 +42,7 @@ use super::store::State;
 /// request (a batch once, OAuth endpoints too) before it reaches the quotas.
 ///
 /// ```
-/// use classroom::emulator::{Emulator, Quotas};
+/// use classroom_emulator::{Emulator, Quotas};
 ///
 /// // Classroom's rates, a user burst of 5 calls, and 10 invitations a day per user.
 /// let quotas = Quotas::classroom().user_burst(5).daily_invitations_per_user(10);

@@ -5,11 +5,11 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::Role;
-use super::classroom::{Ctx, call};
-use super::spec::spec;
-use super::store::{Client, State, User};
-use crate::Scope;
+use crate::Role;
+use crate::handlers::{Ctx, call};
+use crate::spec::spec;
+use crate::store::{Client, State, User};
+use classroom::Scope;
 
 /// The demo school's names: users, aliases, OAuth client. Fixed, so scripts and docs can use
 /// them.
@@ -369,7 +369,7 @@ pub(crate) fn school(state: &mut State) {
         &[],
         json!({"invitedEmailAddress": demo::GUARDIAN}),
     );
-    let _ = super::classroom::accept_guardian_invitation(
+    let _ = crate::handlers::accept_guardian_invitation(
         state,
         demo::STUDENT,
         invitation["invitationId"].as_str().unwrap_or_default(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use classroom::emulator::Fault;
+/// use classroom_emulator::Fault;
 ///
 /// // The next call to courses.list gets 429 with `Retry-After: 1`.
 /// let fault = Fault::rate_limited(Duration::from_secs(1)).on("classroom.courses.list").times(1);
@@ -57,7 +57,7 @@ impl Fault {
     /// The call is answered normally, this much later. With no [`times`](Fault::times) and no
     /// [`fraction`](Fault::fraction) it delays every HTTP request (a batch once, OAuth
     /// endpoints too), as a network round trip would: a sync can be timed as if it ran
-    /// against Google. The delay comes before [`Quotas`](super::Quotas) are counted.
+    /// against Google. The delay comes before [`Quotas`](crate::Quotas) are counted.
     pub fn latency(delay: Duration) -> Fault {
         Fault::new(Kind::Latency(delay))
     }
@@ -139,7 +139,7 @@ impl Faults {
             if rule.times == Some(0) {
                 continue;
             }
-            if rule.fraction < 1.0 && super::oauth::random_unit() >= rule.fraction {
+            if rule.fraction < 1.0 && crate::oauth::random_unit() >= rule.fraction {
                 continue;
             }
             match &rule.kind {

@@ -11,9 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RsaKeyPair, RsaPublicKeyComponents};
 use serde_json::{Value, json};
 
-use super::server::{Reply, Req};
-use super::{Emulator, Shared};
-use crate::auth::SecurityEvent;
+use crate::server::{Reply, Req};
+use crate::{Emulator, Shared};
+use classroom::auth::SecurityEvent;
 
 /// A throwaway key made for the emulator's security event tokens; it means nothing elsewhere.
 const SIGNING_PEM: &str = include_str!("demo_risc_signing.pem");
@@ -79,7 +79,7 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {
 
 impl Emulator {
     /// The RISC discovery document's URL, for
-    /// [`RiscReceiver::discover`](crate::auth::RiscReceiver::discover).
+    /// [`RiscReceiver::discover`](classroom::auth::RiscReceiver::discover).
     pub fn risc_configuration_url(&self) -> String {
         format!("{}.well-known/risc-configuration", self.shared.base)
     }
@@ -107,7 +107,7 @@ impl Emulator {
             "iss": self.shared.base,
             "aud": audience,
             "iat": now,
-            "jti": super::oauth::random_token("risc-"),
+            "jti": crate::oauth::random_token("risc-"),
             "events": event.to_claim(&self.shared.base),
         }))
     }
@@ -115,6 +115,6 @@ impl Emulator {
     /// Signs any claims with the emulator's security event key: for tokens with a wrong
     /// issuer or audience, a stale `iat`, or a repeated `jti`.
     pub fn sign_security_event(&self, claims: &Value) -> String {
-        super::iam::sign(key(), RISC_KEY_ID, claims)
+        crate::iam::sign(key(), RISC_KEY_ID, claims)
     }
 }

@@ -3,9 +3,9 @@
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::Shared;
-use super::errors::Status;
-use super::server::{Reply, Req, api};
+use crate::Shared;
+use crate::errors::Status;
+use crate::server::{Reply, Req, api};
 
 /// Google's limit on calls per batch.
 pub(crate) const MAX_PARTS: usize = 50;
@@ -149,7 +149,7 @@ fn run(shared: &Shared, req: &Req<'_>) -> Result<Reply, Status> {
         .map(parse_part)
         .collect::<Result<Vec<_>, _>>()
         .map_err(Status::invalid)?;
-    let out_boundary = format!("batch_{}", &super::oauth::random_token("")[..16]);
+    let out_boundary = format!("batch_{}", &crate::oauth::random_token("")[..16]);
     let mut out = String::new();
     for part in parts {
         let mut headers = part.headers;

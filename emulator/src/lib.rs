@@ -1,4 +1,5 @@
-//! A local, stateful Classroom and Google OAuth server (feature `emulator`).
+//! A local, stateful Classroom and Google OAuth server, for testing code written against the
+//! [`classroom`] SDK (or any Classroom client) with no Google account.
 //!
 //! [`Emulator::start`] binds 127.0.0.1 on a free port and serves, from a thread of its own:
 //!
@@ -30,16 +31,18 @@
 //! follows Classroom's roles: teachers manage their courses, students see their own work and
 //! only the owner of a submission turns it in or reclaims it, `me` is the token's user.
 //!
-//! From any language, run it standalone and read its first line:
+//! From any language, run the `classroom-emulator` binary (`cargo install classroom-emulator`;
+//! in the SDK's repository also `cargo run --example emulator --`) and read its first line:
 //!
 //! ```text
-//! $ cargo run --example emulator -- --port 0
+//! $ classroom-emulator --port 0
 //! root=http://127.0.0.1:41234/ token_url=http://127.0.0.1:41234/token client_id=... client_secret=...
 //! ```
 //!
 //! Point a client's root URL at `root` (for Google's generated clients: the discovery
 //! document's `rootUrl`), and get a token from `token_url` with the client credentials grant.
-//! `tests/python/third_party_client.py` does this with google-api-python-client.
+//! The SDK's `tests/python/third_party_client.py` does this with google-api-python-client.
+//! [`standalone`] states the binary's contract.
 //!
 //! Whatever a client sends, it answers (or closes the connection) and keeps running: request
 //! bodies are capped ([`EmulatorBuilder::max_request_body`]) and must arrive in time
@@ -52,7 +55,7 @@
 //! the daily per-project query quota, and faults inside batch parts (faults apply to whole HTTP requests).
 //!
 //! ```
-//! use classroom::emulator::{Emulator, demo};
+//! use classroom_emulator::{Emulator, demo};
 //! use classroom::{BearerToken, Classroom, Scope};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -69,10 +72,10 @@
 //! ```
 
 mod batch;
-mod classroom;
 mod errors;
 mod faults;
 mod fields;
+mod handlers;
 mod iam;
 mod metadata;
 mod oauth;
@@ -81,6 +84,7 @@ mod risc;
 mod seed;
 mod server;
 mod spec;
+pub mod standalone;
 mod store;
 
 use std::fmt;
@@ -93,7 +97,7 @@ pub use quota::Quotas;
 pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 
-use crate::Scope;
+use classroom::Scope;
 use store::{State, TokenGrant};
 
 /// What a user is in the demo domain.
@@ -318,7 +322,7 @@ impl Emulator {
         self.addr
     }
 
-    /// The API root URL, for [`ClassroomBuilder::root_url`](crate::ClassroomBuilder::root_url):
+    /// The API root URL, for [`ClassroomBuilder::root_url`](classroom::ClassroomBuilder::root_url):
     /// `http://127.0.0.1:PORT/`.
     pub fn root_url(&self) -> String {
         self.shared.base.clone()
@@ -352,6 +356,19 @@ impl Emulator {
     /// The demo OAuth client's secret.
     pub fn client_secret(&self) -> &'static str {
         demo::CLIENT_SECRET
+    }
+
+    /// The line the standalone server prints first, which other languages' tests read:
+    /// `root=ROOT_URL token_url=TOKEN_URL client_id=ID client_secret=SECRET`, space-separated,
+    /// no trailing newline. See [`standalone`].
+    pub fn standalone_line(&self) -> String {
+        format!(
+            "root={} token_url={} client_id={} client_secret={}",
+            self.root_url(),
+            self.token_url(),
+            self.client_id(),
+            self.client_secret()
+        )
     }
 
     /// The demo service account's key file (Google's JSON format, with `token_uri` pointing at
@@ -467,7 +484,7 @@ impl Emulator {
         invitation_id: &str,
     ) -> Result<String, String> {
         let mut state = self.shared.state();
-        classroom::accept_guardian_invitation(&mut state, student, invitation_id)
+        handlers::accept_guardian_invitation(&mut state, student, invitation_id)
             .map_err(|e| e.message)
     }
 

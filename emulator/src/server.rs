@@ -28,11 +28,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-use super::classroom::{self, Ctx};
-use super::errors::Status;
-use super::faults::Kind;
-use super::spec::spec;
-use super::{Shared, batch, oauth};
+use crate::errors::Status;
+use crate::faults::Kind;
+use crate::handlers::{self, Ctx};
+use crate::spec::spec;
+use crate::{Shared, batch, oauth};
 
 /// The default cap on a request body. Classroom's requests are small (a course work with a
 /// 30,000-character description is about 35 KB; a batch of 50 of them under 2 MB); 8 MiB
@@ -48,7 +48,7 @@ pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once; more wait to be accepted.
 pub(crate) const MAX_CONNECTIONS: usize = 512;
 
-/// Per-request limits, set on the [`EmulatorBuilder`](super::EmulatorBuilder).
+/// Per-request limits, set on the [`EmulatorBuilder`](crate::EmulatorBuilder).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) max_body: usize,
@@ -357,12 +357,12 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
             )));
         }
     }
-    if !crate::auth::authorizes(route.info, &grant.scopes) {
+    if !route.info.is_authorized_by(&grant.scopes) {
         return Err(Status::scope_insufficient(route.info.id));
     }
     let fields = match query.iter().rev().find(|(k, _)| k == "fields") {
         Some((_, f)) if !f.is_empty() => {
-            Some(super::fields::Selection::parse(f).map_err(Status::invalid)?)
+            Some(crate::fields::Selection::parse(f).map_err(Status::invalid)?)
         }
         _ => None,
     };
@@ -398,7 +398,7 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
     };
     shared.quotas.member_limit(&state, route.info.id, &params)?;
     let value = shared.quotas.invitation(route.info.id, &ctx.user.id, || {
-        classroom::call(&mut state, &ctx, route, &params, &query, body)
+        handlers::call(&mut state, &ctx, route, &params, &query, body)
     })?;
     drop(state);
     Ok(match fields {

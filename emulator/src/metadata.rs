@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
-use super::server::{Reply, Req, parse_query};
-use super::{Emulator, Shared, demo};
+use crate::server::{Reply, Req, parse_query};
+use crate::{Emulator, Shared, demo};
 
 const PREFIX: &str = "/computeMetadata/v1/instance/service-accounts/";
 
@@ -69,7 +69,7 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
             .collect(),
         None => vec![DEFAULT_SCOPE.to_string()],
     };
-    if let Some(bad) = scopes.iter().find(|s| !super::oauth::known_scope(s)) {
+    if let Some(bad) = scopes.iter().find(|s| !crate::oauth::known_scope(s)) {
         return text(400, format!("Invalid scope: {bad}\n"));
     }
     let mut state = shared.state();
@@ -79,7 +79,7 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
         .user(demo::ADMIN, "")
         .map(|u| u.id.clone())
         .unwrap_or_default();
-    let mut body = super::oauth::issue(
+    let mut body = crate::oauth::issue(
         &mut state,
         admin,
         scopes,
@@ -97,7 +97,7 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
 
 impl Emulator {
     /// The metadata server's address (`127.0.0.1:PORT`), for `GCE_METADATA_HOST` or
-    /// [`MetadataServerCredentials::host`](crate::auth::MetadataServerCredentials::host).
+    /// [`MetadataServerCredentials::host`](classroom::auth::MetadataServerCredentials::host).
     pub fn metadata_host(&self) -> String {
         self.addr.to_string()
     }

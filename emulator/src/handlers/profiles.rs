@@ -1,0 +1,40 @@
+//! User profiles, as the caller's scopes allow them to be seen.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Params, param};
+use crate::Role;
+use crate::errors::{ApiResult, Status};
+use crate::store::{State, User};
+use classroom::Scope;
+
+/// A user's profile as the caller's scopes allow: email and photo only with the additional
+/// `classroom.profile.*` scopes.
+pub(crate) fn profile(user: &User, ctx: &Ctx) -> Value {
+    let mut p = json!({
+        "id": user.id,
+        "name": {
+            "givenName": user.given,
+            "familyName": user.family,
+            "fullName": user.full_name(),
+        },
+    });
+    if ctx.has(Scope::ProfileEmails) {
+        p["emailAddress"] = json!(user.email);
+    }
+    if ctx.has(Scope::ProfilePhotos) {
+        p["photoUrl"] = json!("//lh3.googleusercontent.com/a/default-user");
+    }
+    if matches!(user.role, Role::Admin | Role::Teacher) {
+        p["permissions"] = json!([{"permission": "CREATE_COURSE"}]);
+        p["verifiedTeacher"] = json!(user.role == Role::Teacher);
+    }
+    p
+}
+
+pub(super) fn user_profile_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
+    let user = state
+        .user(param(params, "userId"), ctx.me())
+        .ok_or_else(Status::entity_not_found)?;
+    Ok(profile(user, ctx))
+}

@@ -1,0 +1,469 @@
+//! Student submissions and their state machine, coursework assignees and rubrics.
+
+use serde_json::{Value, json};
+
+use super::collections::assign_rubric_ids;
+use super::courses::link_id;
+use super::{
+    Access, Ctx, Params, Query, access, apply_mask, course_read, course_teach, list_reply,
+    modifiable, obj, param, q, q_all, text, update_mask,
+};
+use crate::errors::{ApiResult, Status};
+use crate::spec::Route;
+use crate::store::{State, now};
+
+pub(super) fn create_submissions(
+    state: &mut State,
+    course: &str,
+    work: &Value,
+    only: Option<Vec<String>>,
+) {
+    let Some(work_id) = text(work, "id") else {
+        return;
+    };
+    if text(work, "state") != Some("PUBLISHED") {
+        return;
+    }
+    let students = match (only, text(work, "assigneeMode")) {
+        (Some(ids), _) => ids,
+        (None, Some("INDIVIDUAL_STUDENTS")) => work["individualStudentsOptions"]["studentIds"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        (None, _) => state.student_ids(course),
+    };
+    let key = format!("courses/{course}/courseWork/{work_id}/studentSubmissions");
+    let work_type = text(work, "workType").unwrap_or("ASSIGNMENT").to_string();
+    for student in students {
+        if state.find(&key, "userId", &student).is_some() {
+            continue;
+        }
+        state.next_id += 1;
+        let id = format!("Cg4I{}", state.next_id * 104_729);
+        let t = now();
+        let mut sub = json!({
+            "courseId": course,
+            "courseWorkId": work_id,
+            "id": id,
+            "userId": student,
+            "creationTime": t,
+            "updateTime": t,
+            "state": "CREATED",
+            "alternateLink": format!("https://classroom.google.com/c/{}/a/{}/submissions/student/{}",
+                link_id(course), link_id(work_id), link_id(&student)),
+            "courseWorkType": work_type,
+            "associatedWithDeveloper": true,
+            "submissionHistory": [{"stateHistory": {
+                "state": "CREATED", "stateTimestamp": t, "actorUserId": student,
+            }}],
+        });
+        if work_type == "ASSIGNMENT" {
+            sub["assignmentSubmission"] = json!({});
+        }
+        state.items_mut(&key).push(sub);
+    }
+}
+
+/// Whether the work's due date and time have passed.
+fn past_due(work: &Value) -> bool {
+    let d = &work["dueDate"];
+    let (Some(y), Some(m), Some(day)) =
+        (d["year"].as_i64(), d["month"].as_i64(), d["day"].as_i64())
+    else {
+        return false;
+    };
+    let t = &work["dueTime"];
+    let due = format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:00.000Z",
+        t["hours"].as_i64().unwrap_or(23),
+        t["minutes"].as_i64().unwrap_or(59)
+    );
+    due < now()
+}
+
+fn render_submission(state: &State, mut sub: Value) -> Value {
+    if sub.get("late").is_none() {
+        let course = text(&sub, "courseId").unwrap_or_default();
+        let work = text(&sub, "courseWorkId").unwrap_or_default();
+        let unsubmitted = matches!(
+            text(&sub, "state"),
+            Some("NEW" | "CREATED" | "RECLAIMED_BY_STUDENT")
+        );
+        if unsubmitted
+            && state
+                .find(&format!("courses/{course}/courseWork"), "id", work)
+                .is_some_and(past_due)
+        {
+            sub["late"] = json!(true);
+        }
+    }
+    sub
+}
+
+/// The submission a call names, after checking the caller may see it.
+pub(super) fn submission(state: &State, ctx: &Ctx, params: &Params) -> ApiResult<(String, Value)> {
+    let (course, access) = course_read(state, ctx, param(params, "courseId"))?;
+    let work = param(params, "courseWorkId");
+    state
+        .find(&format!("courses/{course}/courseWork"), "id", work)
+        .ok_or_else(Status::entity_not_found)?;
+    let key = format!("courses/{course}/courseWork/{work}/studentSubmissions");
+    let sub = state
+        .find(&key, "id", param(params, "id"))
+        .cloned()
+        .ok_or_else(Status::entity_not_found)?;
+    if access != Access::Teach && text(&sub, "userId") != Some(ctx.me()) {
+        return Err(Status::caller_denied());
+    }
+    Ok((key, sub))
+}
+
+pub(super) fn submissions_list(
+    state: &State,
+    ctx: &Ctx,
+    route: &Route,
+    params: &Params,
+    query: &Query,
+) -> ApiResult {
+    let (course, access) = course_read(state, ctx, param(params, "courseId"))?;
+    let work = param(params, "courseWorkId");
+    let works: Vec<String> = if work == "-" {
+        state
+            .items(&format!("courses/{course}/courseWork"))
+            .iter()
+            .filter_map(|w| text(w, "id").map(str::to_string))
+            .collect()
+    } else {
+        state
+            .find(&format!("courses/{course}/courseWork"), "id", work)
+            .ok_or_else(Status::entity_not_found)?;
+        vec![work.to_string()]
+    };
+    let user = match q(query, "userId") {
+        Some(u) => Some(
+            state
+                .user(u, ctx.me())
+                .map(|u| u.id.clone())
+                .ok_or_else(|| Status::not_found(format!("No user {u} in this domain.")))?,
+        ),
+        None => None,
+    };
+    let states = q_all(query, "states");
+    let late = q(query, "late").unwrap_or("LATE_VALUES_UNSPECIFIED");
+    let mut items = Vec::new();
+    for w in works {
+        for sub in state.items(&format!(
+            "courses/{course}/courseWork/{w}/studentSubmissions"
+        )) {
+            let sub = render_submission(state, sub.clone());
+            let owner = text(&sub, "userId").unwrap_or_default();
+            let is_late = sub["late"].as_bool().unwrap_or(false);
+            let keep = (access == Access::Teach || owner == ctx.me())
+                && user.as_deref().is_none_or(|u| u == owner)
+                && (states.is_empty() || states.contains(&text(&sub, "state").unwrap_or_default()))
+                && match late {
+                    "LATE_ONLY" => is_late,
+                    "NOT_LATE_ONLY" => !is_late,
+                    _ => true,
+                };
+            if keep {
+                items.push(sub);
+            }
+        }
+    }
+    list_reply(route, query, items)
+}
+
+pub(super) fn submission_patch(
+    state: &mut State,
+    ctx: &Ctx,
+    route: &Route,
+    params: &Params,
+    query: &Query,
+    body: Value,
+) -> ApiResult {
+    let (key, sub) = submission(state, ctx, params)?;
+    let course = text(&sub, "courseId").unwrap_or_default();
+    if access(state, ctx, course) != Access::Teach {
+        return Err(Status::denied(
+            "Only a teacher of the course may grade submissions.",
+        ));
+    }
+    let fields = update_mask(route, query)?;
+    for f in &fields {
+        if body.get(f).and_then(Value::as_f64).is_some_and(|g| g < 0.0) {
+            return Err(Status::invalid(format!(
+                "{}: A grade must not be negative.",
+                crate::spec::snake(f)
+            )));
+        }
+    }
+    let item = state
+        .find_mut(&key, "id", text(&sub, "id").unwrap_or_default())
+        .ok_or_else(Status::entity_not_found)?;
+    apply_mask(item, &body, &fields);
+    item["updateTime"] = json!(now());
+    Ok(item.clone())
+}
+
+pub(super) fn submission_transition(
+    state: &mut State,
+    ctx: &Ctx,
+    action: &str,
+    params: &Params,
+    body: Value,
+) -> ApiResult {
+    let (key, sub) = submission(state, ctx, params)?;
+    let course = text(&sub, "courseId").unwrap_or_default().to_string();
+    modifiable(state, &course)?;
+    let owner = text(&sub, "userId").unwrap_or_default().to_string();
+    let current = text(&sub, "state").unwrap_or("NEW").to_string();
+    let work = state
+        .find(
+            &format!("courses/{course}/courseWork"),
+            "id",
+            text(&sub, "courseWorkId").unwrap_or_default(),
+        )
+        .cloned()
+        .unwrap_or_default();
+    let only_owner = || {
+        if owner == ctx.me() {
+            Ok(())
+        } else {
+            Err(Status::denied(
+                "Only the student who owns the submission may do this.",
+            ))
+        }
+    };
+    let (next, reply) = match action {
+        "turnIn" => {
+            only_owner()?;
+            if matches!(current.as_str(), "TURNED_IN") {
+                return Err(Status::precondition(
+                    "The submission has already been turned in.",
+                ));
+            }
+            ("TURNED_IN", json!({}))
+        }
+        "reclaim" => {
+            only_owner()?;
+            if current != "TURNED_IN" {
+                return Err(Status::precondition(
+                    "The submission has not been turned in, so it cannot be reclaimed.",
+                ));
+            }
+            ("RECLAIMED_BY_STUDENT", json!({}))
+        }
+        "return" => {
+            if access(state, ctx, &course) != Access::Teach {
+                return Err(Status::denied(
+                    "Only a teacher of the course may return submissions.",
+                ));
+            }
+            if current == "RETURNED" {
+                return Err(Status::precondition(
+                    "The submission has already been returned.",
+                ));
+            }
+            ("RETURNED", json!({}))
+        }
+        _ => {
+            // modifyAttachments
+            only_owner()?;
+            if text(&work, "workType") != Some("ASSIGNMENT") {
+                return Err(Status::precondition(
+                    "Attachments can only be added to submissions of assignments.",
+                ));
+            }
+            if matches!(current.as_str(), "TURNED_IN" | "RETURNED") {
+                return Err(Status::precondition(
+                    "The submission is turned in or returned: reclaim it before changing attachments.",
+                ));
+            }
+            let add = body["addAttachments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if add.is_empty() {
+                return Err(Status::invalid(
+                    "add_attachments: At least one attachment is required.",
+                ));
+            }
+            let item = state
+                .find_mut(&key, "id", text(&sub, "id").unwrap_or_default())
+                .ok_or_else(Status::entity_not_found)?;
+            let list = item["assignmentSubmission"]
+                .as_object_mut()
+                .map(|s| s.entry("attachments").or_insert_with(|| json!([])));
+            if let Some(Value::Array(list)) = list {
+                list.extend(add);
+            }
+            item["updateTime"] = json!(now());
+            return Ok(item.clone());
+        }
+    };
+    let late = next == "TURNED_IN" && past_due(&work);
+    let me = ctx.me().to_string();
+    let item = state
+        .find_mut(&key, "id", text(&sub, "id").unwrap_or_default())
+        .ok_or_else(Status::entity_not_found)?;
+    let t = now();
+    item["state"] = json!(next);
+    item["updateTime"] = json!(t);
+    if next == "TURNED_IN" {
+        if late {
+            item["late"] = json!(true);
+        } else if let Some(map) = item.as_object_mut() {
+            map.remove("late");
+        }
+    }
+    if next == "RETURNED"
+        && let Some(draft) = item.get("draftGrade").cloned()
+    {
+        item["assignedGrade"] = draft;
+    }
+    if let Some(history) = item["submissionHistory"].as_array_mut() {
+        history.push(json!({"stateHistory": {
+            "state": next, "stateTimestamp": t, "actorUserId": me,
+        }}));
+    }
+    Ok(reply)
+}
+
+pub(super) fn modify_assignees(
+    state: &mut State,
+    ctx: &Ctx,
+    name: &str,
+    params: &Params,
+    body: Value,
+) -> ApiResult {
+    let course = course_teach(state, ctx, param(params, "courseId"))?;
+    let kind = if name.starts_with("courses.courseWork") {
+        "courseWork"
+    } else {
+        "announcements"
+    };
+    let key = format!("courses/{course}/{kind}");
+    let id = param(params, "id");
+    let mode = text(&body, "assigneeMode")
+        .ok_or_else(|| Status::invalid("assignee_mode: This field is required."))?
+        .to_string();
+    let students = state.student_ids(&course);
+    let item = state
+        .find(&key, "id", id)
+        .cloned()
+        .ok_or_else(Status::entity_not_found)?;
+    let mut ids: Vec<String> = item["individualStudentsOptions"]["studentIds"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let options = &body["modifyIndividualStudentsOptions"];
+    let list = |field: &str| -> Vec<String> {
+        options[field]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (add, remove) = (list("addStudentIds"), list("removeStudentIds"));
+    let mut updated = item.clone();
+    match mode.as_str() {
+        "INDIVIDUAL_STUDENTS" => {
+            for s in add.iter().chain(&remove) {
+                if !students.contains(s) {
+                    return Err(Status::invalid(format!(
+                        "modify_individual_students_options: {s} is not a student of the course."
+                    )));
+                }
+            }
+            ids.retain(|i| !remove.contains(i));
+            for a in &add {
+                if !ids.contains(a) {
+                    ids.push(a.clone());
+                }
+            }
+            if ids.is_empty() {
+                return Err(Status::invalid(
+                    "modify_individual_students_options: At least one student must be assigned.",
+                ));
+            }
+            updated["assigneeMode"] = json!("INDIVIDUAL_STUDENTS");
+            updated["individualStudentsOptions"] = json!({"studentIds": ids});
+        }
+        "ALL_STUDENTS" => {
+            if !add.is_empty() || !remove.is_empty() {
+                return Err(Status::invalid(
+                    "modify_individual_students_options: Not allowed with ALL_STUDENTS.",
+                ));
+            }
+            updated["assigneeMode"] = json!("ALL_STUDENTS");
+            if let Some(map) = updated.as_object_mut() {
+                map.remove("individualStudentsOptions");
+            }
+        }
+        other => {
+            return Err(Status::invalid(format!(
+                "assignee_mode: {other} is not a valid assignee mode."
+            )));
+        }
+    }
+    updated["updateTime"] = json!(now());
+    if let Some(slot) = state.find_mut(&key, "id", id) {
+        *slot = updated.clone();
+    }
+    if kind == "courseWork" {
+        create_submissions(state, &course, &updated, None);
+    }
+    Ok(updated)
+}
+
+pub(super) fn update_rubric(
+    state: &mut State,
+    ctx: &Ctx,
+    route: &Route,
+    params: &Params,
+    query: &Query,
+    body: Value,
+) -> ApiResult {
+    let course = course_teach(state, ctx, param(params, "courseId"))?;
+    let work = param(params, "courseWorkId");
+    state
+        .find(&format!("courses/{course}/courseWork"), "id", work)
+        .ok_or_else(Status::entity_not_found)?;
+    let fields = update_mask(route, query)?;
+    let key = format!("courses/{course}/courseWork/{work}/rubrics");
+    let id = match q(query, "id") {
+        Some(id) => id.to_string(),
+        None => state
+            .items(&key)
+            .first()
+            .and_then(|r| text(r, "id"))
+            .map(str::to_string)
+            .ok_or_else(Status::entity_not_found)?,
+    };
+    let mut body = obj(body);
+    assign_rubric_ids(state, &mut body);
+    let body = Value::Object(body);
+    let rubric = state
+        .find_mut(&key, "id", &id)
+        .ok_or_else(Status::entity_not_found)?;
+    apply_mask(rubric, &body, &fields);
+    rubric["updateTime"] = json!(now());
+    Ok(rubric.clone())
+}
+
+pub(super) fn submission_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
+    let (_, sub) = submission(state, ctx, params)?;
+    Ok(render_submission(state, sub))
+}
