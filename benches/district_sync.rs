@@ -40,7 +40,7 @@ async fn main() {
     let client = |limit: Option<RateLimit>| {
         let builder = Classroom::builder()
             .root_url(emulator.root_url())
-            .credentials(BearerToken::new(
+            .credentials(BearerToken::unchecked(
                 emulator.token_for(admin, &[Scope::Courses, Scope::Rosters]),
             ))
             .retry(RetryPolicy::default().max_elapsed(Duration::from_secs(600)));

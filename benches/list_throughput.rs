@@ -275,7 +275,7 @@ async fn client_side(url: String) {
         .unwrap();
     let client = classroom::Classroom::builder()
         .root_url(&url)
-        .credentials(classroom::BearerToken::new("token"))
+        .credentials(classroom::BearerToken::unchecked("token"))
         .build()
         .unwrap();
     type Model = classroom::models::ListCoursesResponse;

@@ -156,10 +156,10 @@ async fn demo_push(
     let scopes = [Scope::Rosters];
     let admin = Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(
-            BearerToken::new(emulator.token_for("admin", &scopes))
-                .with_scopes(scopes.map(|s| s.url())),
-        )
+        .credentials(BearerToken::new(
+            emulator.token_for("admin", &scopes),
+            scopes.map(|s| s.url()),
+        ))
         .build()?;
     let joined = admin
         .courses()

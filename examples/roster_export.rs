@@ -225,7 +225,7 @@ async fn seed(emulator: &classroom_emulator::Emulator, count: usize) -> Result<(
     let token = emulator.token_for("admin", &scopes);
     let admin = Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token).with_scopes(scopes.map(|s| s.url())))
+        .credentials(BearerToken::new(token, scopes.map(|s| s.url())))
         .build()?;
     let creates = (1..=count).map(|n| {
         admin.courses().create(Course {

@@ -10,8 +10,7 @@
 //! use futures::TryStreamExt;
 //!
 //! # async fn run() -> classroom::Result<()> {
-//! let token = BearerToken::new(std::env::var("ACCESS_TOKEN").unwrap())
-//!     .with_scopes([Scope::CoursesReadonly.url()]);
+//! let token = BearerToken::new(std::env::var("ACCESS_TOKEN").unwrap(), [Scope::CoursesReadonly]);
 //! let classroom = Classroom::new(token)?;
 //!
 //! // Every active course, page by page as the stream is read.

@@ -78,7 +78,7 @@ fn course_from(line: &str) -> String {
 fn client(server: &TestServer, scopes: &[Scope]) -> Classroom {
     Classroom::builder()
         .root_url(&server.url)
-        .credentials(BearerToken::new("t").with_scopes(scopes.iter().map(|s| s.url())))
+        .credentials(BearerToken::new("t", scopes.iter().map(|s| s.url())))
         .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap()
@@ -224,7 +224,7 @@ async fn a_batch_through_the_emulator_returns_typed_results() {
     let emulator = Emulator::start().unwrap();
     let classroom = Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(
+        .credentials(BearerToken::unchecked(
             emulator.token_for(demo::ADMIN, &[Scope::Courses, Scope::RostersReadonly]),
         ))
         .build()
@@ -288,7 +288,7 @@ async fn a_whole_batch_that_failed_costs_the_retry_budget_once() {
     // as one request, for the price of one retry.
     let classroom = Classroom::builder()
         .root_url(&server.url)
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
         .retry_budget(classroom::RetryBudget::with_capacity(10))
         .build()

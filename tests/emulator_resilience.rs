@@ -11,7 +11,7 @@ use classroom_emulator::{Emulator, Fault, demo};
 fn retrying(emulator: &Emulator, policy: RetryPolicy) -> Classroom {
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(
+        .credentials(BearerToken::unchecked(
             emulator.token_for(demo::ADMIN, &[Scope::Courses]),
         ))
         .retry(policy)

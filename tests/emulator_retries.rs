@@ -19,7 +19,7 @@ fn fast() -> RetryPolicy {
 fn admin(emulator: &Emulator) -> classroom::ClassroomBuilder {
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(
+        .credentials(BearerToken::unchecked(
             emulator.token_for(demo::ADMIN, &[Scope::Courses]),
         ))
         .retry(fast())

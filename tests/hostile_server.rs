@@ -65,7 +65,7 @@ impl Hostile {
     ) -> Classroom {
         let builder = Classroom::builder()
             .root_url(&self.url)
-            .credentials(BearerToken::new("hostile-test-token"))
+            .credentials(BearerToken::unchecked("hostile-test-token"))
             .timeout(Duration::from_secs(2))
             .retry(
                 RetryPolicy::default()
@@ -468,7 +468,7 @@ async fn endless_empty_pages_end_with_a_page_loop_error() {
 async fn cleartext_to_a_remote_host_is_refused() {
     let refused = Classroom::builder()
         .root_url("http://classroom.example.com/")
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .build()
         .unwrap_err();
     assert!(
@@ -483,13 +483,13 @@ async fn cleartext_to_a_remote_host_is_refused() {
     ] {
         Classroom::builder()
             .root_url(allowed)
-            .credentials(BearerToken::new("t"))
+            .credentials(BearerToken::unchecked("t"))
             .build()
             .unwrap_or_else(|e| panic!("{allowed}: {e}"));
     }
     Classroom::builder()
         .root_url("http://proxy.internal/")
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .allow_insecure_http()
         .build()
         .unwrap();
@@ -508,7 +508,7 @@ async fn a_stalled_server_with_the_default_settings() {
     .await;
     let client = Classroom::builder()
         .root_url(&server.url)
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .build()
         .unwrap();
     let started = Instant::now();

@@ -572,8 +572,11 @@ async fn impersonation_without_delegation_acts_as_the_service_account() {
 
 #[tokio::test]
 async fn iam_and_metadata_calls_need_tls_off_loopback() {
-    let iam = Impersonation::new(demo::SERVICE_ACCOUNT, classroom::BearerToken::new("t"))
-        .endpoint("http://iam.example.com/");
+    let iam = Impersonation::new(
+        demo::SERVICE_ACCOUNT,
+        classroom::BearerToken::unchecked("t"),
+    )
+    .endpoint("http://iam.example.com/");
     let error = ImpersonatedCredentials::new(iam, [Scope::CoursesReadonly])
         .access_token()
         .await

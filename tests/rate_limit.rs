@@ -8,7 +8,7 @@ use classroom_emulator::{Emulator, demo};
 fn client(emulator: &Emulator, limit: RateLimit) -> Classroom {
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(
+        .credentials(BearerToken::unchecked(
             emulator.token_for(demo::ADMIN, &[Scope::CoursesReadonly]),
         ))
         .rate_limit(limit)

@@ -210,7 +210,7 @@ async fn non_json_errors_and_broken_replies_are_typed_errors() {
 #[tokio::test]
 async fn a_call_no_granted_scope_authorizes_sends_nothing() {
     let server = ok_server().await;
-    let readonly = BearerToken::new("t").with_scopes([Scope::CoursesReadonly.url()]);
+    let readonly = BearerToken::new("t", [Scope::CoursesReadonly.url()]);
     let client = common::client_with(&server, readonly);
     match client
         .courses()
@@ -239,7 +239,7 @@ async fn a_call_no_granted_scope_authorizes_sends_nothing() {
         .expect("readonly authorizes courses.list");
 
     // classroom.profile.emails is listed for students.list, yet never authorizes on its own.
-    let emails_only = BearerToken::new("t").with_scopes([Scope::ProfileEmails.url()]);
+    let emails_only = BearerToken::new("t", [Scope::ProfileEmails.url()]);
     let client = common::client_with(&server, emails_only);
     let err = client
         .courses()
@@ -441,7 +441,7 @@ async fn a_server_that_is_not_there_is_a_transport_error() {
     drop(listener);
     let client = classroom::Classroom::builder()
         .root_url(url)
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .retry(classroom::RetryPolicy::none())
         .build()
         .unwrap();
@@ -464,7 +464,7 @@ fn a_bad_root_url_is_refused_when_building() {
     for url in ["not a url", "ftp://x/", "http://x/?q=1"] {
         let err = classroom::Classroom::builder()
             .root_url(url)
-            .credentials(BearerToken::new("t"))
+            .credentials(BearerToken::unchecked("t"))
             .build()
             .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{url}: {err:?}");
@@ -473,7 +473,7 @@ fn a_bad_root_url_is_refused_when_building() {
 
 #[test]
 fn secrets_stay_out_of_debug_output() {
-    let client = classroom::Classroom::new(BearerToken::new("ya29.secret-token")).unwrap();
+    let client = classroom::Classroom::new(BearerToken::unchecked("ya29.secret-token")).unwrap();
     let shown = format!("{client:?}");
     assert!(!shown.contains("secret-token"), "{shown}");
     assert!(shown.contains("https://classroom.googleapis.com/"));
@@ -546,7 +546,7 @@ async fn an_api_key_goes_in_a_header_and_stays_out_of_urls_and_debug() {
     let server = ok_server().await;
     let client = classroom::Classroom::builder()
         .root_url(&server.url)
-        .credentials(BearerToken::new("t"))
+        .credentials(BearerToken::unchecked("t"))
         .api_key(classroom::auth::ApiKey::new("AIza-client-key"))
         .build()
         .unwrap();

@@ -32,7 +32,7 @@ fn admin(emulator: &Emulator) -> Classroom {
     let token = emulator.token_for("admin", &SCOPES);
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token).with_scopes(SCOPES.iter().map(|s| s.url())))
+        .credentials(BearerToken::new(token, SCOPES.iter().map(|s| s.url())))
         .retry(
             RetryPolicy::default()
                 .initial_backoff(Duration::from_millis(20))
@@ -629,7 +629,7 @@ async fn the_clients_rate_limit_paces_the_whole_sync() {
     let token = emulator.token_for("admin", &SCOPES);
     let classroom = Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token).with_scopes(SCOPES.iter().map(|s| s.url())))
+        .credentials(BearerToken::new(token, SCOPES.iter().map(|s| s.url())))
         .rate_limit(classroom::RateLimit::new().user_per_minute(6_000))
         .build()
         .unwrap();

@@ -64,7 +64,7 @@
 //! let token = emulator.token_for(demo::TEACHER, &[Scope::Courses]);
 //! let classroom = Classroom::builder()
 //!     .root_url(emulator.root_url())
-//!     .credentials(BearerToken::new(token).with_scopes([Scope::Courses.url()]))
+//!     .credentials(BearerToken::new(token, [Scope::Courses.url()]))
 //!     .build()?;
 //! let courses = classroom.courses().list().teacher_id("me").send().await?;
 //! assert!(!courses.courses.is_empty());

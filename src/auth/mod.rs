@@ -5,8 +5,8 @@
 //! which scopes it holds, the request path refuses, before sending, any call that none of
 //! them authorizes ([`Error::MissingScope`](crate::Error::MissingScope)); a 401 from the API
 //! invalidates the token and the call is retried once with a fresh one. A token whose scopes
-//! are unknown (a [`BearerToken`] without [`with_scopes`](BearerToken::with_scopes)) skips the
-//! scope check; the server then decides.
+//! are unknown ([`BearerToken::unchecked`], chosen by name) skips the scope check; the server
+//! then decides.
 //!
 //! | Flow | Credentials |
 //! |---|---|

@@ -92,22 +92,43 @@ pub trait Credentials: Send + Sync + fmt::Debug {
 
 /// A fixed access token obtained elsewhere (e.g. `gcloud auth print-access-token`).
 ///
-/// With [`BearerToken::with_scopes`] the client checks every call against those scopes before
-/// sending; without, it cannot, and leaves the decision to the server.
+/// Say which scopes it holds ([`BearerToken::new`]) and the client refuses, before sending,
+/// every call they cannot authorize, as it does for every other credential. A token whose
+/// scopes you do not know can only skip that check, and you choose so by name
+/// ([`BearerToken::unchecked`]).
+///
+/// ```
+/// use classroom::{BearerToken, Scope};
+///
+/// let checked = BearerToken::new("ya29.token", [Scope::CoursesReadonly, Scope::RostersReadonly]);
+/// let unchecked = BearerToken::unchecked("ya29.token"); // the server decides every call
+/// # let _ = (checked, unchecked);
+/// ```
 #[derive(Clone, Debug)]
 pub struct BearerToken {
     token: AccessToken,
 }
 
 impl BearerToken {
-    /// A token whose scopes are unknown.
-    pub fn new(token: impl Into<String>) -> Self {
+    /// A token holding `scopes` ([`Scope`](crate::Scope)s or their URLs).
+    pub fn new<I, S>(token: impl Into<String>, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        BearerToken::unchecked(token).with_scopes(scopes)
+    }
+
+    /// A token whose scopes are not known: no call is checked against scopes before sending,
+    /// and the server decides each one (a 403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT` where none
+    /// fits). Prefer [`BearerToken::new`] with the scopes the token was granted.
+    pub fn unchecked(token: impl Into<String>) -> Self {
         BearerToken {
             token: AccessToken::new(token),
         }
     }
 
-    /// Declares the scopes the token holds (URLs).
+    /// Declares the scopes the token holds ([`Scope`](crate::Scope)s or their URLs).
     pub fn with_scopes<I, S>(self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -186,7 +186,7 @@ pub fn encode(s: &str) -> String {
 
 /// A client for `server` holding a token with the given scopes (all scopes when `None`).
 pub fn client(server: &TestServer) -> classroom::Classroom {
-    client_with(server, classroom::BearerToken::new("test-token"))
+    client_with(server, classroom::BearerToken::unchecked("test-token"))
 }
 
 pub fn client_with(server: &TestServer, token: classroom::BearerToken) -> classroom::Classroom {

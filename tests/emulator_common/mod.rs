@@ -10,7 +10,7 @@ pub fn client(emulator: &Emulator, user: &str, scopes: &[Scope]) -> Classroom {
     let token = emulator.token_for(user, scopes);
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token).with_scopes(scopes.iter().map(|s| s.url())))
+        .credentials(BearerToken::new(token, scopes.iter().map(|s| s.url())))
         .retry(RetryPolicy::none())
         .build()
         .expect("client builds")
@@ -20,7 +20,7 @@ pub fn client(emulator: &Emulator, user: &str, scopes: &[Scope]) -> Classroom {
 pub fn unchecked_client(emulator: &Emulator, token: String) -> Classroom {
     Classroom::builder()
         .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token))
+        .credentials(BearerToken::unchecked(token))
         .retry(RetryPolicy::none())
         .build()
         .expect("client builds")

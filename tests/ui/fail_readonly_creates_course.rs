@@ -1,6 +1,6 @@
 use classroom::{BearerToken, Classroom, Scopes};
 
 fn main() {
-    let client: Classroom<Scopes![CoursesReadonly]> = Classroom::new(BearerToken::new("t")).unwrap().typed();
+    let client: Classroom<Scopes![CoursesReadonly]> = Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
     let _ = client.courses().create(Default::default());
 }

@@ -2,7 +2,7 @@ use classroom::{BearerToken, Classroom, Scopes};
 
 fn main() {
     let client: Classroom<Scopes![RostersReadonly, ProfileEmails]> =
-        Classroom::new(BearerToken::new("t")).unwrap().typed();
+        Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
     let _ = client.courses().students().list("course");
     let _ = client.courses().teachers().get("course", "me");
 }

@@ -10,7 +10,7 @@ fn consent(flow: &classroom::auth::WebFlow) -> classroom::auth::AuthorizationReq
 }
 
 fn main() {
-    let client: Classroom<Sync> = Classroom::new(BearerToken::new("t")).unwrap().typed();
+    let client: Classroom<Sync> = Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
     let _ = client.courses().list();
     let _ = client.courses().students().create("course", Default::default());
     let _ = client.courses().course_work().create("course", Default::default());
