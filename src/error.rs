@@ -241,6 +241,12 @@ impl Error {
         self.api().is_some_and(ApiError::is_not_found)
     }
 
+    /// Classroom's own code for the error (`@CourseMemberLimitReached ...`), if the server
+    /// sent one: `e.classroom_reason() == Some(&ClassroomReason::UserInvitationQuotaExhausted)`.
+    pub fn classroom_reason(&self) -> Option<&ClassroomReason> {
+        self.api().and_then(|e| e.classroom_reason.as_ref())
+    }
+
     /// An attempt or the whole call ran out of time.
     pub fn is_timeout(&self) -> bool {
         matches!(

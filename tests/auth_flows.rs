@@ -1171,3 +1171,23 @@ async fn small_api_additions() {
         );
     }
 }
+
+#[test]
+fn a_key_file_of_another_kind_says_what_it_is_and_what_reads_it() {
+    let authorized_user = r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#;
+    let err = classroom::auth::ServiceAccountKey::from_json(authorized_user).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("authorized-user") && text.contains("from_authorized_user_file"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("client_email") && !text.contains("\"s\""),
+        "{text}"
+    );
+    let client_secret = r#"{"installed": {"client_id": "c", "client_secret": "s"}}"#;
+    let text = classroom::auth::ServiceAccountKey::from_json(client_secret)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("from_client_secret_file"), "{text}");
+}

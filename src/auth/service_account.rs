@@ -57,25 +57,49 @@ impl ServiceAccountKey {
     pub(crate) fn parse(what: &str, json: &str) -> Result<Self, AuthError> {
         #[derive(Deserialize)]
         struct File {
-            #[serde(rename = "type")]
-            kind: String,
             client_email: String,
             client_id: Option<String>,
             private_key: String,
             private_key_id: Option<String>,
             token_uri: Option<String>,
         }
-        let file: File = parse_json(what, json)?;
-        if file.kind != "service_account" {
+        // The type first: a file of another kind lacks `client_email`, and saying so would
+        // hide that the file is simply not a service-account key.
+        #[derive(Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+        }
+        let kind = parse_json::<Kind>(what, json)?.kind;
+        if kind.as_deref() != Some("service_account") {
+            let advice = match kind.as_deref() {
+                Some("authorized_user") => {
+                    "it is an authorized-user file (a user's refresh token): read it with \
+                     UserCredentials::from_authorized_user_file"
+                }
+                Some("impersonated_service_account") => {
+                    "it is an impersonated-service-account file: use auth::default_credentials \
+                     (GOOGLE_APPLICATION_CREDENTIALS) to read it"
+                }
+                Some("external_account") => {
+                    "it is a workload identity federation file, which this SDK does not read"
+                }
+                _ if json.contains("\"installed\"") || json.contains("\"web\"") => {
+                    "it is an OAuth client secret (client_secret.json): read it with \
+                     OAuthClient::from_client_secret_file and sign a user in"
+                }
+                _ => {
+                    "create a key for the service account in the Google Cloud console (type \
+                     \"service_account\")"
+                }
+            };
+            let kind = kind.map_or("no type".to_string(), |k| format!("type {k:?}"));
             return Err(AuthError::file(
                 what,
-                format!(
-                    "its type is {:?}, expected \"service_account\" (create a key for the service \
-                     account in the Google Cloud console)",
-                    file.kind
-                ),
+                format!("it is not a service-account key ({kind}); {advice}"),
             ));
         }
+        let file: File = parse_json(what, json)?;
         let bad_key = |message: &str| AuthError::file(what, format!("private_key {message}"));
         let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
             .map_err(|_| bad_key("is not a PEM private key"))?;
