@@ -12,7 +12,7 @@ use crate::codegen::scopes::scope_variant;
 /// Scopes that widen responses but never authorize a call (Classroom's authorization guide).
 const ADDITIONAL: [&str; 2] = ["classroom.profile.emails", "classroom.profile.photos"];
 
-fn is_additional(url: &str) -> bool {
+pub fn is_additional(url: &str) -> bool {
     ADDITIONAL.iter().any(|a| url.ends_with(&format!("/{a}")))
 }
 
