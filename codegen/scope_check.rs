@@ -125,11 +125,13 @@ pub fn scope_check(doc: &Document) -> TokenStream {
 
         /// The scopes as types, to name in [`Scopes!`](crate::Scopes).
         #[cfg(feature = "scope-check")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
         pub mod scopes {
             #( #scope_docs pub struct #variants; )*
         }
 
         #[cfg(feature = "scope-check")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
         impl ScopeSet for () {
             type Unrestricted = False;
             #( type #variants = False; )*
@@ -140,6 +142,7 @@ pub fn scope_check(doc: &Document) -> TokenStream {
 
         #(
             #[cfg(feature = "scope-check")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
             #set_impls
         )*
     }
