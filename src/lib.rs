@@ -278,3 +278,9 @@ pub use retry::{RetryBudget, RetryPolicy};
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
+
+/// The README's Rust snippets, compiled as doctests so they cannot drift from the API; never
+/// part of the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
