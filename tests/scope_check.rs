@@ -31,6 +31,19 @@ fn a_static_scope_set_compiles_the_calls_it_authorizes() {
 
 #[test]
 fn a_static_scope_set_refuses_to_compile_the_calls_it_does_not_authorize() {
+    // The first run checks the whole dependency graph again in trybuild's own directory; say
+    // so where the person running `cargo test` sees it (libtest does not capture this write).
+    let trybuild_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("tests/trybuild")));
+    if trybuild_dir.is_some_and(|dir| !dir.exists()) {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "scope_check: first run: trybuild checks the crate and its dependencies in \
+             target/tests/trybuild (about a minute on 2 cores); later runs take seconds"
+        );
+    }
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/fail_*.rs");
 }
