@@ -8,6 +8,7 @@ pub mod docs;
 pub mod methods;
 pub mod names;
 pub mod scope_check;
+pub mod scope_table;
 pub mod scopes;
 pub mod types;
 
@@ -34,6 +35,11 @@ pub fn generate(doc: &Document, source: &str) -> Result<Vec<File>, String> {
     for (path, code) in resource_files {
         out.push(format_file(&path, code, doc, source)?);
     }
+    // Markdown, not Rust: the method and scope tables of the `resources` module's docs.
+    out.push(File {
+        path: "scope_table.md".to_string(),
+        text: scope_table::scope_table(doc),
+    });
     out.push(format_file(
         "test_cases.rs",
         cases::cases(doc),

@@ -12,7 +12,7 @@ use crate::codegen::scopes::scope_variant;
 /// Scopes that widen responses but never authorize a call (Classroom's authorization guide).
 const ADDITIONAL: [&str; 2] = ["classroom.profile.emails", "classroom.profile.photos"];
 
-fn is_additional(url: &str) -> bool {
+pub fn is_additional(url: &str) -> bool {
     ADDITIONAL.iter().any(|a| url.ends_with(&format!("/{a}")))
 }
 
@@ -125,11 +125,13 @@ pub fn scope_check(doc: &Document) -> TokenStream {
 
         /// The scopes as types, to name in [`Scopes!`](crate::Scopes).
         #[cfg(feature = "scope-check")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
         pub mod scopes {
             #( #scope_docs pub struct #variants; )*
         }
 
         #[cfg(feature = "scope-check")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
         impl ScopeSet for () {
             type Unrestricted = False;
             #( type #variants = False; )*
@@ -140,6 +142,7 @@ pub fn scope_check(doc: &Document) -> TokenStream {
 
         #(
             #[cfg(feature = "scope-check")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
             #set_impls
         )*
     }

@@ -102,6 +102,7 @@ impl Classroom {
     /// This client, typed with the static scope set `T`: calls `T` cannot authorize no longer
     /// compile. The token's scopes are still checked at run time.
     #[cfg(feature = "scope-check")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
     pub fn typed<T: ScopeSet>(&self) -> Classroom<T> {
         Classroom {
             inner: self.inner.clone(),

@@ -31,6 +31,196 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # The daily tasks
+//!
+//! What a school integration does every day, each in a few lines. The snippets take a client
+//! built as above, or as [`auth`] describes for your deployment (a service account acting as
+//! an admin, for most of them), and holding the scopes each names; the
+//! [method table](resources#methods-and-the-scopes-that-authorize-them) lists the scopes of
+//! every call. `examples/` has each as a complete program that runs on the emulator.
+//!
+//! ## List courses and their rosters
+//!
+//! Scopes: [`CoursesReadonly`](Scope::CoursesReadonly) and
+//! [`RostersReadonly`](Scope::RostersReadonly). `items()` follows page tokens as the stream is
+//! read; nothing is held but the current page.
+//!
+//! ```no_run
+//! use classroom::models::CourseState;
+//! use classroom::Classroom;
+//! use futures::TryStreamExt;
+//!
+//! async fn rosters(classroom: &Classroom) -> classroom::Result<()> {
+//!     let courses = classroom.courses().list().course_states([CourseState::Active]).items();
+//!     let mut courses = std::pin::pin!(courses);
+//!     while let Some(course) = courses.try_next().await? {
+//!         let id = course.id.unwrap_or_default();
+//!         let teachers: Vec<_> =
+//!             classroom.courses().teachers().list(&id).items().try_collect().await?;
+//!         let students: Vec<_> =
+//!             classroom.courses().students().list(&id).items().try_collect().await?;
+//!         println!("{id}: {} teachers, {} students", teachers.len(), students.len());
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Export grades
+//!
+//! Scope: [`CourseworkStudentsReadonly`](Scope::CourseworkStudentsReadonly). A course-work id
+//! of `-` lists the submissions of every course work item of the course in one stream, instead
+//! of one list per item.
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//!
+//! use classroom::Classroom;
+//! use futures::TryStreamExt;
+//!
+//! async fn grades(classroom: &Classroom, course_id: &str) -> classroom::Result<()> {
+//!     let work: Vec<_> =
+//!         classroom.courses().course_work().list(course_id).items().try_collect().await?;
+//!     let titles: HashMap<_, _> = work.into_iter().map(|w| (w.id, w.title)).collect();
+//!     let all_work = "-";
+//!     let submissions =
+//!         classroom.courses().course_work().student_submissions().list(course_id, all_work);
+//!     let mut submissions = std::pin::pin!(submissions.items());
+//!     while let Some(s) = submissions.try_next().await? {
+//!         let title = titles.get(&s.course_work_id).cloned().flatten().unwrap_or_default();
+//!         let state = s.state.as_ref().map(|s| s.as_str()).unwrap_or_default();
+//!         println!(
+//!             "{title},{},{state},late={},assigned={:?},draft={:?}",
+//!             s.user_id.unwrap_or_default(),
+//!             s.late.unwrap_or(false),
+//!             s.assigned_grade,
+//!             s.draft_grade,
+//!         );
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Post coursework
+//!
+//! Scope: [`CourseworkStudents`](Scope::CourseworkStudents). Only the Google Cloud project
+//! whose OAuth client created a course work item may change it later (others get
+//! [`ProjectPermissionDenied`](ClassroomReason::ProjectPermissionDenied)), so post from the
+//! project that will grade and edit it. Due dates and times are in UTC.
+//!
+//! ```no_run
+//! use chrono::{NaiveDate, NaiveTime};
+//! use classroom::models::{CourseWork, CourseWorkState, CourseWorkType, Link, Material};
+//! use classroom::Classroom;
+//!
+//! async fn post(classroom: &Classroom, course_id: &str) -> classroom::Result<CourseWork> {
+//!     let work = CourseWork {
+//!         title: Some("Lab report: photosynthesis".into()),
+//!         description: Some("Two pages, with your measurements.".into()),
+//!         work_type: Some(CourseWorkType::Assignment),
+//!         state: Some(CourseWorkState::Published),
+//!         max_points: Some(20.0),
+//!         due_date: NaiveDate::from_ymd_opt(2026, 10, 2).map(Into::into),
+//!         due_time: NaiveTime::from_hms_opt(21, 0, 0).map(Into::into),
+//!         materials: vec![Material {
+//!             link: Some(Link {
+//!                 url: Some("https://example.edu/labs/photosynthesis".into()),
+//!                 ..Link::default()
+//!             }),
+//!             ..Material::default()
+//!         }],
+//!         ..CourseWork::default()
+//!     };
+//!     classroom.courses().course_work().create(course_id, work).send().await
+//! }
+//! ```
+//!
+//! ## Invite guardians
+//!
+//! Scope: [`GuardianlinksStudents`](Scope::GuardianlinksStudents). Each user may send a
+//! limited number of invitations a day; when they are spent the error is lasting
+//! ([`ApiError::is_lasting`]: the SDK does not retry it), so stop and send the rest tomorrow.
+//!
+//! ```no_run
+//! use classroom::models::GuardianInvitation;
+//! use classroom::Classroom;
+//!
+//! async fn invite(classroom: &Classroom, pairs: &[(&str, &str)]) -> classroom::Result<()> {
+//!     for &(student, guardian) in pairs {
+//!         let invitation = GuardianInvitation {
+//!             student_id: Some(student.into()),
+//!             invited_email_address: Some(guardian.into()),
+//!             ..GuardianInvitation::default()
+//!         };
+//!         let sent = classroom.user_profiles().guardian_invitations().create(student, invitation);
+//!         match sent.send().await {
+//!             Ok(_) => println!("{student},{guardian},invited"),
+//!             // A pending invitation, or the guardian is linked already.
+//!             Err(e) if e.is_already_exists() => println!("{student},{guardian},already"),
+//!             Err(e) if e.api().is_some_and(|a| a.http_status == 429 && a.is_lasting()) => {
+//!                 println!("daily invitation quota spent; resume at {student}");
+//!                 break;
+//!             }
+//!             Err(e) => println!("{student},{guardian},failed: {e}"),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Sync a roster safely
+//!
+//! Scopes: [`Courses`](Scope::Courses), [`Rosters`](Scope::Rosters). Create each course under
+//! an alias (`d:` for the domain, `p:` for your project) made from your system's id. A second
+//! create under the same alias fails with `ALREADY_EXISTS` instead of making a duplicate, so
+//! the create can be declared idempotent ([`with_idempotency`](RequestOptions::with_idempotency)):
+//! the SDK then retries it after a timeout or a 503, and a rerun of the whole sync converges.
+//! Adding a member twice is refused the same way. For a district, send the adds in
+//! [batches](Classroom::batch) under [`RateLimit::classroom`].
+//!
+//! ```no_run
+//! use classroom::models::{Course, Student};
+//! use classroom::Classroom;
+//!
+//! async fn sync_section(
+//!     classroom: &Classroom,
+//!     sis_id: &str,
+//!     name: &str,
+//!     students: &[&str],
+//! ) -> classroom::Result<()> {
+//!     let alias = format!("d:{sis_id}");
+//!     let course = Course {
+//!         id: Some(alias.clone()),
+//!         name: Some(name.into()),
+//!         owner_id: Some("me".into()),
+//!         ..Course::default()
+//!     };
+//!     match classroom.courses().create(course).with_idempotency(true).send().await {
+//!         Ok(_) => {}
+//!         Err(e) if e.is_already_exists() => {} // an earlier run, or an earlier attempt, made it
+//!         Err(e) => return Err(e),
+//!     }
+//!     for &email in students {
+//!         let student = Student { user_id: Some(email.into()), ..Student::default() };
+//!         let add = classroom.courses().students().create(&alias, student).with_idempotency(true);
+//!         match add.send().await {
+//!             Ok(_) => {}
+//!             Err(e) if e.is_already_exists() => {}
+//!             Err(e) => return Err(e),
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `scope-check`: clients typed with a static scope set ([`scope_check`]); a call the set
+//!   cannot authorize does not compile. Adds API only.
+//! - `sync`: `classroom::sync`, roster sync from OneRoster CSV files, planned, then applied.
+//!
+//! None is on by default; on docs.rs every feature's items are shown, each marked with the
+//! feature it needs.
+//!
 //! Each builder knows its method ([`MethodInfo`]: id, verb, path, scopes) as its `METHOD`
 //! constant; [`resources::METHODS`] lists them all.
 //!
@@ -47,6 +237,10 @@
 //!   [`Error::is_already_exists`] and [`ApiError::is_scope_insufficient`].
 //! - [`RetryPolicy`] and [`RequestOptions`]: what is retried (never a write the server may have
 //!   carried out, unless you declare it idempotent), for how long, and per-call settings.
+
+// docs.rs builds with `--cfg docsrs` on nightly (see `[package.metadata.docs.rs]`): every
+// feature's items appear, each marked with the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
 mod client;
@@ -95,3 +289,9 @@ pub use retry::{RetryBudget, RetryPolicy};
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod sync;
+
+/// The README's Rust snippets, compiled as doctests so they cannot drift from the API; never
+/// part of the crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

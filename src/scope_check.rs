@@ -54,6 +54,7 @@ include!(concat!(env!("OUT_DIR"), "/scope_check.rs"));
 /// Names a static scope set for a typed client (feature `scope-check`):
 /// `Classroom<Scopes![CoursesReadonly, RostersReadonly]>`.
 #[cfg(feature = "scope-check")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scope-check")))]
 #[macro_export]
 macro_rules! Scopes {
     () => { () };

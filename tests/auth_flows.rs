@@ -498,7 +498,7 @@ fn service_account_keys_parse_with_clear_errors() {
     value["type"] = "authorized_user".into();
     let error = ServiceAccountKey::from_json(&value.to_string()).unwrap_err();
     assert!(
-        error.to_string().contains("expected \"service_account\""),
+        error.to_string().contains("not a service-account key"),
         "{error}"
     );
 }

@@ -2,8 +2,11 @@
 //! emulator: tests/python/third_party_client.py does the checks; this test starts the
 //! `emulator` example, hands the script its line, and fails if the script does.
 //!
-//! Without python3 or the package the test fails when `CI=true` (CI installs it with
-//! `pip install google-api-python-client`) and is skipped, with the reason printed, otherwise.
+//! Without python3 or the package the test fails under CI (`.ci/run` installs it from PyPI) and
+//! otherwise is skipped with a `SKIPPED` line in `cargo test`'s output (see `peers/mod.rs`).
+
+#[path = "peers/mod.rs"]
+mod peers;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -24,10 +27,10 @@ fn python() -> String {
 }
 
 fn skip_or_fail(reason: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{reason}; CI must run this test: pip install google-api-python-client");
-    }
-    eprintln!("SKIPPED third-party client test: {reason} (pip install google-api-python-client)");
+    peers::skip_or_fail(
+        reason,
+        "`python3 -m pip install google-api-python-client` (or .ci/run) installs it",
+    );
 }
 
 /// The `emulator` example binary `cargo test` built next to this test's executable.
@@ -47,8 +50,13 @@ fn google_api_python_client_against_the_standalone_emulator() {
         Err(e) => return skip_or_fail(&format!("{} cannot run: {e}", python())),
         Ok(out) if !out.status.success() => {
             return skip_or_fail(&format!(
-                "google-api-python-client is not importable: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+                "google-api-python-client is not importable ({})",
+                // The traceback's last line: `ModuleNotFoundError: No module named ...`.
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
             ));
         }
         Ok(_) => {}

@@ -1,8 +1,13 @@
 //! The client-credentials, authorization-code + PKCE, refresh and loopback flows against a
 //! third-party OAuth 2.0 server: node's `oidc-provider` 9 (tests/oidc/server.js).
 //!
-//! Needs node and npm; installs tests/oidc/node_modules with `npm ci` when missing. Without
-//! node the tests are skipped with a warning, except under `CI=true`, where they fail.
+//! Needs node and `oidc-provider` installed in tests/oidc/node_modules (`npm ci` there, which
+//! `.ci/run` does; the tests themselves never download anything). Without them each test is
+//! skipped with a `SKIPPED` line in `cargo test`'s output, and fails under CI (see
+//! `peers/mod.rs`).
+
+#[path = "peers/mod.rs"]
+mod peers;
 
 #[path = "oauth_server/mod.rs"]
 mod common;
@@ -11,7 +16,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use classroom::auth::{
@@ -43,38 +48,13 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
 }
 
-/// Skips (returns `None`) when node is missing, unless under CI, where that is a failure.
-fn unavailable(why: String) -> Option<Oidc> {
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0") {
-        panic!("CI=true but the oidc-provider tests cannot run: {why}");
-    }
-    eprintln!("SKIPPED: the oidc-provider tests cannot run: {why}");
+/// Skips (returns `None`) when a peer is missing, unless under CI, where that is a failure.
+fn unavailable(why: &str) -> Option<Oidc> {
+    peers::skip_or_fail(
+        why,
+        "`(cd tests/oidc && npm ci)` (or .ci/run) installs node's oidc-provider",
+    );
     None
-}
-
-fn install() -> Result<(), String> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            if dir()
-                .join("node_modules/oidc-provider/package.json")
-                .exists()
-            {
-                return Ok(());
-            }
-            let status = Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(dir())
-                .stdout(Stdio::null())
-                .status()
-                .map_err(|e| format!("npm could not be started: {e}"))?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(format!("`npm ci` in tests/oidc failed ({status})"))
-            }
-        })
-        .clone()
 }
 
 fn start() -> Option<Oidc> {
@@ -85,10 +65,13 @@ fn start() -> Option<Oidc> {
 fn start_with_ttl(ttl: u64) -> Option<Oidc> {
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => {}
-        _ => return unavailable("node is not installed".into()),
+        _ => return unavailable("node is not installed"),
     }
-    if let Err(why) = install() {
-        return unavailable(why);
+    if !dir()
+        .join("node_modules/oidc-provider/package.json")
+        .exists()
+    {
+        return unavailable("oidc-provider is not installed in tests/oidc/node_modules");
     }
     let mut child = Command::new("node")
         .arg(dir().join("server.js"))

@@ -1,6 +1,6 @@
 use classroom::{BearerToken, Classroom, Scopes};
 
-fn main() {
+pub fn main() {
     let client: Classroom<Scopes![RostersReadonly, ProfileEmails]> =
         Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
     let _ = client.courses().students().list("course");

@@ -1,8 +1,9 @@
 use classroom::{BearerToken, Classroom, Scopes};
 
-fn main() {
+pub fn main() {
     // classroom.courses authorizes courses.list as well as courses.create.
-    let client: Classroom<Scopes![Courses]> = Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
+    let client: Classroom<Scopes![Courses]> =
+        Classroom::new(BearerToken::unchecked("t")).unwrap().typed();
     let _ = client.courses().list();
     let _ = client.courses().create(Default::default());
 }
