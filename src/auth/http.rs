@@ -187,20 +187,7 @@ pub(crate) async fn post_form(
             message: format!("{shown} could not be reached ({})", transport_kind(&e)),
         })?;
     let status = response.status().as_u16();
-    let bytes = read_body(response, TOKEN_REPLY_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { limit } => AuthError::MalformedResponse {
-                status,
-                message: format!("the reply from {shown} is larger than {limit} bytes"),
-            },
-            BodyError::Transport(e) => AuthError::Unavailable {
-                message: format!(
-                    "the reply from {shown} was cut off ({})",
-                    transport_kind(&e)
-                ),
-            },
-        })?;
+    let bytes = read_reply(response, status, &shown).await?;
     if (200..300).contains(&status) {
         return Ok((status, bytes));
     }
@@ -409,20 +396,7 @@ pub(crate) async fn call(
     })?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = read_body(response, TOKEN_REPLY_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge { limit } => AuthError::MalformedResponse {
-                status,
-                message: format!("the reply from {shown} is larger than {limit} bytes"),
-            },
-            BodyError::Transport(e) => AuthError::Unavailable {
-                message: format!(
-                    "the reply from {shown} was cut off ({})",
-                    transport_kind(&e)
-                ),
-            },
-        })?;
+    let body = read_reply(response, status, &shown).await?;
     Ok(Reply {
         status,
         headers,
@@ -445,6 +419,28 @@ fn transport_kind(e: &reqwest::Error) -> &'static str {
     } else {
         "connection failed"
     }
+}
+
+/// A reply's body, read under [`TOKEN_REPLY_LIMIT`]; `shown` is the endpoint as errors show it.
+async fn read_reply(
+    response: reqwest::Response,
+    status: u16,
+    shown: &str,
+) -> Result<bytes::Bytes, AuthError> {
+    read_body(response, TOKEN_REPLY_LIMIT)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => AuthError::MalformedResponse {
+                status,
+                message: format!("the reply from {shown} is larger than {limit} bytes"),
+            },
+            BodyError::Transport(e) => AuthError::Unavailable {
+                message: format!(
+                    "the reply from {shown} was cut off ({})",
+                    transport_kind(&e)
+                ),
+            },
+        })
 }
 
 #[cfg(test)]
