@@ -299,8 +299,13 @@ async fn client_side(url: String) {
         assert_eq!(sdk(&client, per_page).await, COURSES);
 
         let mut runs: [(Vec<f64>, Vec<f64>); 3] = Default::default();
-        for _ in 0..ROUNDS {
-            for (i, run) in runs.iter_mut().enumerate() {
+        for round in 0..ROUNDS {
+            // Each round starts with another client: whichever runs right after another pays
+            // for the allocator's and the caches' state that run left, so no client may always
+            // be the one that follows.
+            for step in 0..runs.len() {
+                let i = (round + step) % runs.len();
+                let run = &mut runs[i];
                 let (t, b) = match i {
                     0 => measure(baseline::<RawList>(&http, &url, per_page)).await,
                     1 => measure(baseline::<Model>(&http, &url, per_page)).await,
