@@ -382,13 +382,14 @@ impl Classroom {
             // CPU (a timer polled at every chunk of the body; measured with list_throughput).
             let attempt_started = Instant::now();
             let limit = timeout.min(left);
+            // Out of time before sending: nothing reached the server, so even a write may retry.
             let timed_out = || {
                 let error = Error::Transport {
                     method: method.id,
                     kind: TransportKind::Timeout,
                     source: None,
                 };
-                (Some(Failure::TimedOut), error)
+                (Some(Failure::NotSent), error)
             };
             let exchange = async {
                 let token = tokio::time::timeout(limit, credentials.access_token())
