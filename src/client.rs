@@ -12,7 +12,7 @@ use crate::{Error, RateLimit, Result, RetryBudget, RetryPolicy};
 /// The longest reply a client reads by default: 32 MiB.
 ///
 /// Classroom's largest replies are list pages. A page of 1,000 fully populated courses is
-/// about 1.3 MB, and a course-work item with the longest description and title Classroom
+/// about 0.8 MB, and a course-work item with the longest description and title Classroom
 /// accepts and its 20 materials is under 100 KB, so even a page of 100 such items is about
 /// 10 MB. The default leaves room for three times that, and bounds what a broken or hostile
 /// server can make a client hold. See [`ClassroomBuilder::max_response_bytes`].
