@@ -56,32 +56,6 @@ async fn still_serving(emulator: &Emulator) {
     assert_eq!(response.status(), 200);
 }
 
-fn batch_body(boundary: &str, parts: &[String]) -> String {
-    let mut body = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n{part}\r\n"
-        ));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    body
-}
-
-/// The status and body of each part of a batch reply.
-fn batch_parts(text: &str) -> Vec<(u16, String)> {
-    text.split("\r\nHTTP/1.1 ")
-        .skip(1)
-        .map(|part| {
-            let status = part[..3].parse().expect("a status code");
-            let body = part
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.split("\r\n--").next().unwrap_or_default())
-                .unwrap_or_default();
-            (status, body.to_string())
-        })
-        .collect()
-}
-
 /// Once a selector 15,000 levels deep overflowed the stack of the worker parsing it and
 /// aborted the whole emulator, before the token was even looked at.
 #[tokio::test]
@@ -138,7 +112,7 @@ async fn a_deep_fields_selector_in_a_batch_part_is_refused_for_that_part() {
         .map(|f| format!("GET {} HTTP/1.1\r\n", with_fields("/v1/courses", f)))
         .chain(["GET /v1/courses/d%3Amath-101 HTTP/1.1\r\n".to_string()])
         .collect();
-    let body = batch_body("b0undary", &parts);
+    let body = common::batch_body("b0undary", &parts);
     let send = |auth: Option<&str>| {
         let mut request = common::http()
             .post(emulator.batch_url())
@@ -152,7 +126,7 @@ async fn a_deep_fields_selector_in_a_batch_part_is_refused_for_that_part() {
 
     let response = send(None).await.unwrap();
     assert_eq!(response.status(), 200);
-    let parts = batch_parts(&response.text().await.unwrap());
+    let parts = common::batch_parts(&response.text().await.unwrap());
     assert_eq!(parts.len(), 3);
     for (status, body) in &parts {
         assert_eq!(
@@ -164,7 +138,7 @@ async fn a_deep_fields_selector_in_a_batch_part_is_refused_for_that_part() {
 
     let response = send(Some(&token)).await.unwrap();
     assert_eq!(response.status(), 200);
-    let parts = batch_parts(&response.text().await.unwrap());
+    let parts = common::batch_parts(&response.text().await.unwrap());
     let statuses: Vec<u16> = parts.iter().map(|(s, _)| *s).collect();
     assert_eq!(statuses, [400, 400, 200], "{parts:?}");
     for (_, body) in &parts[..2] {

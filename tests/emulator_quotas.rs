@@ -192,34 +192,6 @@ async fn the_project_quota_spans_its_users() {
     }
 }
 
-/// A batch body of `n` gets of the demo course.
-fn batch_of_gets(boundary: &str, n: usize) -> String {
-    let mut body = String::new();
-    for i in 0..n {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\nGET /v1/courses/{} HTTP/1.1\r\n\r\n\r\n",
-            demo::COURSE_ALIAS
-        ));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    body
-}
-
-/// The status and JSON body of each part of a batch reply, in order.
-fn batch_parts(text: &str) -> Vec<(u16, Value)> {
-    text.split("\r\nHTTP/1.1 ")
-        .skip(1)
-        .map(|part| {
-            let status = part[..3].parse().expect("a status code");
-            let body = part
-                .split_once("\r\n\r\n")
-                .map(|(_, b)| b.split("\r\n--").next().unwrap_or_default())
-                .unwrap_or_default();
-            (status, serde_json::from_str(body).expect("a JSON part"))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn batch_parts_are_counted_one_by_one() {
     // Classroom's rates: a user burst of 20, a project burst of 50.
@@ -232,12 +204,18 @@ async fn batch_parts_are_counted_one_by_one() {
         .post(emulator.batch_url())
         .bearer_auth(&token)
         .header("content-type", "multipart/mixed; boundary=b0undary")
-        .body(batch_of_gets("b0undary", 30))
+        .body(common::batch_body(
+            "b0undary",
+            &vec![format!("GET /v1/courses/{} HTTP/1.1\r\n", demo::COURSE_ALIAS); 30],
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the batch request itself is served");
-    let parts = batch_parts(&response.text().await.unwrap());
+    let parts: Vec<(u16, Value)> = common::batch_parts(&response.text().await.unwrap())
+        .into_iter()
+        .map(|(status, body)| (status, serde_json::from_str(&body).expect("a JSON part")))
+        .collect();
     assert_eq!(parts.len(), 30);
     let statuses: Vec<u16> = parts.iter().map(|(status, _)| *status).collect();
     assert_eq!(statuses[..20], [200; 20], "{statuses:?}");

@@ -158,24 +158,13 @@ async fn latency_and_fractions() {
     assert_eq!(token_call().await.unwrap().status(), 200);
 }
 
-fn batch_body(boundary: &str, parts: &[&str]) -> String {
-    let mut body = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n{part}\r\n"
-        ));
-    }
-    body.push_str(&format!("--{boundary}--\r\n"));
-    body
-}
-
 #[tokio::test]
 async fn batch_answers_each_part_in_order() {
     let emulator = Emulator::start().unwrap();
     let token = emulator.token_for(demo::ADMIN, &[Scope::Courses]);
     let create = "POST /v1/courses HTTP/1.1\r\nContent-Type: application/json\r\n\r\n\
                   {\"name\":\"From a batch\",\"ownerId\":\"ada.lovelace@school.example\"}";
-    let body = batch_body(
+    let body = common::batch_body(
         "b0undary",
         &[
             "GET /v1/courses/d%3Amath-101 HTTP/1.1\r\n",
@@ -219,7 +208,7 @@ async fn batch_answers_each_part_in_order() {
         .post(emulator.batch_url())
         .bearer_auth(&token)
         .header("content-type", "multipart/mixed; boundary=b")
-        .body(batch_body("b", &too_many))
+        .body(common::batch_body("b", &too_many))
         .send()
         .await
         .unwrap();

@@ -55,3 +55,32 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .collect::<Vec<_>>()
         .join("&")
 }
+
+/// A `multipart/mixed` batch body: each part (an HTTP request's text) as `application/http`,
+/// numbered `<item0>`, `<item1>`, ...
+pub fn batch_body<S: AsRef<str>>(boundary: &str, parts: &[S]) -> String {
+    let mut body = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{i}>\r\n\r\n{}\r\n",
+            part.as_ref()
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    body
+}
+
+/// The status and body of each part of a batch reply, in order.
+pub fn batch_parts(text: &str) -> Vec<(u16, String)> {
+    text.split("\r\nHTTP/1.1 ")
+        .skip(1)
+        .map(|part| {
+            let status = part[..3].parse().expect("a status code");
+            let body = part
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.split("\r\n--").next().unwrap_or_default())
+                .unwrap_or_default();
+            (status, body.to_string())
+        })
+        .collect()
+}
