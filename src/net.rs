@@ -57,16 +57,21 @@ pub(crate) enum BodyError {
 
 /// Reads a reply's body, refusing it as soon as it is known to exceed `limit` bytes: before
 /// reading when `Content-Length` says so, otherwise once that many bytes have arrived. Memory
-/// held never exceeds the limit by more than one chunk. The body is copied once at most, from
-/// its chunks into one buffer of the exact size when they are all in.
+/// held never exceeds the limit by more than one chunk. A body that comes in one chunk is
+/// returned as it is; one in several is copied once, into a buffer of the exact size.
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Bytes, BodyError> {
-    let announced = response.content_length();
-    if announced.is_some_and(|n| n > limit as u64) {
-        return Err(BodyError::TooLarge { limit });
-    }
+    let announced = match response.content_length() {
+        Some(n) if n > limit as u64 => return Err(BodyError::TooLarge { limit }),
+        Some(n) => Some(n as usize),
+        None => None,
+    };
+    // With the length announced, each chunk is copied into the body as it arrives and freed:
+    // the body and one chunk are held at a time, not the body twice over.
+    let mut body: Option<BytesMut> = None;
+    // Without it, the chunks are kept until the end, when the total is known.
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total = 0usize;
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
@@ -74,7 +79,18 @@ pub(crate) async fn read_body(
         if total > limit {
             return Err(BodyError::TooLarge { limit });
         }
-        chunks.push(chunk);
+        match (&mut body, announced) {
+            (Some(body), _) => body.extend_from_slice(&chunk),
+            (None, Some(length)) if total < length => {
+                let mut buffer = BytesMut::with_capacity(length);
+                buffer.extend_from_slice(&chunk);
+                body = Some(buffer);
+            }
+            (None, _) => chunks.push(chunk),
+        }
+    }
+    if let Some(body) = body {
+        return Ok(body.freeze());
     }
     if chunks.len() == 1 {
         return Ok(chunks.pop().unwrap_or_default());

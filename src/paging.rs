@@ -133,15 +133,36 @@ where
 {
     type Item = Result<T>;
 
+    // Small enough to inline into the caller's loop, which then takes each item straight from
+    // the vector; fetching the next page is out of line.
+    #[inline]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        match self.current.next() {
+            Some(item) => Poll::Ready(Some(Ok(item))),
+            None => self.next_page(cx),
+        }
+    }
+}
+
+impl<S, T, P> Items<S, T>
+where
+    S: Stream<Item = Result<P>>,
+    P: Page<Item = T>,
+{
+    /// The first item of the next page that has one.
+    #[inline(never)]
+    fn next_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        // The spent page's vector goes before the next page is read and decoded, as it does
+        // in a loop over each page's vector; kept, it would raise the peak by a page of items.
+        self.current = Vec::new().into_iter();
         loop {
-            if let Some(item) = self.current.next() {
-                return Poll::Ready(Some(Ok(item)));
-            }
             match std::task::ready!(self.pages.as_mut().poll_next(cx)) {
                 Some(Ok(page)) => self.current = page.into_items().into_iter(),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
+            }
+            if let Some(item) = self.current.next() {
+                return Poll::Ready(Some(Ok(item)));
             }
         }
     }

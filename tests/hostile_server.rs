@@ -337,6 +337,33 @@ async fn a_reset_mid_body_is_retried_for_reads_and_not_for_writes() {
     );
 }
 
+/// A body announced by `Content-Length` and arriving in pieces is read into one buffer as it
+/// comes, and decodes to every item, in order.
+#[tokio::test]
+async fn a_body_arriving_in_pieces_decodes_whole() {
+    let courses: Vec<String> = (0..3000)
+        .map(|i| format!(r#"{{"id": "{i}", "name": "Course {i}"}}"#))
+        .collect();
+    let body = format!(r#"{{"courses": [{}]}}"#, courses.join(","));
+    let server = Hostile::start(move |_, mut s| {
+        let body = body.clone();
+        async move {
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = s.write_all(head.as_bytes()).await;
+            for piece in body.as_bytes().chunks(body.len() / 3 + 1) {
+                let _ = s.write_all(piece).await;
+                let _ = s.flush().await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    })
+    .await;
+    let page = server.client().courses().list().send().await.unwrap();
+    let ids: Vec<String> = page.courses.into_iter().filter_map(|c| c.id).collect();
+    assert_eq!(ids.len(), 3000);
+    assert!(ids.iter().enumerate().all(|(i, id)| *id == i.to_string()));
+}
+
 #[tokio::test]
 async fn redirects_are_never_followed() {
     let elsewhere =
