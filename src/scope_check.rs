@@ -5,13 +5,14 @@
 //! `scope-check` feature, a client typed with a static set refuses to *compile* a call that no
 //! scope in the set authorizes, naming the method and the scopes that would:
 //!
-//! ```ignore
-//! use classroom::{Classroom, Scopes};
+//! ```compile_fail,E0277
+//! use classroom::{BearerToken, Classroom, Scopes};
 //!
+//! let dynamic_client = Classroom::new(BearerToken::unchecked("token")).unwrap();
 //! let client: Classroom<Scopes![CoursesReadonly]> = dynamic_client.typed();
-//! client.courses().list();                    // compiles: courses.readonly authorizes it
-//! client.courses().create(Default::default()); // error: this client's scope set does not
-//!                                              // authorize `classroom.courses.create`
+//! let _ = client.courses().list(); // compiles: courses.readonly authorizes it
+//! let _ = client.courses().create(Default::default());
+//! // error[E0277]: this client's scope set does not authorize `classroom.courses.create`
 //! ```
 //!
 //! The rules are the run-time ones: any one of a method's scopes suffices, and the additional
