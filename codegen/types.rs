@@ -355,6 +355,10 @@ impl<'a> Types<'a> {
                     quote!(::std::option::Option<#ty>),
                     quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none", with = "crate::wire::int_string")]),
                 ),
+                Kind::Optional if is_timestamp(prop) => (
+                    quote!(::std::option::Option<#ty>),
+                    quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none", deserialize_with = "crate::wire::timestamp")]),
+                ),
                 Kind::Optional => (
                     quote!(::std::option::Option<#ty>),
                     quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")]),
@@ -495,4 +499,12 @@ fn render_enum(e: &EnumDef) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether a property is a `google-datetime` timestamp (decoded by `crate::wire::timestamp`).
+fn is_timestamp(prop: &Schema) -> bool {
+    prop.ref_.is_none()
+        && prop.enum_.is_empty()
+        && prop.type_.as_deref() == Some("string")
+        && prop.format.as_deref() == Some("google-datetime")
 }
