@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::error::TransportKind;
 use crate::net::{self, BodyError};
 use crate::request::{self, Call};
 use crate::retry::{self, Failure};
@@ -301,19 +300,10 @@ impl Sender<'_> {
                         let limit = settings.timeout.min(left);
                         let span =
                             tracing::debug_span!("classroom.batch", calls = chunk.len(), attempt);
-                        let outcome = tokio::time::timeout(
-                            limit,
-                            self.exchange(token.secret(), chunk).instrument(span),
-                        )
-                        .await
-                        .unwrap_or_else(|_| {
-                            let error = Error::Transport {
-                                method: "batch",
-                                kind: TransportKind::Timeout,
-                                source: None,
-                            };
-                            Err((Some(Failure::TimedOut), error))
-                        });
+                        let outcome = self
+                            .exchange(token.secret(), chunk, limit)
+                            .instrument(span)
+                            .await;
                         match outcome {
                             Ok(replies) => self.settle(chunk, replies, &mut failed),
                             Err((failure, error)) => {
@@ -484,10 +474,13 @@ impl Sender<'_> {
     }
 
     /// Sends one batch request for the calls in `chunk` and reads its parts.
+    /// Sends one batch request and reads its parts, all within `limit` (reqwest's per-request
+    /// timeout, which covers connecting, sending and the whole body, as for single calls).
     async fn exchange(
         &self,
         token: &str,
         chunk: &[usize],
+        limit: Duration,
     ) -> std::result::Result<Vec<PartReply>, (Option<Failure>, Error)> {
         let boundary = format!("batch_{:016x}", (retry::jitter() * 2f64.powi(53)) as u64);
         let mut body = Vec::new();
@@ -518,7 +511,12 @@ impl Sender<'_> {
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
 
         let url = format!("{}{}", self.client.root_url(), crate::resources::BATCH_PATH);
-        let mut request = self.client.http().post(url).bearer_auth(token);
+        let mut request = self
+            .client
+            .http()
+            .post(url)
+            .timeout(limit)
+            .bearer_auth(token);
         if let Some(key) = &self.client.settings().api_key {
             request = request.header(request::API_KEY_HEADER, key.secret());
         }

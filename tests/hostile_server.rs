@@ -277,6 +277,40 @@ async fn an_endless_body_ends_at_the_cap_fast_or_slow() {
     );
 }
 
+/// A batch request is bounded like a single call: by the attempt's timeout over connecting,
+/// sending and the whole body, and by the call's budget over its retries.
+#[tokio::test]
+async fn a_batch_that_trickles_times_out_within_the_budget() {
+    let server = Hostile::start(|_, mut s| async move {
+        let head = "HTTP/1.1 200 X\r\ncontent-type: multipart/mixed; boundary=b\r\ncontent-length: 1000000\r\n\r\n--b\r\n";
+        if s.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        while s.write_all(b" ").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let client = server.client_with(|b| {
+        b.timeout(Duration::from_millis(500))
+            .retry(RetryPolicy::default().max_elapsed(Duration::from_millis(1200)))
+    });
+    let started = Instant::now();
+    let gets = ["a", "b", "c"].map(|id| client.courses().get(id));
+    let results = tokio::time::timeout(Duration::from_secs(10), client.send_batched(gets))
+        .await
+        .expect("the batch was not bounded by the attempt's timeout");
+    let took = started.elapsed();
+    assert_eq!(results.len(), 3);
+    for result in &results {
+        assert_transport(result.as_ref().unwrap_err(), TransportKind::Timeout);
+    }
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_millis(2000),
+        "the total budget bounds the batch, retries included: {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_stalled_server_times_out_within_the_budget() {
     let server = Hostile::start(|_, s| async move {
