@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures::{Stream, stream};
+use futures::{Stream, StreamExt, stream};
 
 use crate::{Error, PageLoop, Result};
 
@@ -55,7 +55,7 @@ struct State<P> {
 }
 
 /// Every page, requested one at a time as the stream is polled. The stream ends after the page
-/// without a next-page token, or with an error (after which it ends).
+/// without a next-page token, or with an error (after which it ends), and stays ended.
 ///
 /// Two kinds of server would keep a list going forever; for both the page is yielded, then
 /// [`Error::PageLoop`] ends the stream: a token the server sent before, and a run of
@@ -102,6 +102,8 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
         }
         Some((Ok(page), state))
     })
+    // Once ended, it stays ended when polled again (an `unfold` would panic).
+    .fuse()
 }
 
 /// Every item across all pages.

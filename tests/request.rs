@@ -391,6 +391,19 @@ async fn items_follow_next_page_tokens_lazily() {
 }
 
 #[tokio::test]
+async fn a_finished_list_stays_finished_when_polled_again() {
+    let server = TestServer::start(page_server(&[("", None)])).await;
+    let client = common::client(&server);
+    let mut items = Box::pin(client.courses().list().items());
+    while items.next().await.is_some() {}
+    assert!(items.next().await.is_none(), "polled again, it ends again");
+    let mut pages = Box::pin(client.courses().list().pages());
+    while pages.next().await.is_some() {}
+    assert!(pages.next().await.is_none(), "polled again, it ends again");
+    assert_eq!(server.requests().len(), 2, "and asks for nothing more");
+}
+
+#[tokio::test]
 async fn a_page_token_sent_twice_ends_the_stream_with_an_error() {
     let server =
         TestServer::start(page_server(&[("", Some("loop")), ("loop", Some("loop"))])).await;
