@@ -252,20 +252,8 @@ async fn an_endless_body_ends_at_the_cap_fast_or_slow() {
     assert!(started.elapsed() < Duration::from_secs(1));
 
     // Slow: a byte every 50 ms never ends; the attempt's time does.
-    let server = Hostile::start(|_, mut s| async move {
-        let head = "HTTP/1.1 200 X\r\ncontent-length: 1000000\r\n\r\n";
-        if s.write_all(head.as_bytes()).await.is_err() {
-            return;
-        }
-        while s.write_all(b" ").await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    let client = server.client_with(|b| {
-        b.timeout(Duration::from_millis(500))
-            .retry(RetryPolicy::default().max_elapsed(Duration::from_millis(1200)))
-    });
+    let server = trickling("HTTP/1.1 200 X\r\ncontent-length: 1000000\r\n\r\n").await;
+    let client = server.client_with(short_attempts);
     let started = Instant::now();
     let error = client.courses().get("c").send().await.unwrap_err();
     assert_transport(&error, TransportKind::Timeout);
@@ -277,12 +265,9 @@ async fn an_endless_body_ends_at_the_cap_fast_or_slow() {
     );
 }
 
-/// A batch request is bounded like a single call: by the attempt's timeout over connecting,
-/// sending and the whole body, and by the call's budget over its retries.
-#[tokio::test]
-async fn a_batch_that_trickles_times_out_within_the_budget() {
-    let server = Hostile::start(|_, mut s| async move {
-        let head = "HTTP/1.1 200 X\r\ncontent-type: multipart/mixed; boundary=b\r\ncontent-length: 1000000\r\n\r\n--b\r\n";
+/// A server that sends `head`, then a byte every 50 ms for as long as the client reads.
+async fn trickling(head: &'static str) -> Hostile {
+    Hostile::start(move |_, mut s| async move {
         if s.write_all(head.as_bytes()).await.is_err() {
             return;
         }
@@ -290,11 +275,25 @@ async fn a_batch_that_trickles_times_out_within_the_budget() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
+    .await
+}
+
+/// Attempts of 500 ms within a call's budget of 1.2 s.
+fn short_attempts(builder: classroom::ClassroomBuilder) -> classroom::ClassroomBuilder {
+    builder
+        .timeout(Duration::from_millis(500))
+        .retry(RetryPolicy::default().max_elapsed(Duration::from_millis(1200)))
+}
+
+/// A batch request is bounded like a single call: by the attempt's timeout over connecting,
+/// sending and the whole body, and by the call's budget over its retries.
+#[tokio::test]
+async fn a_batch_that_trickles_times_out_within_the_budget() {
+    let server = trickling(
+        "HTTP/1.1 200 X\r\ncontent-type: multipart/mixed; boundary=b\r\ncontent-length: 1000000\r\n\r\n--b\r\n",
+    )
     .await;
-    let client = server.client_with(|b| {
-        b.timeout(Duration::from_millis(500))
-            .retry(RetryPolicy::default().max_elapsed(Duration::from_millis(1200)))
-    });
+    let client = server.client_with(short_attempts);
     let started = Instant::now();
     let gets = ["a", "b", "c"].map(|id| client.courses().get(id));
     let results = tokio::time::timeout(Duration::from_secs(10), client.send_batched(gets))
