@@ -43,16 +43,10 @@ pub struct Prepared {
 
 impl Prepared {
     pub(crate) fn new(client: &Classroom, call: Call<'_>) -> Result<Prepared> {
-        let url = request::url(client.root_url(), &call)?;
-        let parsed = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput {
-            method: call.method.id,
-            message: format!(
-                "the request URL {url:?} is invalid ({e}); check the client's root URL"
-            ),
-        })?;
+        let url = request::url(client.root(), &call)?;
         Ok(Prepared {
             method: call.method,
-            target: parsed[url::Position::BeforePath..].to_string(),
+            target: url[url::Position::BeforePath..].to_string(),
             body: call.body.map(Bytes::from),
             empty_response: call.empty_response,
             idempotent: call.options.idempotent,

@@ -60,7 +60,9 @@ impl<S> Clone for Classroom<S> {
 
 struct Inner {
     http: reqwest::Client,
-    root_url: String,
+    /// The root URL, parsed once: each call's URL is this with its path and query set, so
+    /// the scheme, host and port are not parsed again for every call.
+    root: reqwest::Url,
     credentials: Arc<dyn Credentials>,
     settings: Settings,
 }
@@ -81,7 +83,7 @@ pub(crate) struct Settings {
 impl<S> fmt::Debug for Classroom<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Classroom")
-            .field("root_url", &self.inner.root_url)
+            .field("root_url", &self.inner.root.as_str())
             .field("credentials", &self.inner.credentials)
             .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
@@ -122,7 +124,11 @@ impl<S: ScopeSet> Classroom<S> {
 
     /// The root URL calls are sent to, ending in `/`.
     pub fn root_url(&self) -> &str {
-        &self.inner.root_url
+        self.inner.root.as_str()
+    }
+
+    pub(crate) fn root(&self) -> &reqwest::Url {
+        &self.inner.root
     }
 
     /// The client's credentials.
@@ -281,27 +287,28 @@ impl ClassroomBuilder {
         let credentials = self.credentials.ok_or_else(|| {
             invalid("no credentials: call .credentials(...) before .build()".into())
         })?;
-        let mut root_url = self
+        let root_url = self
             .root_url
             .unwrap_or_else(|| DEFAULT_ROOT_URL.to_string());
-        let parsed = reqwest::Url::parse(&root_url)
+        let mut root = reqwest::Url::parse(&root_url)
             .map_err(|e| invalid(format!("root URL {root_url:?} is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.query().is_some()
-            || parsed.fragment().is_some()
+        if !matches!(root.scheme(), "http" | "https")
+            || root.query().is_some()
+            || root.fragment().is_some()
         {
             return Err(invalid(format!(
                 "root URL {root_url:?} must be http(s) with no query or fragment"
             )));
         }
         crate::net::require_tls(
-            &parsed,
+            &root,
             self.allow_insecure_http,
             "ClassroomBuilder::allow_insecure_http()",
         )
         .map_err(invalid)?;
-        if !root_url.ends_with('/') {
-            root_url.push('/');
+        if !root.path().ends_with('/') {
+            let path = format!("{}/", root.path());
+            root.set_path(&path);
         }
         let agent = concat!("classroom-rust/", env!("CARGO_PKG_VERSION"));
         let user_agent = match self.user_agent {
@@ -320,7 +327,7 @@ impl ClassroomBuilder {
         Ok(Classroom {
             inner: Arc::new(Inner {
                 http,
-                root_url,
+                root,
                 credentials,
                 settings: Settings {
                     retry: self.retry.unwrap_or_default(),

@@ -252,18 +252,20 @@ pub(crate) fn encode<T: Serialize>(method: &'static MethodInfo, body: &T) -> Res
     })
 }
 
-/// The URL for a call: root URL, path template filled with encoded parameters, query string.
-pub(crate) fn url(root: &str, call: &Call<'_>) -> Result<String> {
+/// The URL for a call: the root URL with the method's path (its template filled with encoded
+/// parameters) after the root's own, and the query string. Only the path and query are parsed
+/// here; the root's scheme, host and port were parsed once, when the client was built.
+pub(crate) fn url(root: &reqwest::Url, call: &Call<'_>) -> Result<reqwest::Url> {
     let method = call.method;
     let invalid = |message: String| Error::InvalidInput {
         method: method.id,
         message,
     };
-    let mut url = String::with_capacity(root.len() + method.path.len() + 64);
-    url.push_str(root);
+    let mut path = String::with_capacity(root.path().len() + method.path.len() + 32);
+    path.push_str(root.path());
     let mut rest = method.path;
     while let Some(open) = rest.find('{') {
-        url.push_str(&rest[..open]);
+        path.push_str(&rest[..open]);
         let close = rest[open..]
             .find('}')
             .map(|c| open + c)
@@ -285,11 +287,12 @@ pub(crate) fn url(root: &str, call: &Call<'_>) -> Result<String> {
                 "`{name}` is `{value}`, which no resource is called"
             )));
         }
-        url.extend(utf8_percent_encode(value, ENCODE));
+        path.extend(utf8_percent_encode(value, ENCODE));
         rest = &rest[close + 1..];
     }
-    url.push_str(rest);
-    url.push_str("?prettyPrint=false");
+    path.push_str(rest);
+    let mut query = String::with_capacity(64);
+    query.push_str("prettyPrint=false");
     let extra = [
         ("fields", &call.options.fields),
         ("quotaUser", &call.options.quota_user),
@@ -299,11 +302,14 @@ pub(crate) fn url(root: &str, call: &Call<'_>) -> Result<String> {
         .iter()
         .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v)));
     for (name, value) in pairs.chain(extra) {
-        url.push('&');
-        url.extend(utf8_percent_encode(name, ENCODE));
-        url.push('=');
-        url.extend(utf8_percent_encode(value, ENCODE));
+        query.push('&');
+        query.extend(utf8_percent_encode(name, ENCODE));
+        query.push('=');
+        query.extend(utf8_percent_encode(value, ENCODE));
     }
+    let mut url = root.clone();
+    url.set_path(&path);
+    url.set_query(Some(&query));
     Ok(url)
 }
 
@@ -335,13 +341,7 @@ impl Classroom {
     /// and why at `info`, so that a call retrying for minutes is not silent.
     async fn send_attempts(&self, call: Call<'_>) -> Result<(u16, Bytes)> {
         let method = call.method;
-        let url = url(self.root_url(), &call)?;
-        let url = reqwest::Url::parse(&url).map_err(|e| Error::InvalidInput {
-            method: method.id,
-            message: format!(
-                "the request URL {url:?} is invalid ({e}); check the client's root URL"
-            ),
-        })?;
+        let url = url(self.root(), &call)?;
         let verb = match method.http_method {
             crate::HttpMethod::Get => reqwest::Method::GET,
             crate::HttpMethod::Post => reqwest::Method::POST,
@@ -646,6 +646,37 @@ mod tests {
             let wait = retry_after(&headers, Utc::now()).unwrap();
             let expected = digits.parse::<u64>().unwrap_or(u64::MAX);
             prop_assert_eq!(wait, Duration::from_secs(expected));
+        }
+
+        /// A call's URL is the root's, with the path after the root's own path and every
+        /// byte of a parameter but RFC 3986's unreserved ones percent-encoded, whatever the
+        /// value, for a root at a host's top and one under a path.
+        #[test]
+        fn url_encodes_every_value(id in "[^./]\\PC{0,12}|\\PC{2,12}", fields in "\\PC{0,12}") {
+            let options = RequestOptions::default().with_fields(fields.clone());
+            let call = Call {
+                method: &Get::METHOD,
+                path_params: vec![("id", &id)],
+                query: Query::default(),
+                body: None,
+                options: &options,
+                empty_response: false,
+            };
+            let encode = |value: &str| utf8_percent_encode(value, ENCODE).to_string();
+            for root in ["http://127.0.0.1:8080/", "https://proxy.example/classroom/api/"] {
+                let root = reqwest::Url::parse(root).unwrap();
+                match url(&root, &call) {
+                    Ok(url) => prop_assert_eq!(
+                        url.as_str(),
+                        format!(
+                            "{root}v1/courses/{}?prettyPrint=false&fields={}",
+                            encode(&id),
+                            encode(&fields)
+                        )
+                    ),
+                    Err(e) => prop_assert!(id == ".." , "{e}"),
+                }
+            }
         }
 
         /// Arbitrary bytes as a success or an error reply: a value or a typed error.
