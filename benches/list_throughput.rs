@@ -20,7 +20,10 @@
 //! hand-written one exceeds 1.05 at either page size, or the SDK allocates more than 10% more
 //! bytes.
 //!
-//! `cargo bench --bench list_throughput`; `LIST_PROFILE=sdk:100` runs one client alone.
+//! `cargo bench --bench list_throughput`; `LIST_PROFILE=sdk:100` runs one client alone, 200
+//! listings or `LIST_RUNS`, and prints their CPU time (for `perf`, or for `valgrind
+//! --tool=callgrind`, where the difference between `LIST_RUNS=3` and `LIST_RUNS=1` is the
+//! instructions of two listings).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -321,11 +324,17 @@ fn main() {
             .iter()
             .position(|(short, _)| *short == name)
             .unwrap_or_else(|| panic!("LIST_PROFILE: {name:?} is not a client's short name"));
+        let runs = std::env::var("LIST_RUNS").map_or(200, |n| n.parse().expect("LIST_RUNS"));
         runtime.block_on(async {
             let client = Client::new(which, &url);
-            for _ in 0..200 {
+            let mut times = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let started = thread_cpu();
                 client.list(&url, per_page.parse().unwrap()).await;
+                times.push((thread_cpu() - started) * 1e3);
             }
+            let [low, median, high] = quartiles(times);
+            println!("{}: {median:.2} ms [{low:.2}-{high:.2}]", CLIENTS[which].1);
         });
         return;
     }
