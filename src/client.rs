@@ -83,7 +83,7 @@ pub(crate) struct Settings {
 impl<S> fmt::Debug for Classroom<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Classroom")
-            .field("root_url", &self.inner.root.as_str())
+            .field("root_url", &crate::net::redacted(&self.inner.root))
             .field("credentials", &self.inner.credentials)
             .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
@@ -165,8 +165,13 @@ pub struct ClassroomBuilder {
 
 impl fmt::Debug for ClassroomBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A root URL may carry a proxy's password: shown without userinfo or query values.
+        let root_url = self.root_url.as_deref().map(|url| {
+            reqwest::Url::parse(url)
+                .map_or_else(|_| "(not a URL)".to_string(), |u| crate::net::redacted(&u))
+        });
         f.debug_struct("ClassroomBuilder")
-            .field("root_url", &self.root_url)
+            .field("root_url", &root_url)
             .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
@@ -291,13 +296,14 @@ impl ClassroomBuilder {
             .root_url
             .unwrap_or_else(|| DEFAULT_ROOT_URL.to_string());
         let mut root = reqwest::Url::parse(&root_url)
-            .map_err(|e| invalid(format!("root URL {root_url:?} is not a URL: {e}")))?;
+            .map_err(|e| invalid(format!("the root URL is not a URL: {e}")))?;
         if !matches!(root.scheme(), "http" | "https")
             || root.query().is_some()
             || root.fragment().is_some()
         {
             return Err(invalid(format!(
-                "root URL {root_url:?} must be http(s) with no query or fragment"
+                "root URL {} must be http(s) with no query or fragment",
+                crate::net::redacted(&root)
             )));
         }
         crate::net::require_tls(
@@ -359,4 +365,39 @@ pub(crate) fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BearerToken;
+
+    #[test]
+    fn debug_never_shows_a_password_in_the_root_url() {
+        let root = "http://user:hunter2@127.0.0.1:9/classroom/";
+        let builder = Classroom::builder()
+            .root_url(root)
+            .credentials(BearerToken::unchecked("t"));
+        let shown = format!("{builder:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("127.0.0.1:9/classroom/"),
+            "{shown}"
+        );
+        let client = builder.build().unwrap();
+        let shown = format!("{client:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("127.0.0.1:9/classroom/"),
+            "{shown}"
+        );
+        let refused = Classroom::builder()
+            .root_url("http://user:hunter2@127.0.0.1:9/?q=1")
+            .credentials(BearerToken::unchecked("t"))
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !refused.contains("hunter2") && refused.contains("no query"),
+            "{refused}"
+        );
+    }
 }
