@@ -272,6 +272,24 @@ async fn list_filters_follow_classroom() {
         2,
         "`-` spans the published work"
     );
+    let stranger = teacher
+        .courses()
+        .course_work()
+        .student_submissions()
+        .list(demo::COURSE_ALIAS, "-")
+        .user_id("nobody@elsewhere.example")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(stranger.is_not_found(), "{stranger:?}");
+    let invited = client(&emulator, demo::ADMIN, &[Scope::Rosters])
+        .invitations()
+        .list()
+        .user_id("nobody@elsewhere.example")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(invited.is_not_found(), "{invited:?}");
 }
 
 #[tokio::test]

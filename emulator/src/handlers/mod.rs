@@ -134,6 +134,18 @@ fn course_teach(state: &State, ctx: &Ctx, key: &str) -> ApiResult<String> {
     }
 }
 
+/// The id of the user a `userId` query filter names (an id, an email or `me`), if it is given;
+/// a user not in the domain is `NOT_FOUND`, as in Classroom.
+fn user_filter(state: &State, ctx: &Ctx, user: Option<&str>) -> ApiResult<Option<String>> {
+    user.map(|u| {
+        state
+            .user(u, ctx.me())
+            .map(|u| u.id.clone())
+            .ok_or_else(|| Status::not_found(format!("No user {u} in this domain.")))
+    })
+    .transpose()
+}
+
 /// The entry point: one API call against the state.
 pub(crate) fn call(
     state: &mut State,

@@ -6,6 +6,7 @@ use super::profiles::profile;
 use super::submissions::create_submissions;
 use super::{
     Access, Ctx, Params, Query, access, course_read, course_teach, list_reply, param, q, text,
+    user_filter,
 };
 use crate::Role;
 use crate::errors::{ApiResult, Status};
@@ -239,15 +240,7 @@ pub(super) fn invitations_list(
             "Either user_id or course_id must be specified.",
         ));
     }
-    let user = match user {
-        Some(u) => Some(
-            state
-                .user(u, ctx.me())
-                .map(|u| u.id.clone())
-                .ok_or_else(|| Status::not_found(format!("No user {u} in this domain.")))?,
-        ),
-        None => None,
-    };
+    let user = user_filter(state, ctx, user)?;
     let course = course.map(|c| state.course_id(c).unwrap_or_else(|| c.to_string()));
     let items = state
         .items("invitations")

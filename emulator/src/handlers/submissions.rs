@@ -6,7 +6,7 @@ use super::collections::assign_rubric_ids;
 use super::courses::link_id;
 use super::{
     Access, Ctx, Params, Query, access, apply_mask, course_read, course_teach, list_reply,
-    modifiable, obj, param, q, q_all, text, update_mask,
+    modifiable, obj, param, q, q_all, text, update_mask, user_filter,
 };
 use crate::errors::{ApiResult, Status};
 use crate::spec::Route;
@@ -143,15 +143,7 @@ pub(super) fn submissions_list(
             .ok_or_else(Status::entity_not_found)?;
         vec![work.to_string()]
     };
-    let user = match q(query, "userId") {
-        Some(u) => Some(
-            state
-                .user(u, ctx.me())
-                .map(|u| u.id.clone())
-                .ok_or_else(|| Status::not_found(format!("No user {u} in this domain.")))?,
-        ),
-        None => None,
-    };
+    let user = user_filter(state, ctx, q(query, "userId"))?;
     let states = q_all(query, "states");
     let late = q(query, "late").unwrap_or("LATE_VALUES_UNSPECIFIED");
     let mut items = Vec::new();
