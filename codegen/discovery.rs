@@ -138,6 +138,24 @@ pub struct Parameter {
     pub deprecated: bool,
 }
 
+impl Schema {
+    /// For a page of a list (a schema with `nextPageToken` and exactly one array), the array's
+    /// JSON name and schema.
+    pub fn page_items(&self) -> Option<(&str, &Schema)> {
+        if !self.properties.contains_key("nextPageToken") {
+            return None;
+        }
+        let mut arrays = self
+            .properties
+            .iter()
+            .filter(|(_, p)| p.type_.as_deref() == Some("array"));
+        match (arrays.next(), arrays.next()) {
+            (Some((name, items)), None) => Some((name, items)),
+            _ => None,
+        }
+    }
+}
+
 impl Document {
     /// Parses a discovery document from its JSON text.
     pub fn parse(json: &str) -> Result<Self, String> {

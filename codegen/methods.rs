@@ -379,6 +379,22 @@ fn method_code(
         .as_ref()
         .and_then(|r| doc_.schemas.get(&r.ref_))
         .is_some_and(|s| s.properties.is_empty());
+    // A page's list is sized for the page asked for, so that decoding never grows it.
+    let page_size = params.iter().find(|p| {
+        p.json == "pageSize" && !p.positional && p.spec.type_.as_deref() == Some("integer")
+    });
+    let is_page = m
+        .response
+        .as_ref()
+        .and_then(|r| doc_.schemas.get(&r.ref_))
+        .is_some_and(|s| s.page_items().is_some());
+    let expected_items = match page_size {
+        Some(p) if is_page => {
+            let f = &p.field;
+            quote!(self.#f.and_then(|n| ::std::primitive::usize::try_from(n).ok()).unwrap_or(0))
+        }
+        _ => quote!(0),
+    };
     let execute = if m.response.is_some() {
         quote!(execute)
     } else {
@@ -445,6 +461,7 @@ fn method_code(
                     body: #body,
                     options: &self.options,
                     empty_response: #empty_response,
+                    expected_items: #expected_items,
                 })
             }
         }
@@ -526,15 +543,10 @@ fn paging(
     let Some(schema) = doc_.schemas.get(&response.ref_) else {
         return quote!();
     };
-    if !m.parameters.contains_key("pageToken") || !schema.properties.contains_key("nextPageToken") {
+    if !m.parameters.contains_key("pageToken") {
         return quote!();
     }
-    let arrays: Vec<_> = schema
-        .properties
-        .iter()
-        .filter(|(_, p)| p.type_.as_deref() == Some("array"))
-        .collect();
-    let [(items_json, items)] = arrays.as_slice() else {
+    let Some((items_json, items)) = schema.page_items() else {
         return quote!();
     };
     let Some(item_ref) = items.items.as_ref().and_then(|i| i.ref_.as_ref()) else {

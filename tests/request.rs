@@ -390,6 +390,41 @@ async fn items_follow_next_page_tokens_lazily() {
     );
 }
 
+/// A page's list is allocated once, for the page size asked for; a page that holds far fewer
+/// gives the room back, and a page size beyond what the body can hold allocates nothing extra.
+#[tokio::test]
+async fn a_page_is_allocated_for_the_page_size_asked() {
+    let server = TestServer::start(|r| {
+        let courses = |n: usize| {
+            (0..n)
+                .map(|i| json!({"id": i.to_string()}))
+                .collect::<Vec<_>>()
+        };
+        let page = match r.query.iter().find(|(k, _)| k == "pageToken") {
+            None => json!({"courses": courses(5), "nextPageToken": "short"}),
+            Some(_) => json!({"courses": courses(1)}),
+        };
+        Reply::json(200, &page)
+    })
+    .await;
+    let client = common::client(&server);
+    let capacities = |page_size: i32| {
+        let pages = client.courses().list().page_size(page_size).pages();
+        pages
+            .map_ok(|p| (p.courses.len(), p.courses.capacity()))
+            .try_collect::<Vec<_>>()
+    };
+    // Grown item by item, five courses would sit in room for eight.
+    assert_eq!(capacities(5).await.unwrap(), [(5, 5), (1, 1)]);
+    assert_eq!(capacities(1_000_000).await.unwrap(), [(5, 5), (1, 1)]);
+    let (full, short) = match capacities(6).await.unwrap()[..] {
+        [full, short] => (full, short),
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(full, (5, 6), "one short of the page size keeps its room");
+    assert_eq!(short, (1, 1));
+}
+
 #[tokio::test]
 async fn a_finished_list_stays_finished_when_polled_again() {
     let server = TestServer::start(page_server(&[("", None)])).await;
