@@ -227,7 +227,7 @@ async fn baseline<L: Listing>(
 }
 
 async fn items(client: &classroom::Classroom, per_page: usize) -> usize {
-    let mut items = std::pin::pin!(client.courses().list().page_size(per_page as i32).items());
+    let mut items = client.courses().list().page_size(per_page as i32).items();
     let mut n = 0;
     while let Some(course) = items.try_next().await.unwrap() {
         std::hint::black_box(course);

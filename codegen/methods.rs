@@ -595,7 +595,7 @@ fn paging(
             }
 
             /// Every item across all pages, fetched lazily as the stream is polled.
-            pub fn items(self) -> impl ::futures::Stream<Item = crate::Result<crate::models::#item_ty>> + ::std::marker::Send {
+            pub fn items(self) -> crate::paging::Items<Self> {
                 crate::paging::items(self)
             }
         }

@@ -51,8 +51,7 @@
 //! use futures::TryStreamExt;
 //!
 //! async fn rosters(classroom: &Classroom) -> classroom::Result<()> {
-//!     let courses = classroom.courses().list().course_states([CourseState::Active]).items();
-//!     let mut courses = std::pin::pin!(courses);
+//!     let mut courses = classroom.courses().list().course_states([CourseState::Active]).items();
 //!     while let Some(course) = courses.try_next().await? {
 //!         let id = course.id.unwrap_or_default();
 //!         let teachers: Vec<_> =
@@ -84,7 +83,7 @@
 //!     let all_work = "-";
 //!     let submissions =
 //!         classroom.courses().course_work().student_submissions().list(course_id, all_work);
-//!     let mut submissions = std::pin::pin!(submissions.items());
+//!     let mut submissions = submissions.items();
 //!     while let Some(s) = submissions.try_next().await? {
 //!         let title = titles.get(&s.course_work_id).cloned().flatten().unwrap_or_default();
 //!         let state = s.state.as_ref().map(|s| s.as_str()).unwrap_or_default();

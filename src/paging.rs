@@ -134,7 +134,7 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
 }
 
 /// Every item across all pages.
-pub fn items<P: Paginate>(call: P) -> impl Stream<Item = Result<<P::Page as Page>::Item>> + Send
+pub fn items<P: Paginate>(call: P) -> Items<P>
 where
     <P::Page as Page>::Item: Send,
 {
@@ -144,43 +144,54 @@ where
     }
 }
 
-/// The items of a page stream, handed out straight from each page's vector: a combinator
-/// chain (`flat_map` over `stream::iter`) moves every item through several wrappers, which
-/// for a large model such as `Course` is a measurable part of listing.
-struct Items<S, T> {
-    pages: Pin<Box<S>>,
-    current: std::vec::IntoIter<T>,
+/// Every item across a list's pages, from a list call's `items()`: a [`Stream`] that asks
+/// for the next page only when the current one is used up, and holds nothing but that page.
+///
+/// It can be read without pinning. [`try_next`](Items::try_next) is the cheapest way to read
+/// it, one item at a time; any of `futures`' stream adapters work too.
+///
+/// ```no_run
+/// # async fn run(classroom: classroom::Classroom) -> classroom::Result<()> {
+/// let mut courses = classroom.courses().list().page_size(1000).items();
+/// while let Some(course) = courses.try_next().await? {
+///     println!("{}", course.name.unwrap_or_default());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// Items are handed out straight from each page's vector: a combinator chain (`flat_map` over
+/// `stream::iter`) moves every item through several wrappers, which for a large model such as
+/// `Course` is a measurable part of listing.
+pub struct Items<P: Paginate> {
+    pages: Pin<Box<dyn Stream<Item = Result<P::Page>> + Send>>,
+    current: std::vec::IntoIter<<P::Page as Page>::Item>,
 }
 
-// Items are moved out of the vector, never pinned in place, so the stream may move freely.
-impl<S, T> Unpin for Items<S, T> {}
-
-impl<S, T, P> Stream for Items<S, T>
-where
-    S: Stream<Item = Result<P>>,
-    P: Page<Item = T>,
-{
-    type Item = Result<T>;
-
-    // Small enough to inline into the caller's loop, which then takes each item straight from
-    // the vector; fetching the next page is out of line.
-    #[inline]
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
-        match self.current.next() {
-            Some(item) => Poll::Ready(Some(Ok(item))),
-            None => self.next_page(cx),
-        }
+impl<P: Paginate> std::fmt::Debug for Items<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Items")
+            .field("method", &P::METHOD_ID)
+            .field("left_in_page", &self.current.len())
+            .finish_non_exhaustive()
     }
 }
 
-impl<S, T, P> Items<S, T>
-where
-    S: Stream<Item = Result<P>>,
-    P: Page<Item = T>,
-{
+// Items are moved out of the vector, never pinned in place, so the stream may move freely.
+impl<P: Paginate> Unpin for Items<P> {}
+
+impl<P: Paginate> Items<P> {
+    /// The next item, or `None` after the last; after an error, `None`. The same as
+    /// `futures::TryStreamExt::try_next`, which it stands in for, but each item is moved
+    /// once less on its way to the caller: for a 560-byte `Course`, three copies instead of
+    /// four.
+    #[inline]
+    pub fn try_next(&mut self) -> NextItem<'_, P> {
+        NextItem { items: self }
+    }
+
     /// The first item of the next page that has one.
     #[inline(never)]
-    fn next_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+    fn next_page(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<<P::Page as Page>::Item>>> {
         // The spent page's vector goes before the next page is read and decoded, as it does
         // in a loop over each page's vector; kept, it would raise the peak by a page of items.
         self.current = Vec::new().into_iter();
@@ -193,6 +204,39 @@ where
             if let Some(item) = self.current.next() {
                 return Poll::Ready(Some(Ok(item)));
             }
+        }
+    }
+}
+
+impl<P: Paginate> Stream for Items<P> {
+    type Item = Result<<P::Page as Page>::Item>;
+
+    // Small enough to inline into the caller's loop, which then takes each item straight from
+    // the vector; fetching the next page is out of line.
+    #[inline]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.current.next() {
+            Some(item) => Poll::Ready(Some(Ok(item))),
+            None => self.next_page(cx),
+        }
+    }
+}
+
+/// The future of [`Items::try_next`].
+#[must_use = "futures do nothing unless polled"]
+pub struct NextItem<'a, P: Paginate> {
+    items: &'a mut Items<P>,
+}
+
+impl<P: Paginate> Future for NextItem<'_, P> {
+    type Output = Result<Option<<P::Page as Page>::Item>>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let items = &mut *self.get_mut().items;
+        match items.current.next() {
+            Some(item) => Poll::Ready(Ok(Some(item))),
+            None => items.next_page(cx).map(Option::transpose),
         }
     }
 }

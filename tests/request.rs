@@ -364,7 +364,7 @@ async fn items_follow_next_page_tokens_lazily() {
     ]))
     .await;
     let client = common::client(&server);
-    let mut items = Box::pin(client.courses().list().page_size(2).items());
+    let mut items = client.courses().list().page_size(2).items();
     let first = items.next().await.unwrap().unwrap();
     assert_eq!(first.id.as_deref(), Some("-1"));
     assert_eq!(
@@ -429,7 +429,7 @@ async fn a_page_is_allocated_for_the_page_size_asked() {
 async fn a_finished_list_stays_finished_when_polled_again() {
     let server = TestServer::start(page_server(&[("", None)])).await;
     let client = common::client(&server);
-    let mut items = Box::pin(client.courses().list().items());
+    let mut items = client.courses().list().items();
     while items.next().await.is_some() {}
     assert!(items.next().await.is_none(), "polled again, it ends again");
     let mut pages = Box::pin(client.courses().list().pages());
@@ -480,6 +480,23 @@ async fn a_failed_page_ends_the_stream_after_the_error() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].as_ref().unwrap().id.as_deref(), Some("1"));
     assert!(items[1].as_ref().unwrap_err().api().unwrap().is_not_found());
+
+    // The same read one at a time, with the stream's own `try_next`, unpinned, from a task.
+    fn sendable<T: Send + Unpin + 'static>(items: T) -> T {
+        items
+    }
+    let mut items = sendable(client.courses().list().items());
+    let read = tokio::spawn(async move {
+        let first = items.try_next().await.map(|c| c.and_then(|c| c.id));
+        let failed = items.try_next().await.map(|c| c.and_then(|c| c.id));
+        let after = items.try_next().await.map(|c| c.and_then(|c| c.id));
+        (first, failed, after)
+    });
+    let (first, failed, after) = read.await.unwrap();
+    assert_eq!(first.unwrap().as_deref(), Some("1"));
+    assert!(failed.unwrap_err().api().unwrap().is_not_found());
+    assert_eq!(after.unwrap(), None, "ended after the error");
+    assert_eq!(server.requests().len(), 4, "and asked for nothing more");
 }
 
 #[tokio::test]
