@@ -373,21 +373,14 @@ fn method_code(
     } else {
         quote!(let query = crate::request::Query::default();)
     };
+    let response_schema = m.response.as_ref().and_then(|r| doc_.schemas.get(&r.ref_));
     // Only a method whose response schema has no fields may answer with an empty body.
-    let empty_response = m
-        .response
-        .as_ref()
-        .and_then(|r| doc_.schemas.get(&r.ref_))
-        .is_some_and(|s| s.properties.is_empty());
+    let empty_response = response_schema.is_some_and(|s| s.properties.is_empty());
     // A page's list is sized for the page asked for, so that decoding never grows it.
     let page_size = params.iter().find(|p| {
         p.json == "pageSize" && !p.positional && p.spec.type_.as_deref() == Some("integer")
     });
-    let is_page = m
-        .response
-        .as_ref()
-        .and_then(|r| doc_.schemas.get(&r.ref_))
-        .is_some_and(|s| s.page_items().is_some());
+    let is_page = response_schema.is_some_and(|s| s.page_items().is_some());
     let expected_items = match page_size {
         Some(p) if is_page => {
             let f = &p.field;
