@@ -329,59 +329,143 @@ impl<'a> Types<'a> {
         let docs = doc(&escape(schema.description.as_deref().unwrap_or("")));
         let mut used = BTreeSet::new();
         let page_items = schema.page_items().map(|(json, _)| json);
-        let fields = schema.properties.iter().map(|(json, prop)| {
-            let mut field = snake(json);
-            while !used.insert(field.clone()) {
-                field.push('_');
-            }
-            let field_ident = ident(&field);
-            let FieldType { ty, kind, string_encoded } = self.field_type(name, json, prop);
-            let mut notes = Vec::new();
-            if prop.deprecated {
-                notes.push("**Deprecated.**");
-            }
-            if prop.read_only {
-                notes.push("Read-only: set by the server and ignored in requests.");
-            }
-            let note = notes.join(" ");
-            let description = escape(prop.description.as_deref().unwrap_or(""));
-            let field_docs = doc(&paragraphs([description.as_str(), note.as_str()]));
-            let rename = (serde_camel(&field) != *json).then(|| quote!(#[serde(rename = #json)]));
-            let (ty, serde) = match kind {
-                Kind::Collection if page_items == Some(json.as_str()) => (
+        let mut decoders = Vec::new();
+        let fields: Vec<TokenStream> = schema
+            .properties
+            .iter()
+            .map(|(json, prop)| {
+                let mut field = snake(json);
+                while !used.insert(field.clone()) {
+                    field.push('_');
+                }
+                let field_ident = ident(&field);
+                let FieldType {
                     ty,
-                    quote!(#[serde(default, skip_serializing_if = "crate::wire::is_empty", deserialize_with = "crate::wire::page_items")]),
-                ),
-                Kind::Collection => (
-                    ty,
-                    quote!(#[serde(default, skip_serializing_if = "crate::wire::is_empty", deserialize_with = "crate::wire::nullable")]),
-                ),
-                Kind::Optional if string_encoded => (
-                    quote!(::std::option::Option<#ty>),
-                    quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none", with = "crate::wire::int_string")]),
-                ),
-                Kind::Optional if is_timestamp(prop) => (
-                    quote!(::std::option::Option<#ty>),
-                    quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none", deserialize_with = "crate::wire::timestamp")]),
-                ),
-                Kind::Optional => (
-                    quote!(::std::option::Option<#ty>),
-                    quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")]),
-                ),
-            };
-            quote! {
-                #field_docs
-                #rename
-                #serde
-                pub #field_ident: #ty,
-            }
-        });
+                    kind,
+                    string_encoded,
+                } = self.field_type(name, json, prop);
+                let mut notes = Vec::new();
+                if prop.deprecated {
+                    notes.push("**Deprecated.**");
+                }
+                if prop.read_only {
+                    notes.push("Read-only: set by the server and ignored in requests.");
+                }
+                let note = notes.join(" ");
+                let description = escape(prop.description.as_deref().unwrap_or(""));
+                let field_docs = doc(&paragraphs([description.as_str(), note.as_str()]));
+                let rename =
+                    (serde_camel(&field) != *json).then(|| quote!(#[serde(rename = #json)]));
+                // How the field is written (serde's derive) and read (`wire::decode_struct`).
+                let (ty, serde, decoder) = match kind {
+                    Kind::Collection if page_items == Some(json.as_str()) => (
+                        ty,
+                        quote!(#[serde(skip_serializing_if = "crate::wire::is_empty")]),
+                        Some(quote!(crate::wire::PageItems)),
+                    ),
+                    Kind::Collection => (
+                        ty,
+                        quote!(#[serde(skip_serializing_if = "crate::wire::is_empty")]),
+                        Some(quote!(crate::wire::Nullable)),
+                    ),
+                    Kind::Optional if string_encoded => (
+                        quote!(::std::option::Option<#ty>),
+                        quote!(#[serde(skip_serializing_if = "::std::option::Option::is_none", serialize_with = "crate::wire::int_string::serialize")]),
+                        Some(quote!(crate::wire::IntString)),
+                    ),
+                    Kind::Optional if is_timestamp(prop) => (
+                        quote!(::std::option::Option<#ty>),
+                        quote!(#[serde(skip_serializing_if = "::std::option::Option::is_none")]),
+                        Some(quote!(crate::wire::Timestamp)),
+                    ),
+                    Kind::Optional => (
+                        quote!(::std::option::Option<#ty>),
+                        quote!(#[serde(skip_serializing_if = "::std::option::Option::is_none")]),
+                        None,
+                    ),
+                };
+                let number = proc_macro2::Literal::usize_unsuffixed(decoders.len());
+                decoders.push(match decoder {
+                    Some(with) => quote! {
+                        #number => crate::wire::field_with(map, &mut self.#field_ident, #with)
+                    },
+                    None => quote!(#number => crate::wire::field(map, &mut self.#field_ident)),
+                });
+                quote! {
+                    #field_docs
+                    #rename
+                    #serde
+                    pub #field_ident: #ty,
+                }
+            })
+            .collect();
+        let json_names: Vec<&str> = schema.properties.keys().map(String::as_str).collect();
+        let numbers = (0..json_names.len()).map(proc_macro2::Literal::usize_unsuffixed);
+        // A schema without properties (`Empty`) has nothing to match.
+        let (field_number, decode_field) = if json_names.is_empty() {
+            (
+                quote! {
+                    fn field_number(_: &str) -> ::std::option::Option<usize> {
+                        ::std::option::Option::None
+                    }
+                },
+                quote! {
+                    fn decode_field<'de, A: ::serde::de::MapAccess<'de>>(
+                        &mut self,
+                        _: usize,
+                        _: &mut A,
+                    ) -> ::std::result::Result<(), A::Error> {
+                        ::std::result::Result::Ok(())
+                    }
+                },
+            )
+        } else {
+            (
+                quote! {
+                    fn field_number(name: &str) -> ::std::option::Option<usize> {
+                        match name {
+                            #(#json_names => ::std::option::Option::Some(#numbers),)*
+                            _ => ::std::option::Option::None,
+                        }
+                    }
+                },
+                quote! {
+                    fn decode_field<'de, A: ::serde::de::MapAccess<'de>>(
+                        &mut self,
+                        number: usize,
+                        map: &mut A,
+                    ) -> ::std::result::Result<(), A::Error> {
+                        match number {
+                            #(#decoders,)*
+                            _ => ::std::result::Result::Ok(()),
+                        }
+                    }
+                },
+            )
+        };
         quote! {
             #docs
-            #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+            #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
             #[serde(rename_all = "camelCase")]
             pub struct #type_name {
                 #(#fields)*
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for #type_name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::std::result::Result<Self, D::Error> {
+                    crate::wire::decode_struct(deserializer)
+                }
+            }
+
+            impl crate::wire::Fields for #type_name {
+                const NAME: &'static str = #name;
+                const FIELDS: &'static [&'static str] = &[#(#json_names),*];
+
+                #field_number
+
+                #decode_field
             }
         }
     }

@@ -25,6 +25,173 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// A generated struct, decoded field by field into its default value by [`decode_struct`].
+///
+/// serde's derive decodes every field inline in one function, each field's code in a local
+/// of its own that is moved into the struct at the end: for `Course`, 17 KB of code for 21
+/// fields. Here each field is a call to one of a few shared, out-of-line functions
+/// ([`field`], [`field_with`]) that write straight into the struct. Listing courses, the same
+/// struct decoded this way took 3-5% less CPU than with the derive, in the same run
+/// (`list_throughput`).
+pub(crate) trait Fields: Default {
+    /// The struct's name, for errors.
+    const NAME: &'static str;
+    /// The fields' names on the wire, by number.
+    const FIELDS: &'static [&'static str];
+
+    /// The number of the field called `name` on the wire, if the struct has one.
+    fn field_number(name: &str) -> Option<usize>;
+
+    /// Decodes the next value of `map` into field `number`.
+    fn decode_field<'de, A: de::MapAccess<'de>>(
+        &mut self,
+        number: usize,
+        map: &mut A,
+    ) -> Result<(), A::Error>;
+}
+
+/// Decodes a [`Fields`] struct from a map: fields absent stay at their default, unknown ones
+/// are skipped, and a field given twice is an error (as with serde's derive).
+pub(crate) fn decode_struct<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Fields,
+{
+    struct StructVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Fields> Visitor<'de> for StructVisitor<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "struct {}", T::NAME)
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+            let mut value = T::default();
+            // Fields past the 128th (none in Classroom v1) are not checked for repeats.
+            let mut seen = 0u128;
+            while let Some(number) = map.next_key_seed(FieldName::<T>(PhantomData))? {
+                let Some(number) = number else {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                };
+                let bit = 1u128.checked_shl(number as u32).unwrap_or(0);
+                if seen & bit != 0 {
+                    return Err(de::Error::duplicate_field(T::FIELDS[number]));
+                }
+                seen |= bit;
+                value.decode_field(number, &mut map)?;
+            }
+            Ok(value)
+        }
+    }
+
+    /// A key of the map, as the number of the field it names.
+    struct FieldName<T>(PhantomData<T>);
+
+    impl<'de, T: Fields> de::DeserializeSeed<'de> for FieldName<T> {
+        type Value = Option<usize>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+            d.deserialize_identifier(self)
+        }
+    }
+
+    impl<T: Fields> Visitor<'_> for FieldName<T> {
+        type Value = Option<usize>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
+            Ok(T::field_number(name))
+        }
+    }
+
+    deserializer.deserialize_struct(T::NAME, T::FIELDS, StructVisitor(PhantomData))
+}
+
+/// Decodes the next value of `map` into `slot`, as `T` decodes itself. Out of line, so that
+/// each field of each struct is a call here rather than a copy of the decoding code.
+#[inline(never)]
+pub(crate) fn field<'de, A, T>(map: &mut A, slot: &mut T) -> Result<(), A::Error>
+where
+    A: de::MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    *slot = map.next_value()?;
+    Ok(())
+}
+
+/// Decodes the next value of `map` into `slot` with the decoder `W` (one of [`Timestamp`],
+/// [`Nullable`], [`PageItems`], [`IntString`]).
+#[inline(never)]
+pub(crate) fn field_with<'de, A, W, T>(map: &mut A, slot: &mut T, _: W) -> Result<(), A::Error>
+where
+    A: de::MapAccess<'de>,
+    W: DecodeWith<'de, T>,
+{
+    struct Seed<W, T>(PhantomData<(W, T)>);
+
+    impl<'de, W: DecodeWith<'de, T>, T> de::DeserializeSeed<'de> for Seed<W, T> {
+        type Value = T;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+            W::decode(d)
+        }
+    }
+
+    *slot = map.next_value_seed(Seed::<W, T>(PhantomData))?;
+    Ok(())
+}
+
+/// A way of decoding a field other than its type's own, named by a unit struct.
+pub(crate) trait DecodeWith<'de, T> {
+    fn decode<D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error>;
+}
+
+/// Decodes with [`timestamp`].
+pub(crate) struct Timestamp;
+
+impl<'de> DecodeWith<'de, Option<DateTime<Utc>>> for Timestamp {
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        timestamp(d)
+    }
+}
+
+/// Decodes with [`nullable`].
+pub(crate) struct Nullable;
+
+impl<'de, T: Deserialize<'de> + Default> DecodeWith<'de, T> for Nullable {
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        nullable(d)
+    }
+}
+
+/// Decodes with [`page_items`].
+pub(crate) struct PageItems;
+
+impl<'de, T: Deserialize<'de>> DecodeWith<'de, Vec<T>> for PageItems {
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        page_items(d)
+    }
+}
+
+/// Decodes with [`int_string::deserialize`].
+#[allow(dead_code)]
+pub(crate) struct IntString;
+
+impl<'de, T> DecodeWith<'de, Option<T>> for IntString
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    fn decode<D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        int_string::deserialize(d)
+    }
+}
+
 thread_local! {
     /// How many items the page being decoded on this thread is expected to hold; see
     /// [`with_page_capacity`].
@@ -223,6 +390,73 @@ mod tests {
 
     #[derive(Deserialize)]
     struct Fast(#[serde(deserialize_with = "timestamp")] Option<DateTime<Utc>>);
+
+    /// The generated decoder keeps serde's derive's rules: fields absent or `null` take their
+    /// default, unknown ones (of any shape) are skipped, escaped names are matched after
+    /// unescaping, and a field given twice, or an array for a struct, is an error.
+    #[test]
+    fn structs_decode_field_by_field_as_the_derive_did() {
+        use crate::models::{Course, CourseState};
+        let course: Course = serde_json::from_str(
+            r#"{"id":"1","n\u0061me":"Math","courseMaterialSets":null,"future":{"a":[1,{"b":null}]},
+                "courseState":"ACTIVE","gradebookSettings":{"gradeCategories":[{"weight":10}]},
+                "creationTime":"2026-01-02T03:04:05Z","room":null,"guardiansEnabled":true}"#,
+        )
+        .unwrap();
+        assert_eq!(course.id.as_deref(), Some("1"));
+        assert_eq!(course.name.as_deref(), Some("Math"));
+        assert_eq!(course.course_state, Some(CourseState::Active));
+        assert_eq!(course.room, None);
+        assert_eq!(course.guardians_enabled, Some(true));
+        assert!(course.course_material_sets.is_empty());
+        let categories = &course.gradebook_settings.unwrap().grade_categories;
+        assert_eq!(categories[0].weight, Some(10));
+        assert_eq!(
+            course.creation_time.unwrap().to_rfc3339(),
+            "2026-01-02T03:04:05+00:00"
+        );
+        assert_eq!(
+            serde_json::from_str::<Course>("{}").unwrap(),
+            Course::default()
+        );
+
+        let twice = serde_json::from_str::<Course>(r#"{"id":"1","name":"a","id":"2"}"#);
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field `id`"),
+            "a repeated field is refused"
+        );
+        let array = serde_json::from_str::<Course>(r#"["1","Math"]"#).unwrap_err();
+        assert!(
+            array.to_string().contains("expected struct Course"),
+            "{array}"
+        );
+        let wrong = serde_json::from_str::<Course>(r#"{"name":5}"#).unwrap_err();
+        assert!(
+            wrong.to_string().contains("invalid type: integer `5`"),
+            "{wrong}"
+        );
+        let value = serde_json::json!({"id": "7", "teacherFolder": {"title": "T"}});
+        let course: Course = serde_json::from_value(value).unwrap();
+        assert_eq!(course.teacher_folder.unwrap().title.as_deref(), Some("T"));
+    }
+
+    /// A decoding error names the field where it happened, through nested structs and lists.
+    #[test]
+    fn errors_in_generated_structs_have_their_path() {
+        use crate::models::ListCoursesResponse;
+        let body = r#"{"courses":[{},{"gradebookSettings":{"gradeCategories":[{"weight":"x"}]}}]}"#;
+        let mut de = serde_json::Deserializer::from_str(body);
+        let error = serde_path_to_error::deserialize::<_, ListCoursesResponse>(&mut de)
+            .err()
+            .unwrap();
+        assert_eq!(
+            error.path().to_string(),
+            "courses[1].gradebookSettings.gradeCategories[0].weight"
+        );
+    }
 
     /// The page's list takes the capacity, capped at what the body could hold, and no list
     /// decoded later on the thread sees it.

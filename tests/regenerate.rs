@@ -70,8 +70,9 @@ fn an_added_schema_and_method_are_generated() {
         "self-reference through a list"
     );
     assert!(
-        models.contains("with = \"crate::wire::int_string\""),
-        "int64 travels as a string"
+        models.contains("serialize_with = \"crate::wire::int_string::serialize\"")
+            && models.contains("crate::wire::IntString"),
+        "int64 travels as a string, both ways"
     );
 
     let widgets = file(&files, "resources/courses.widgets.rs");
