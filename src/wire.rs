@@ -481,6 +481,46 @@ mod tests {
         assert_eq!(course.teacher_folder.unwrap().title.as_deref(), Some("T"));
     }
 
+    /// An int64 field, as the generator writes one (Classroom v1 has none): a string or a
+    /// number on the way in, a string on the way out.
+    #[test]
+    fn int64_fields_travel_as_strings() {
+        #[derive(Debug, Default, PartialEq, serde::Serialize)]
+        struct Counter {
+            #[serde(serialize_with = "int_string::serialize")]
+            n: Option<i64>,
+        }
+        impl<'de> Deserialize<'de> for Counter {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                decode_struct(d)
+            }
+        }
+        impl Fields for Counter {
+            const NAME: &'static str = "Counter";
+            const FIELDS: &'static [&'static str] = &["n"];
+            fn field_number(name: &str) -> Option<usize> {
+                (name == "n").then_some(0)
+            }
+            fn decode_field<'de, A: de::MapAccess<'de>>(
+                &mut self,
+                _: usize,
+                map: &mut A,
+            ) -> Result<(), A::Error> {
+                field_with(map, &mut self.n, IntString)
+            }
+        }
+        let from = |json: &str| serde_json::from_str::<Counter>(json).map(|c| c.n);
+        assert_eq!(
+            from(r#"{"n":"9007199254740993"}"#).unwrap(),
+            Some(9_007_199_254_740_993)
+        );
+        assert_eq!(from(r#"{"n":-5}"#).unwrap(), Some(-5));
+        assert_eq!(from(r#"{"n":null}"#).unwrap(), None);
+        assert!(from(r#"{"n":"x"}"#).is_err());
+        let text = serde_json::to_string(&Counter { n: Some(7) }).unwrap();
+        assert_eq!(text, r#"{"n":"7"}"#);
+    }
+
     /// A decoding error names the field where it happened, through nested structs and lists.
     #[test]
     fn errors_in_generated_structs_have_their_path() {
