@@ -139,9 +139,9 @@ pub struct Parameter {
 }
 
 impl Schema {
-    /// For a page of a list (a schema with `nextPageToken` and exactly one array), the array's
-    /// JSON name and schema.
-    pub fn page_items(&self) -> Option<(&str, &Schema)> {
+    /// For a page of a list (a schema with `nextPageToken` and exactly one array, of one of the
+    /// document's schemas), the array's JSON name and the name of its items' schema.
+    pub fn page_items(&self) -> Option<(&str, &str)> {
         if !self.properties.contains_key("nextPageToken") {
             return None;
         }
@@ -150,7 +150,7 @@ impl Schema {
             .iter()
             .filter(|(_, p)| p.type_.as_deref() == Some("array"));
         match (arrays.next(), arrays.next()) {
-            (Some((name, items)), None) => Some((name, items)),
+            (Some((name, array)), None) => Some((name, array.items.as_ref()?.ref_.as_deref()?)),
             _ => None,
         }
     }

@@ -539,10 +539,7 @@ fn paging(
     if !m.parameters.contains_key("pageToken") {
         return quote!();
     }
-    let Some((items_json, items)) = schema.page_items() else {
-        return quote!();
-    };
-    let Some(item_ref) = items.items.as_ref().and_then(|i| i.ref_.as_ref()) else {
+    let Some((items_json, item_ref)) = schema.page_items() else {
         return quote!();
     };
     let item_ty = ident(&pascal(item_ref));

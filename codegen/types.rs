@@ -328,11 +328,8 @@ impl<'a> Types<'a> {
         let type_name = ident(name);
         let docs = doc(&escape(schema.description.as_deref().unwrap_or("")));
         let mut used = BTreeSet::new();
-        // A page's items are decoded in place, which takes generated structs.
-        let page_items = schema
-            .page_items()
-            .filter(|(_, array)| array.items.as_ref().is_some_and(|i| i.ref_.is_some()))
-            .map(|(json, _)| json);
+        // A page's items, generated structs, are decoded in place.
+        let page_items = schema.page_items().map(|(json, _)| json);
         let mut decoders = Vec::new();
         let fields: Vec<TokenStream> = schema
             .properties
