@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::net::{self, BodyError};
 use crate::request::{self, Call};
 use crate::retry::{self, Failure};
-use crate::{ApiError, Classroom, Error, MethodInfo, Result};
+use crate::{ApiError, Classroom, Error, MethodInfo, Result, Unmatched};
 
 /// The most calls Classroom accepts in one batch request; larger batches are split.
 pub const MAX_BATCH_CALLS: usize = 50;
@@ -86,6 +86,15 @@ pub struct BatchSlot<R> {
 /// - A call answered 429 or 503 is retried in a later batch under the same rules as a single
 ///   call (the client's [`RetryPolicy`](crate::RetryPolicy), the call's idempotency, the
 ///   client's retry budget); its error is the same [`ApiError`] a single call gets.
+/// - A part of the reply belongs to a call only through the Content-ID the SDK wrote for that
+///   call (a random tag per HTTP request and the call's number in it), never through its
+///   position. A part whose Content-ID is unknown or missing is attached to no call; a call
+///   that no part answers, or that more than one part claims, gets
+///   [`Error::BatchUnmatched`] and never another call's result. Such a call was sent, so it is
+///   retried only where that is safe: reads, and writes declared idempotent.
+/// - Every wait is bounded as a single call's is: the token fetch and each HTTP request by the
+///   client's [`timeout`](crate::ClassroomBuilder::timeout), everything after the first turn
+///   under the rate limit by the [`RetryPolicy`](crate::RetryPolicy)'s total time.
 /// - Per-call `with_retry`, `with_timeout` and `with_api_key` do not apply inside a batch,
 ///   which runs under the client's; `with_idempotency`, `with_fields` and `with_quota_user` do.
 #[derive(Debug)]
@@ -263,12 +272,32 @@ impl Sender<'_> {
         let policy = &settings.retry;
         let credentials = self.client.credentials();
         let started = Instant::now();
+        // As for a single call, waiting for the first turn under the rate limit is not the
+        // calls' time: the first round's waits are left out of the time spent.
+        let mut queued = Duration::ZERO;
+        let spent = |queued: Duration| started.elapsed().saturating_sub(queued);
         let mut attempt = 0u32;
         let mut refreshed = false;
         while !pending.is_empty() {
             attempt += 1;
             let mut failed: Vec<Failed> = Vec::new();
-            match credentials.access_token().await {
+            let left = policy.budget().saturating_sub(spent(queued));
+            let token =
+                match tokio::time::timeout(settings.timeout.min(left), credentials.access_token())
+                    .await
+                {
+                    Ok(token) => token,
+                    Err(_) => {
+                        // Nothing was sent, so even a write may retry.
+                        for &i in &pending {
+                            let error = timed_out(self.parts[i].method);
+                            failed.push((i, Some(0), Some(Failure::NotSent), error));
+                        }
+                        pending = self.retries(failed, attempt, spent(queued)).await;
+                        continue;
+                    }
+                };
+            match token {
                 Err(e) => {
                     let failure = e.is_transient().then_some(Failure::NotSent);
                     let error = Error::Auth(e);
@@ -288,9 +317,21 @@ impl Sender<'_> {
                     });
                     for (request, chunk) in pending.chunks(MAX_BATCH_CALLS).enumerate() {
                         if let Some(limit) = &settings.rate_limit {
+                            let waited = Instant::now();
                             limit.acquire(chunk.len() as u32).await;
+                            if attempt == 1 {
+                                queued += waited.elapsed();
+                            }
                         }
-                        let left = policy.budget().saturating_sub(started.elapsed());
+                        let left = policy.budget().saturating_sub(spent(queued));
+                        if left.is_zero() {
+                            // Out of time before sending: nothing reached the server.
+                            for &i in chunk {
+                                let error = timed_out(self.parts[i].method);
+                                failed.push((i, Some(request), Some(Failure::NotSent), error));
+                            }
+                            continue;
+                        }
                         let limit = settings.timeout.min(left);
                         let span =
                             tracing::debug_span!("classroom.batch", calls = chunk.len(), attempt);
@@ -299,7 +340,7 @@ impl Sender<'_> {
                             .instrument(span)
                             .await;
                         match outcome {
-                            Ok(replies) => self.settle(chunk, replies, &mut failed),
+                            Ok(replies) => self.settle(chunk, request, replies, &mut failed),
                             Err((failure, error)) => {
                                 let whole_401 = error.http_status() == Some(401);
                                 let failure = if whole_401 && !refreshed {
@@ -320,20 +361,58 @@ impl Sender<'_> {
                     }
                 }
             }
-            pending = self.retries(failed, attempt, started.elapsed()).await;
+            pending = self.retries(failed, attempt, spent(queued)).await;
         }
     }
 
-    /// Records each call's reply; failed ones go to `failed`.
-    fn settle(&mut self, chunk: &[usize], replies: Vec<PartReply>, failed: &mut Vec<Failed>) {
-        let mut answered = vec![false; chunk.len()];
-        for (position, reply) in replies.into_iter().enumerate() {
-            // Parts are matched by Content-ID; a reply without one stands in its position.
-            let slot = reply.position.unwrap_or(position);
-            let Some(&i) = chunk.get(slot) else { continue };
-            if std::mem::replace(&mut answered[slot], true) {
-                continue;
+    /// Records each call's reply; failed ones go to `failed`. A part answers a call only
+    /// through the Content-ID written for it ([`PartReply::call`]): a call that no part
+    /// answers, or that several parts claim, fails with [`Error::BatchUnmatched`], and parts
+    /// that name no call are dropped. The calls failing so share their HTTP request's retry.
+    fn settle(
+        &mut self,
+        chunk: &[usize],
+        request: usize,
+        replies: Vec<PartReply>,
+        failed: &mut Vec<Failed>,
+    ) {
+        let mut answers: Vec<(usize, Option<PartReply>)> = std::iter::repeat_with(|| (0, None))
+            .take(chunk.len())
+            .collect();
+        let mut strays = 0usize;
+        for reply in replies {
+            match reply.call.and_then(|slot| answers.get_mut(slot)) {
+                Some((count, answer)) => {
+                    *count += 1;
+                    *answer = Some(reply);
+                }
+                None => strays += 1,
             }
+        }
+        if strays > 0 {
+            tracing::warn!(
+                parts = strays,
+                "ignored batch reply parts whose Content-ID names no call of the request"
+            );
+        }
+        for (&i, answer) in chunk.iter().zip(answers) {
+            let method = self.parts[i].method;
+            let reply = match answer {
+                (1, Some(reply)) => reply,
+                (count, _) => {
+                    let kind = if count == 0 {
+                        Unmatched::Missing
+                    } else {
+                        Unmatched::Repeated
+                    };
+                    let error = Error::BatchUnmatched {
+                        method: method.id,
+                        kind,
+                    };
+                    failed.push((i, Some(request), Some(Failure::AfterSend), error));
+                    continue;
+                }
+            };
             if (200..300).contains(&reply.status) {
                 self.client.settings().retry_budget.deposit();
                 self.results[i] = Some(Ok(Reply {
@@ -342,7 +421,6 @@ impl Sender<'_> {
                 }));
                 continue;
             }
-            let method = self.parts[i].method;
             let error =
                 ApiError::from_response(method.id, reply.status, reply.retry_after, &reply.body);
             let failure = Failure::Status {
@@ -351,19 +429,6 @@ impl Sender<'_> {
                 lasting: error.is_lasting(),
             };
             failed.push((i, None, Some(failure), error.into()));
-        }
-        for (slot, &i) in chunk.iter().enumerate() {
-            if !answered[slot] {
-                let error = Error::Decode {
-                    method: self.parts[i].method.id,
-                    status: 200,
-                    path: None,
-                    message: "the batch reply has no part for this call".into(),
-                    excerpt: String::new(),
-                    source: None,
-                };
-                failed.push((i, None, Some(Failure::AfterSend), error));
-            }
         }
     }
 
@@ -476,13 +541,15 @@ impl Sender<'_> {
         chunk: &[usize],
         limit: Duration,
     ) -> std::result::Result<Vec<PartReply>, (Option<Failure>, Error)> {
-        let boundary = format!("batch_{:016x}", (retry::jitter() * 2f64.powi(53)) as u64);
+        // A tag of this request's own, so that no part of another reply can name its calls.
+        let tag = request_tag();
+        let boundary = format!("batch_{tag}");
         let mut body = Vec::new();
         for (position, &i) in chunk.iter().enumerate() {
             let part = &self.parts[i];
             body.extend_from_slice(
                 format!(
-                    "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{position}>\r\n\r\n{} {} HTTP/1.1\r\n",
+                    "--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <{tag}+{position}>\r\n\r\n{} {} HTTP/1.1\r\n",
                     part.method.http_method, part.target
                 )
                 .as_bytes(),
@@ -552,17 +619,19 @@ impl Sender<'_> {
             };
             return Err((Some(failure), error.into()));
         }
-        parse_reply(&content_type, body).await.map_err(|message| {
-            let error = Error::Decode {
-                method: "batch",
-                status,
-                path: None,
-                message,
-                excerpt: String::new(),
-                source: None,
-            };
-            (None, error)
-        })
+        parse_reply(&content_type, body, &tag, chunk.len())
+            .await
+            .map_err(|message| {
+                let error = Error::Decode {
+                    method: "batch",
+                    status,
+                    path: None,
+                    message,
+                    excerpt: String::new(),
+                    source: None,
+                };
+                (None, error)
+            })
     }
 }
 
@@ -575,11 +644,29 @@ static BATCH: MethodInfo = MethodInfo {
     scopes: &[],
 };
 
+/// An error for a call whose attempt ran out of time before anything was sent.
+fn timed_out(method: &'static MethodInfo) -> Error {
+    Error::Transport {
+        method: method.id,
+        kind: crate::TransportKind::Timeout,
+        source: None,
+    }
+}
+
+/// A random tag for one batch HTTP request: its boundary and its parts' Content-IDs.
+fn request_tag() -> String {
+    crate::auth::random_token(12).unwrap_or_else(|_| {
+        // The system's generator failed; a tag need not be secret, only new.
+        format!("{:016x}", (retry::jitter() * 2f64.powi(53)) as u64)
+    })
+}
+
 /// One part of a batch reply: an HTTP response.
 #[derive(Debug)]
 struct PartReply {
-    /// The request it answers, from its `Content-ID` (`<response-item3>`), if it says.
-    position: Option<usize>,
+    /// The call it answers (its number in the request), when its `Content-ID` is one the SDK
+    /// wrote for the request: `<response-TAG+3>` (Google's form) or `<TAG+3>` (an echo).
+    call: Option<usize>,
     status: u16,
     retry_after: Option<Duration>,
     body: Bytes,
@@ -589,6 +676,8 @@ struct PartReply {
 async fn parse_reply(
     content_type: &str,
     body: Bytes,
+    tag: &str,
+    calls: usize,
 ) -> std::result::Result<Vec<PartReply>, String> {
     let boundary = content_type
         .parse::<mime::Mime>()
@@ -606,30 +695,38 @@ async fn parse_reply(
         .await
         .map_err(|e| format!("the batch reply is not valid multipart: {e}"))?
     {
-        let position = field
+        let call = field
             .headers()
             .get("content-id")
             .and_then(|v| v.to_str().ok())
-            .and_then(content_id_position);
+            .and_then(|id| call_of(id, tag))
+            .filter(|&call| call < calls);
         let bytes = field
             .bytes()
             .await
             .map_err(|e| format!("a part of the batch reply is cut off: {e}"))?;
-        parts.push(parse_part(position, bytes)?);
+        parts.push(parse_part(call, bytes)?);
     }
     Ok(parts)
 }
 
-/// `<response-item7>` (or `<response-anything+7>`, as Google writes it) gives 7.
-fn content_id_position(id: &str) -> Option<usize> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+/// The call a reply part's Content-ID names: `<response-TAG+7>` gives 7 for the request
+/// tagged TAG, and so does the id as written, `<TAG+7>`. Anything else (another tag, a number
+/// written otherwise than the SDK wrote it) names no call.
+fn call_of(id: &str, tag: &str) -> Option<usize> {
+    let id = id.trim();
+    let id = id
+        .strip_prefix('<')
+        .and_then(|id| id.strip_suffix('>'))
+        .unwrap_or(id);
     let id = id.strip_prefix("response-").unwrap_or(id);
-    let digits = id.trim_start_matches(|c: char| !c.is_ascii_digit());
-    digits.parse().ok()
+    let number = id.strip_prefix(tag)?.strip_prefix('+')?;
+    let call: usize = number.parse().ok()?;
+    (call.to_string() == number).then_some(call)
 }
 
 /// One part's HTTP response: status line, headers, body.
-fn parse_part(position: Option<usize>, bytes: Bytes) -> std::result::Result<PartReply, String> {
+fn parse_part(call: Option<usize>, bytes: Bytes) -> std::result::Result<PartReply, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
     let offset = match response.parse(&bytes) {
@@ -664,7 +761,7 @@ fn parse_part(position: Option<usize>, bytes: Bytes) -> std::result::Result<Part
         body.truncate(trimmed);
     }
     Ok(PartReply {
-        position,
+        call,
         status,
         retry_after,
         body,
@@ -676,11 +773,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn content_ids_name_their_request() {
-        assert_eq!(content_id_position("<response-item7>"), Some(7));
-        assert_eq!(content_id_position("<response-abc+12>"), Some(12));
-        assert_eq!(content_id_position("response-item0"), Some(0));
-        assert_eq!(content_id_position("<nothing>"), None);
+    fn a_content_id_names_a_call_only_as_the_sdk_wrote_it() {
+        assert_eq!(call_of("<response-T1+7>", "T1"), Some(7));
+        assert_eq!(
+            call_of(" <T1+12> ", "T1"),
+            Some(12),
+            "an echo of the id as written"
+        );
+        assert_eq!(call_of("response-T1+0", "T1"), Some(0));
+        for stranger in [
+            "<response-T2+7>",
+            "<response-T1+07>",
+            "<response-T1++7>",
+            "<response-T1+7x>",
+            "<response-T1+>",
+            "<response-T1-7>",
+            "<response-item7>",
+            "<response-T17>",
+            "<T1+7",
+            "",
+        ] {
+            assert_eq!(call_of(stranger, "T1"), None, "{stranger:?}");
+        }
     }
 
     #[test]

@@ -121,6 +121,21 @@ pub enum Error {
         /// How the list failed to end.
         kind: PageLoop,
     },
+
+    /// A batch reply held no answer that belongs to this call for certain: no part carried the
+    /// Content-ID the SDK wrote for the call, or more than one did. No other call's answer is
+    /// ever taken in its place. The call was sent, so a write may have been carried out.
+    #[error(
+        "{method}: {kind}, so the call's result is unknown (no other part was taken for it); \
+         the server may have acted on it, so check before resending a write"
+    )]
+    #[non_exhaustive]
+    BatchUnmatched {
+        /// The method id of the call.
+        method: &'static str,
+        /// Why no answer could be matched.
+        kind: Unmatched,
+    },
 }
 
 /// What kind of failure ended a request before a reply was read.
@@ -184,6 +199,27 @@ impl fmt::Display for PageLoop {
                 write!(f, "{n} pages in a row were empty yet named a next page")
             }
         }
+    }
+}
+
+/// Why a batch reply held no answer for a call; see [`Error::BatchUnmatched`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unmatched {
+    /// No part of the reply carried the call's Content-ID.
+    Missing,
+    /// More than one part carried the call's Content-ID.
+    Repeated,
+}
+
+impl fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unmatched::Missing => "the batch reply has no part with this call's Content-ID",
+            Unmatched::Repeated => {
+                "the batch reply has more than one part with this call's Content-ID"
+            }
+        })
     }
 }
 
@@ -269,6 +305,12 @@ impl Error {
         )
     }
 
+    /// A batch reply held no answer that belongs to this call for certain
+    /// ([`Error::BatchUnmatched`]).
+    pub fn is_batch_unmatched(&self) -> bool {
+        matches!(self, Error::BatchUnmatched { .. })
+    }
+
     /// Whether the failure is transient: trying again later may succeed (rate limits, server
     /// overload, network failures, a token endpoint that was unavailable).
     ///
@@ -278,7 +320,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::BatchUnmatched { .. } => true,
             Error::Auth(e) => e.is_transient(),
             _ => false,
         }

@@ -277,7 +277,7 @@ pub use client::{
     Classroom, ClassroomBuilder, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_ROOT_URL,
 };
-pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind};
+pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind, Unmatched};
 pub use field_mask::FieldMask;
 pub use limit::{CLASSROOM_PROJECT_PER_MINUTE, CLASSROOM_USER_PER_MINUTE, RateLimit};
 pub use method::{HttpMethod, MethodInfo};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use classroom::models::Course;
-use classroom::{BearerToken, Classroom, Error, RetryPolicy, Scope};
+use classroom::{BearerToken, Classroom, Error, RetryPolicy, Scope, Unmatched};
 use classroom_emulator::{Emulator, demo};
 use common::{Recorded, Reply, TestServer};
 
@@ -37,42 +37,109 @@ fn parts(request: &Recorded) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// A batch server: each part's reply comes from `answer(request line, times the same request
-/// was seen before)`.
-async fn batch_server(
-    answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+/// One part of a scripted batch reply.
+#[derive(Clone, Debug)]
+struct Answer {
+    /// The whole `Content-ID` header value, or no header at all.
+    content_id: Option<String>,
+    status: u16,
+    /// Extra headers of the part's HTTP response, e.g. `Retry-After: 1`.
+    headers: String,
+    body: String,
+}
+
+impl Answer {
+    /// The answer Google gives: the request part's id as `<response-ID>`.
+    fn to(request_id: &str, (status, body): (u16, String)) -> Answer {
+        let id = request_id.trim_start_matches('<').trim_end_matches('>');
+        Answer::labelled(Some(format!("<response-{id}>")), status, body)
+    }
+
+    fn labelled(content_id: Option<String>, status: u16, body: String) -> Answer {
+        Answer {
+            content_id,
+            status,
+            headers: String::new(),
+            body,
+        }
+    }
+}
+
+/// A multipart/mixed reply holding `answers` in the order given.
+fn multipart(answers: &[Answer]) -> Reply {
+    let mut out = String::new();
+    for a in answers {
+        out.push_str("--reply\r\nContent-Type: application/http\r\n");
+        if let Some(id) = &a.content_id {
+            out.push_str(&format!("Content-ID: {id}\r\n"));
+        }
+        out.push_str(&format!(
+            "\r\nHTTP/1.1 {} X\r\nContent-Type: application/json\r\n{}\r\n{}\r\n",
+            a.status, a.headers, a.body
+        ));
+    }
+    out.push_str("--reply--\r\n");
+    Reply::raw(200, "multipart/mixed; boundary=reply", &out)
+}
+
+/// Counts how often each part (request line and body) was seen, across requests.
+#[derive(Default)]
+struct Seen(Mutex<HashMap<String, usize>>);
+
+impl Seen {
+    /// How many times this part was seen before.
+    fn before(&self, line: &str, json: &str) -> usize {
+        let mut seen = self.0.lock().unwrap();
+        let n = seen.entry(format!("{line} {json}")).or_default();
+        *n += 1;
+        *n - 1
+    }
+}
+
+/// A batch server whose reply to each request is `script(its parts, request number)`.
+async fn scripted_server(
+    script: impl Fn(&[(String, String, String)], usize) -> Vec<Answer> + Send + Sync + 'static,
 ) -> TestServer {
-    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let requests = std::sync::atomic::AtomicUsize::new(0);
     TestServer::start(move |request| {
         assert_eq!(request.path, "/batch", "batches go to the batch path");
-        let mut out = String::new();
-        for (id, line, json) in parts(request).into_iter().rev() {
-            let times = {
-                let mut seen = seen.lock().unwrap();
-                let n = seen.entry(format!("{line} {json}")).or_default();
-                *n += 1;
-                *n - 1
-            };
-            let (status, body) = answer(&line, times);
-            let id = id.trim_start_matches('<').trim_end_matches('>');
-            // Answered in reverse order: parts are matched by Content-ID, not position.
-            out.insert_str(
-                0,
-                &format!(
-                    "--reply\r\nContent-Type: application/http\r\nContent-ID: <response-{id}>\r\n\r\n\
-                     HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\r\n{body}\r\n"
-                ),
-            );
-        }
-        out.push_str("--reply--\r\n");
-        Reply::raw(200, "multipart/mixed; boundary=reply", &out)
+        let n = requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        multipart(&script(&parts(request), n))
     })
     .await
 }
 
+/// A batch server: each part's reply comes from `answer(request line, times the same request
+/// was seen before)`. The parts are answered in reverse order, each labelled as Google labels
+/// it, so that only matching by Content-ID gives each call its own answer.
+async fn batch_server(
+    answer: impl Fn(&str, usize) -> (u16, String) + Send + Sync + 'static,
+) -> TestServer {
+    let seen = Seen::default();
+    scripted_server(move |parts, _| {
+        parts
+            .iter()
+            .rev()
+            .map(|(id, line, json)| Answer::to(id, answer(line, seen.before(line, json))))
+            .collect()
+    })
+    .await
+}
+
+/// A course that names the call it answers: the id in the request's path.
 fn course_from(line: &str) -> String {
     let id = line.split('/').nth(3).unwrap().split('?').next().unwrap();
     format!(r#"{{"id": "{id}", "name": "Course {id}"}}"#)
+}
+
+/// The answer to one part, carrying the part's own id so that a mix-up is visible: the course
+/// id of a get's path, or the `id` of a create's body.
+fn own(line: &str, json: &str) -> (u16, String) {
+    if json.is_empty() {
+        return (200, course_from(line));
+    }
+    let course: serde_json::Value = serde_json::from_str(json).unwrap();
+    (200, serde_json::json!({"id": course["id"]}).to_string())
 }
 
 fn client(server: &TestServer, scopes: &[Scope]) -> Classroom {
@@ -301,4 +368,247 @@ async fn a_whole_batch_that_failed_costs_the_retry_budget_once() {
         results.iter().find(|r| r.is_err())
     );
     assert_eq!(*calls.lock().unwrap(), 2);
+}
+
+/// A client whose batched reads are tried at most `attempts` times, with no wait to speak of.
+fn client_with_attempts(server: &TestServer, attempts: u32) -> Classroom {
+    Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::unchecked("t"))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(1))
+                .max_attempts(attempts),
+        )
+        .build()
+        .unwrap()
+}
+
+/// A create that carries its own id, so that its answer can name it.
+fn create(classroom: &Classroom, id: &str) -> classroom::resources::courses::Create {
+    classroom.courses().create(Course {
+        id: Some(id.into()),
+        ..Default::default()
+    })
+}
+
+/// The kind of an [`Error::BatchUnmatched`], failing the test on any other result.
+fn unmatched<T: std::fmt::Debug>(result: classroom::Result<T>) -> Unmatched {
+    match result {
+        Err(Error::BatchUnmatched { kind, method, .. }) => {
+            assert!(method.starts_with("classroom.courses."), "{method}");
+            kind
+        }
+        other => panic!("expected BatchUnmatched, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn parts_are_matched_by_content_id_in_any_order() {
+    // Rotated by one, then the second half reversed: neither request order nor its reverse.
+    let server = scripted_server(|parts, _| {
+        let mut answers: Vec<_> = parts
+            .iter()
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect();
+        answers.rotate_left(1);
+        let half = answers.len() / 2;
+        answers[half..].reverse();
+        answers
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 1);
+    let ids: Vec<String> = (0..7).map(|i| format!("c{i}")).collect();
+    let results = classroom
+        .send_batched(ids.iter().map(|id| classroom.courses().get(id)))
+        .await;
+    let got: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(got, ids, "each call gets the part that carries its own id");
+}
+
+#[tokio::test]
+async fn parts_with_content_ids_the_sdk_did_not_send_are_never_attached() {
+    // Every part answers its own call, in reverse order, under an id the SDK never wrote.
+    let server = scripted_server(|parts, _| {
+        parts
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(n, (_, line, json))| {
+                let (status, body) = own(line, json);
+                Answer::labelled(Some(format!("<response-unknown-{n}>")), status, body)
+            })
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 2);
+    let mut batch = classroom.batch();
+    let gets: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|id| batch.add(classroom.courses().get(*id)))
+        .collect();
+    let write = batch.add(create(&classroom, "w"));
+    let mut results = batch.send().await;
+    for get in gets {
+        assert_eq!(unmatched(results.take(get)), Unmatched::Missing);
+    }
+    assert_eq!(unmatched(results.take(write)), Unmatched::Missing);
+    let sizes: Vec<_> = server.requests().iter().map(|r| parts(r).len()).collect();
+    assert_eq!(
+        sizes,
+        [4, 3],
+        "the reads are sent again, as a read that got no answer is; the create is not"
+    );
+}
+
+#[tokio::test]
+async fn parts_without_a_content_id_are_never_taken_by_position() {
+    let server = scripted_server(|parts, _| {
+        parts
+            .iter()
+            .map(|(_, line, json)| {
+                let (status, body) = own(line, json);
+                Answer::labelled(None, status, body)
+            })
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 1);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in results {
+        assert_eq!(unmatched(result), Unmatched::Missing);
+    }
+}
+
+#[tokio::test]
+async fn extra_parts_before_among_and_after_the_labelled_ones_are_ignored() {
+    let intruder = |content_id: Option<String>| {
+        Answer::labelled(
+            content_id,
+            200,
+            r#"{"id": "intruder", "name": "Someone else's course"}"#.into(),
+        )
+    };
+    let server = scripted_server(move |parts, _| {
+        let (first_id, ..) = &parts[0];
+        let tag = first_id
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .rsplit_once('+')
+            .unwrap()
+            .0
+            .to_string();
+        let mut answers = vec![
+            // Unlabelled, before the real answers: once taken for the first call.
+            intruder(None),
+            // Another request's tag, and numbers past this request's calls.
+            intruder(Some("<response-another+0>".into())),
+            intruder(Some(format!("<response-{tag}+{}>", parts.len()))),
+            intruder(Some(format!("<response-{tag}+01>"))),
+        ];
+        answers.extend(
+            parts
+                .iter()
+                .map(|(id, line, json)| Answer::to(id, own(line, json))),
+        );
+        answers.insert(3, intruder(Some("<response-item1>".into())));
+        answers.push(intruder(None));
+        answers
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 1);
+    let results = classroom
+        .send_batched(["a", "b", "c"].map(|id| classroom.courses().get(id)))
+        .await;
+    let got: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(got, ["a", "b", "c"]);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_content_id_that_appears_twice_gives_its_call_neither_part() {
+    // The part for the first call comes twice: first with another call's course, then its own.
+    let server = scripted_server(|parts, _| {
+        let mut answers: Vec<_> = parts
+            .iter()
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect();
+        let (first_id, ..) = &parts[0];
+        let (_, other_line, other_json) = &parts[parts.len() - 1];
+        answers.insert(0, Answer::to(first_id, own(other_line, other_json)));
+        answers
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 3);
+
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    let mut results = results.into_iter();
+    assert_eq!(unmatched(results.next().unwrap()), Unmatched::Repeated);
+    assert_eq!(results.next().unwrap().unwrap().id.as_deref(), Some("b"));
+    let sizes: Vec<_> = server
+        .take_requests()
+        .iter()
+        .map(|r| parts(r).len())
+        .collect();
+    assert_eq!(sizes, [2, 1, 1], "the read is tried again, up to the limit");
+
+    // A write is sent once; one declared idempotent is retried like a read.
+    let mut batch = classroom.batch();
+    let plain = batch.add(create(&classroom, "w"));
+    let other = batch.add(create(&classroom, "v"));
+    let mut results = batch.send().await;
+    assert_eq!(unmatched(results.take(plain)), Unmatched::Repeated);
+    assert_eq!(results.take(other).unwrap().id.as_deref(), Some("v"));
+    let mut batch = classroom.batch();
+    let declared = batch.add(create(&classroom, "w").with_idempotency(true));
+    let other = batch.add(create(&classroom, "v"));
+    let mut results = batch.send().await;
+    assert_eq!(unmatched(results.take(declared)), Unmatched::Repeated);
+    assert_eq!(results.take(other).unwrap().id.as_deref(), Some("v"));
+    let sizes: Vec<_> = server
+        .take_requests()
+        .iter()
+        .map(|r| parts(r).len())
+        .collect();
+    assert_eq!(sizes, [2, 2, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_call_left_without_a_part_fails_alone() {
+    // Every reply leaves out the part for "b" (and for a create of "b").
+    let server = scripted_server(|parts, _| {
+        parts
+            .iter()
+            .filter(|(_, line, json)| !line.contains("/b?") && !json.contains("\"b\""))
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 2);
+    let mut batch = classroom.batch();
+    let a = batch.add(classroom.courses().get("a"));
+    let b = batch.add(classroom.courses().get("b"));
+    let write = batch.add(create(&classroom, "b"));
+    let c = batch.add(classroom.courses().get("c"));
+    let mut results = batch.send().await;
+    assert_eq!(results.take(a).unwrap().id.as_deref(), Some("a"));
+    assert_eq!(unmatched(results.take(b)), Unmatched::Missing);
+    assert_eq!(unmatched(results.take(write)), Unmatched::Missing);
+    assert_eq!(results.take(c).unwrap().id.as_deref(), Some("c"));
+    let sizes: Vec<_> = server.requests().iter().map(|r| parts(r).len()).collect();
+    assert_eq!(
+        sizes,
+        [4, 1],
+        "only the read without an answer is sent again"
+    );
 }

@@ -133,3 +133,4 @@ pub use store::{FileStore, MemoryStore, StoredToken, TokenStore};
 pub use token::{AccessToken, BearerToken, Credentials};
 
 pub(crate) use scopes::authorizes;
+pub(crate) use secret::random_token;
