@@ -457,9 +457,11 @@ impl Classroom {
                         // back; sending it again would only earn the same 401. Credentials
                         // that can no longer refresh (a grant revoked elsewhere) say so, with
                         // advice a bare 401 lacks.
-                        match credentials.access_token().await {
-                            Ok(fresh) if fresh.secret() != token.secret() => continue,
-                            Err(e) if !e.is_transient() => return Err(Error::Auth(e)),
+                        // Within what is left of the attempt's time, as the first fetch.
+                        let left = limit.saturating_sub(attempt_started.elapsed());
+                        match tokio::time::timeout(left, credentials.access_token()).await {
+                            Ok(Ok(fresh)) if fresh.secret() != token.secret() => continue,
+                            Ok(Err(e)) if !e.is_transient() => return Err(Error::Auth(e)),
                             _ => {}
                         }
                     }

@@ -578,3 +578,120 @@ async fn a_stalled_server_with_the_default_settings() {
     assert_transport(&error, TransportKind::Timeout);
     assert!(took <= Duration::from_secs(121), "{took:?}");
 }
+
+/// A token endpoint that answers the first `answered` token requests and then takes
+/// connections and never answers.
+async fn token_endpoint_stalling_after(answered: usize) -> Hostile {
+    Hostile::start(move |n, mut s| async move {
+        if n < answered {
+            let token = format!(
+                r#"{{"access_token": "t{n}", "expires_in": 3600, "token_type": "Bearer"}}"#
+            );
+            reply(
+                &mut s,
+                200,
+                "content-type: application/json\r\n",
+                token.as_bytes(),
+            )
+            .await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(s);
+    })
+    .await
+}
+
+/// A client with [`short_attempts`] whose tokens come from `token_endpoint` by refresh.
+fn refreshing_client(api: &Hostile, token_endpoint: &Hostile) -> Classroom {
+    use classroom::auth::{ClientSecret, OAuthClient, Provider, RefreshToken, UserCredentials};
+    let provider = Provider::new(
+        format!("{}auth", token_endpoint.url),
+        format!("{}token", token_endpoint.url),
+    );
+    let oauth = OAuthClient::new("id", Some(ClientSecret::new("s"))).with_provider(provider);
+    short_attempts(
+        Classroom::builder()
+            .root_url(&api.url)
+            .credentials(UserCredentials::new(oauth, RefreshToken::new("r"))),
+    )
+    .build()
+    .unwrap()
+}
+
+/// A token endpoint that takes connections and never answers bounds a batch as it bounds a
+/// single call: by the client's timeout and budget, not by the token client's own 30 s.
+#[tokio::test]
+async fn a_stalled_token_endpoint_bounds_a_batch_as_a_single_call() {
+    let token_endpoint = token_endpoint_stalling_after(0).await;
+    let api = Hostile::start(|_, _| async {}).await;
+    let client = refreshing_client(&api, &token_endpoint);
+
+    let started = Instant::now();
+    let gets = ["a", "b", "c"].map(|id| client.courses().get(id));
+    let results = tokio::time::timeout(Duration::from_secs(10), client.send_batched(gets))
+        .await
+        .expect("the batch waited on the token endpoint past its budget");
+    let batch_took = started.elapsed();
+    for result in &results {
+        assert_transport(result.as_ref().unwrap_err(), TransportKind::Timeout);
+    }
+
+    let started = Instant::now();
+    let single = client.courses().get("a").send().await.unwrap_err();
+    let single_took = started.elapsed();
+    assert_transport(&single, TransportKind::Timeout);
+
+    for took in [batch_took, single_took] {
+        assert!(
+            took >= Duration::from_millis(500) && took < Duration::from_millis(2000),
+            "the attempt's timeout and the call's budget bound the token fetch: {took:?}"
+        );
+    }
+    assert_eq!(api.requests(), 0, "nothing is sent without a token");
+    assert!(
+        token_endpoint.requests() >= 2,
+        "each attempt asks for a token"
+    );
+}
+
+/// The refresh after a 401 is bounded too: a single call whose token is refused, and whose
+/// token endpoint then stalls, ends with the 401 within the attempt's time; a batch refused as
+/// a whole ends within its budget.
+#[tokio::test]
+async fn a_token_endpoint_stalling_after_a_401_bounds_the_refresh() {
+    let refused = |_, mut s: TcpStream| async move {
+        let body =
+            br#"{"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "expired"}}"#;
+        reply(&mut s, 401, "content-type: application/json\r\n", body).await;
+    };
+
+    let token_endpoint = token_endpoint_stalling_after(1).await;
+    let api = Hostile::start(refused).await;
+    let client = refreshing_client(&api, &token_endpoint);
+    let started = Instant::now();
+    let error = client.courses().get("a").send().await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(error.http_status(), Some(401), "{error:?}");
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    assert_eq!(token_endpoint.requests(), 2, "one refresh after the 401");
+
+    let token_endpoint = token_endpoint_stalling_after(1).await;
+    let api = Hostile::start(refused).await;
+    let client = refreshing_client(&api, &token_endpoint);
+    let started = Instant::now();
+    let gets = ["a", "b"].map(|id| client.courses().get(id));
+    let results = tokio::time::timeout(Duration::from_secs(10), client.send_batched(gets))
+        .await
+        .expect("the batch waited on the token endpoint past its budget");
+    let took = started.elapsed();
+    for result in &results {
+        assert_transport(result.as_ref().unwrap_err(), TransportKind::Timeout);
+    }
+    assert!(took < Duration::from_millis(2000), "{took:?}");
+    assert_eq!(
+        api.requests(),
+        1,
+        "the batch is sent once before the refresh"
+    );
+}
