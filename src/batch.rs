@@ -305,7 +305,7 @@ impl Sender<'_> {
                         failed.push((i, Some(0), failure, self.replicate(&error, i)));
                     }
                 }
-                Ok(token) => {
+                Ok(mut token) => {
                     pending.retain(|&i| {
                         match request::check_scopes(self.parts[i].method, &token) {
                             Ok(()) => true,
@@ -344,11 +344,29 @@ impl Sender<'_> {
                             Err((failure, error)) => {
                                 let whole_401 = error.http_status() == Some(401);
                                 let failure = if whole_401 && !refreshed {
-                                    // The token was refused before any call ran: get another
-                                    // and resend.
+                                    // The token was refused before any call ran: get another,
+                                    // for the requests left in this round and to resend these.
                                     refreshed = true;
                                     credentials.invalidate(&token).await;
-                                    Some(Failure::NotSent)
+                                    let left = policy.budget().saturating_sub(spent(queued));
+                                    let fresh = tokio::time::timeout(
+                                        settings.timeout.min(left),
+                                        credentials.access_token(),
+                                    )
+                                    .await;
+                                    match fresh {
+                                        // Credentials that cannot refresh give the same token
+                                        // back: resending would only earn the same 401.
+                                        Ok(Ok(fresh)) if fresh.secret() == token.secret() => {
+                                            failure
+                                        }
+                                        Ok(Ok(fresh)) => {
+                                            token = fresh;
+                                            Some(Failure::NotSent)
+                                        }
+                                        // The next round's fetch tells why, or times out.
+                                        Ok(Err(_)) | Err(_) => Some(Failure::NotSent),
+                                    }
                                 } else {
                                     failure
                                 };

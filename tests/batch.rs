@@ -612,3 +612,202 @@ async fn a_call_left_without_a_part_fails_alone() {
         "only the read without an answer is sent again"
     );
 }
+
+#[tokio::test]
+async fn a_part_that_keeps_failing_is_tried_as_often_as_the_policy_allows() {
+    let server = batch_server(|line, _| {
+        if line.contains("/busy?") {
+            let body = r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}"#;
+            return (503, body.into());
+        }
+        (200, course_from(line))
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 3);
+    let results = classroom
+        .send_batched(["busy", "a"].map(|id| classroom.courses().get(id)))
+        .await;
+    assert_eq!(results[0].as_ref().unwrap_err().http_status(), Some(503));
+    assert_eq!(results[1].as_ref().unwrap().id.as_deref(), Some("a"));
+    let sizes: Vec<_> = server.requests().iter().map(|r| parts(r).len()).collect();
+    assert_eq!(sizes, [2, 1, 1], "three attempts in all, then the error");
+}
+
+#[tokio::test]
+async fn a_retried_part_waits_its_retry_after() {
+    let server = scripted_server(|parts, n| {
+        parts
+            .iter()
+            .map(|(id, line, json)| {
+                let mut answer = Answer::to(id, own(line, json));
+                if n == 0 {
+                    answer.status = 429;
+                    answer.headers = "Retry-After: 1\r\n".into();
+                    answer.body = r#"{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow down"}}"#.into();
+                }
+                answer
+            })
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 3);
+    let started = std::time::Instant::now();
+    let results = classroom
+        .send_batched(["a"].map(|id| classroom.courses().get(id)))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(results[0].as_ref().unwrap().id.as_deref(), Some("a"));
+    assert_eq!(server.requests().len(), 2);
+    assert!(
+        took >= Duration::from_secs(1),
+        "the retry waited the part's Retry-After of 1 s: {took:?}"
+    );
+}
+
+/// A server for both the token endpoint (`/token`, tokens `t0`, `t1`, ... in turn) and the
+/// batch endpoint, which refuses every batch whose token `refused` says so with a 401.
+async fn refusing_server(refused: impl Fn(&str) -> bool + Send + Sync + 'static) -> TestServer {
+    let tokens = std::sync::atomic::AtomicUsize::new(0);
+    TestServer::start(move |request| {
+        if request.path == "/token" {
+            let n = tokens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return Reply::json(
+                200,
+                &serde_json::json!({"access_token": format!("t{n}"), "expires_in": 3600, "token_type": "Bearer"}),
+            );
+        }
+        let bearer = request.header("authorization").unwrap_or_default();
+        if refused(bearer.trim_start_matches("Bearer ")) {
+            return Reply::json(
+                401,
+                &serde_json::json!({"error": {"code": 401, "status": "UNAUTHENTICATED", "message": "expired"}}),
+            );
+        }
+        let answers: Vec<_> = parts(request)
+            .iter()
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect();
+        multipart(&answers)
+    })
+    .await
+}
+
+fn refreshing_client(server: &TestServer) -> Classroom {
+    use classroom::auth::{ClientSecret, OAuthClient, Provider, RefreshToken, UserCredentials};
+    let provider = Provider::new(
+        format!("{}auth", server.url),
+        format!("{}token", server.url),
+    );
+    let oauth = OAuthClient::new("id", Some(ClientSecret::new("s"))).with_provider(provider);
+    Classroom::builder()
+        .root_url(&server.url)
+        .credentials(UserCredentials::new(oauth, RefreshToken::new("r")))
+        .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_refused_401_as_a_whole_gets_a_new_token_and_is_sent_once_more() {
+    let server = refusing_server(|token| token == "t0").await;
+    let classroom = refreshing_client(&server);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    let ids: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    let requests = server.requests();
+    let seen: Vec<_> = requests
+        .iter()
+        .map(|r| (r.path.as_str(), r.header("authorization")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/token", None),
+            ("/batch", Some("Bearer t0")),
+            ("/token", None),
+            ("/batch", Some("Bearer t1")),
+        ]
+    );
+
+    // A batch of three requests: the new token serves the two left in the round, and the
+    // refused one is sent again.
+    let server = refusing_server(|token| token == "t0").await;
+    let classroom = refreshing_client(&server);
+    let results = classroom
+        .send_batched((0..120).map(|i| classroom.courses().get(format!("c{i}"))))
+        .await;
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result.as_ref().unwrap().id, Some(format!("c{i}")));
+    }
+    let seen: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.path.clone(),
+                r.header("authorization").map(str::to_string),
+                if r.path == "/batch" {
+                    parts(r).len()
+                } else {
+                    0
+                },
+            )
+        })
+        .collect();
+    let batch = |token: &str, calls| ("/batch".to_string(), Some(format!("Bearer {token}")), calls);
+    let token = ("/token".to_string(), None, 0);
+    assert_eq!(
+        seen,
+        [
+            token.clone(),
+            batch("t0", 50),
+            token,
+            batch("t1", 50),
+            batch("t1", 20),
+            batch("t1", 50)
+        ]
+    );
+
+    // Refused again with the new token: no second refresh, the calls get the 401.
+    let server = refusing_server(|_| true).await;
+    let classroom = refreshing_client(&server);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in &results {
+        assert_eq!(result.as_ref().unwrap_err().http_status(), Some(401));
+    }
+    let paths: Vec<_> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/token", "/batch", "/token", "/batch"]);
+}
+
+#[tokio::test]
+async fn a_batch_and_its_results_count_their_calls() {
+    let server = batch_server(|line, _| (200, course_from(line))).await;
+    let classroom = client(&server, &[Scope::CoursesReadonly]);
+    let empty = classroom.batch();
+    assert!(empty.is_empty());
+    assert_eq!(empty.len(), 0);
+    let results = empty.send().await;
+    assert!(results.is_empty());
+    assert_eq!(results.len(), 0);
+    assert!(server.requests().is_empty(), "an empty batch sends nothing");
+
+    let mut batch = classroom.batch();
+    let _a = batch.add(classroom.courses().get("a"));
+    let _b = batch.add(classroom.courses().create(Course::default()));
+    assert!(!batch.is_empty());
+    assert_eq!(batch.len(), 2);
+    let results = batch.send().await;
+    assert!(!results.is_empty());
+    assert_eq!(
+        results.len(),
+        2,
+        "a call refused before sending still has its result"
+    );
+}
