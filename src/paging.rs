@@ -48,11 +48,58 @@ pub trait Paginate: Clone + Send + 'static {
 
 struct State<P> {
     next: Option<P>,
+    guard: PageGuard,
+    /// An error to end the stream with, after the page already fetched.
+    failed: Option<Error>,
+}
+
+/// The guards against a list that would not end, for every way of reading pages: a token the
+/// server sent before, and a run of empty pages that each name a next page. [`pages`] and
+/// [`items`] keep one per listing; so does the roster sync, and so should code that reads
+/// pages by hand (in batches, say).
+#[derive(Debug)]
+pub struct PageGuard {
     seen: Seen,
     /// Empty pages in a row that named a next page.
     empty_run: u32,
-    /// An error to end the stream with, after the page already fetched.
-    failed: Option<Error>,
+    max_empty: u32,
+}
+
+impl PageGuard {
+    /// A guard for one listing that allows `max_empty_pages` empty pages in a row, each naming
+    /// a next page (the client's is
+    /// [`ClassroomBuilder::max_empty_pages`](crate::ClassroomBuilder::max_empty_pages)).
+    pub fn new(max_empty_pages: u32) -> Self {
+        PageGuard {
+            seen: Seen::new(),
+            empty_run: 0,
+            max_empty: max_empty_pages,
+        }
+    }
+
+    /// Notes a page that listed nothing when `empty` and named `token` as the next: gives the
+    /// token to ask for next, none after the last page (no token, or an empty one), or how
+    /// the list failed to end.
+    pub fn next_token<'t>(
+        &mut self,
+        empty: bool,
+        token: Option<&'t str>,
+    ) -> std::result::Result<Option<&'t str>, PageLoop> {
+        let token = token.filter(|t| !t.is_empty());
+        self.empty_run = match (empty, token) {
+            (true, Some(_)) => self.empty_run.saturating_add(1),
+            _ => 0,
+        };
+        match token {
+            Some(token) if !self.seen.insert(token) => {
+                Err(PageLoop::RepeatedToken(token.to_string()))
+            }
+            Some(_) if self.empty_run >= self.max_empty => {
+                Err(PageLoop::EmptyPages(self.empty_run))
+            }
+            token => Ok(token),
+        }
+    }
 }
 
 /// The page tokens a listing has been sent, as 128-bit fingerprints (two hashes under
@@ -60,6 +107,7 @@ struct State<P> {
 /// page, interleaved with each page's short-lived ones, and the heap that left behind cost
 /// malloc about 7,000 instructions a page, against 1,200 for the set's own work (callgrind).
 /// Two different tokens share a fingerprint with a chance of about 2^-128 a pair.
+#[derive(Debug)]
 struct Seen {
     keys: (RandomState, RandomState),
     fingerprints: HashSet<u128>,
@@ -89,9 +137,8 @@ impl Seen {
 /// [`max_empty_pages`](Paginate::max_empty_pages) empty pages that each name a next page.
 pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send {
     let state = State {
+        guard: PageGuard::new(call.max_empty_pages()),
         next: Some(call),
-        seen: Seen::new(),
-        empty_run: 0,
         failed: None,
     };
     stream::unfold(state, |mut state| async move {
@@ -100,32 +147,25 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
         }
         let call = state.next.take()?;
         let mut following = call.clone();
-        let max_empty = call.max_empty_pages();
         let page = match call.send_page().await {
             Ok(page) => page,
             Err(e) => return Some((Err(e), state)),
         };
-        let token = page.next_page_token().filter(|t| !t.is_empty());
-        state.empty_run = match (page.is_empty(), token) {
-            (true, Some(_)) => state.empty_run.saturating_add(1),
-            _ => 0,
-        };
-        let looped = |kind| Error::PageLoop {
-            method: P::METHOD_ID,
-            kind,
-        };
-        match token {
-            Some(token) if !state.seen.insert(token) => {
-                state.failed = Some(looped(PageLoop::RepeatedToken(token.to_string())));
-            }
-            Some(_) if state.empty_run >= max_empty => {
-                state.failed = Some(looped(PageLoop::EmptyPages(state.empty_run)));
-            }
-            Some(token) => {
+        match state
+            .guard
+            .next_token(page.is_empty(), page.next_page_token())
+        {
+            Ok(Some(token)) => {
                 following.set_page_token(token.to_string());
                 state.next = Some(following);
             }
-            None => {}
+            Ok(None) => {}
+            Err(kind) => {
+                state.failed = Some(Error::PageLoop {
+                    method: P::METHOD_ID,
+                    kind,
+                });
+            }
         }
         Some((Ok(page), state))
     })
@@ -243,7 +283,38 @@ impl<P: Paginate> Future for NextItem<'_, P> {
 
 #[cfg(test)]
 mod tests {
-    use super::Seen;
+    use super::{PageGuard, PageLoop, Seen};
+
+    #[test]
+    fn a_guard_ends_a_list_at_its_last_page_or_at_a_loop() {
+        let mut guard = PageGuard::new(3);
+        assert_eq!(guard.next_token(false, Some("a")), Ok(Some("a")));
+        assert_eq!(
+            guard.next_token(false, Some("")),
+            Ok(None),
+            "an empty token ends"
+        );
+        assert_eq!(guard.next_token(false, None), Ok(None));
+        assert_eq!(
+            guard.next_token(false, Some("a")),
+            Err(PageLoop::RepeatedToken("a".into()))
+        );
+
+        // Empty pages naming a next page: the third in a row ends the list; a page with items,
+        // or an empty last page, breaks the run.
+        let mut guard = PageGuard::new(3);
+        assert_eq!(guard.next_token(true, Some("1")), Ok(Some("1")));
+        assert_eq!(guard.next_token(true, Some("2")), Ok(Some("2")));
+        assert_eq!(guard.next_token(false, Some("3")), Ok(Some("3")));
+        assert_eq!(guard.next_token(true, Some("4")), Ok(Some("4")));
+        assert_eq!(guard.next_token(true, None), Ok(None));
+        assert_eq!(guard.next_token(true, Some("5")), Ok(Some("5")));
+        assert_eq!(guard.next_token(true, Some("6")), Ok(Some("6")));
+        assert_eq!(
+            guard.next_token(true, Some("7")),
+            Err(PageLoop::EmptyPages(3))
+        );
+    }
 
     #[test]
     fn a_token_is_seen_again_only_when_it_was_noted_before() {

@@ -13,6 +13,8 @@ use classroom::sync::{
 };
 use classroom::{BearerToken, Classroom, RetryPolicy};
 use classroom_emulator::{Emulator, Fault, Role};
+
+mod common;
 use futures::TryStreamExt;
 
 /// A fresh directory under the system's temp dir.
@@ -650,4 +652,55 @@ async fn the_clients_rate_limit_paces_the_whole_sync() {
         took + Duration::from_millis(150) >= bound,
         "every call waited its turn: {took:?} for {calls} calls"
     );
+}
+
+/// Every list a server answers names the same next page: the sync's own reading of pages
+/// (in batches) is guarded as the SDK's streams are, and ends with a page-loop error instead
+/// of asking for that page forever.
+#[tokio::test]
+async fn a_list_that_repeats_its_page_token_ends_the_plan_with_an_error() {
+    let server = common::TestServer::start(|request| {
+        let answers: Vec<_> = common::parts(request)
+            .iter()
+            .map(|(id, line, _)| {
+                let path = line.split(' ').nth(1).unwrap().split('?').next().unwrap();
+                let body = if path.ends_with("/teachers") || path.ends_with("/students") {
+                    r#"{"nextPageToken": "again"}"#.to_string()
+                } else {
+                    let alias = path.rsplit('/').next().unwrap();
+                    format!(r#"{{"id": "{alias}", "ownerId": "owner"}}"#)
+                };
+                common::Answer::to(id, (200, body))
+            })
+            .collect();
+        common::multipart(&answers)
+    })
+    .await;
+    let roster = Roster::read(write(&small_district(7), "page-loop")).unwrap();
+    let classroom = Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::new("t", SCOPES.iter().map(|s| s.url())))
+        .build()
+        .unwrap();
+    let plan = tokio::time::timeout(
+        Duration::from_secs(20),
+        RosterSync::new(classroom).plan(&roster),
+    )
+    .await
+    .expect("the sync kept asking for a page it had read");
+    match plan {
+        Err(SyncError::Read {
+            source:
+                classroom::Error::PageLoop {
+                    method,
+                    kind: classroom::PageLoop::RepeatedToken(token),
+                    ..
+                },
+            ..
+        }) => {
+            assert_eq!(method, "classroom.courses.teachers.list");
+            assert_eq!(token, "again");
+        }
+        other => panic!("expected a page-loop error, got {other:?}"),
+    }
 }

@@ -66,6 +66,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::models::{Course, CourseState};
+use crate::paging::{Page, PageGuard, Paginate};
 use crate::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
 
 pub use apply::{ApplyReport, ChangeOutcome, Outcome, Progress, Summary};
@@ -396,37 +397,51 @@ impl RosterSync {
     }
 
     /// Every page of a list method for each key, in batches: round after round, each
-    /// asking for the next page of the lists that have one.
-    async fn list_all<C, T>(
+    /// asking for the next page of the lists that have one. Each list is guarded as the SDK's
+    /// streams are ([`PageGuard`]): a repeated page token, or a run of empty pages naming a
+    /// next one, ends the read with [`Error::PageLoop`](crate::Error::PageLoop).
+    async fn list_all<C>(
         &self,
         keys: &[String],
         what: &str,
-        make: impl Fn(&str, Option<String>) -> C,
-        split: impl Fn(C::Response) -> (Vec<T>, Option<String>),
+        make: impl Fn(&str) -> C,
         count: &mut u64,
-    ) -> Result<Vec<Vec<T>>, SyncError>
+    ) -> Result<Vec<Vec<<C::Page as Page>::Item>>, SyncError>
     where
-        C: BatchCall,
+        C: BatchCall<Response = C::Page> + Paginate,
     {
-        let mut out: Vec<Vec<T>> = keys.iter().map(|_| Vec::new()).collect();
-        let mut pending: Vec<(usize, Option<String>)> =
-            (0..keys.len()).map(|i| (i, None)).collect();
+        let max_empty = self.classroom.settings().max_empty_pages;
+        let mut out: Vec<Vec<_>> = keys.iter().map(|_| Vec::new()).collect();
+        let mut guards: Vec<PageGuard> = keys.iter().map(|_| PageGuard::new(max_empty)).collect();
+        let mut pending: Vec<(usize, C)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| (i, make(key)))
+            .collect();
         while !pending.is_empty() {
-            let calls = pending
-                .iter()
-                .map(|(i, token)| make(&keys[*i], token.clone()))
-                .collect();
-            let results = self.batched(calls, count).await;
+            let batch = pending.iter().map(|(_, call)| call.clone()).collect();
+            let results = self.batched(batch, count).await;
             let mut next = Vec::new();
-            for ((i, _), result) in pending.into_iter().zip(results) {
-                let (items, token) = split(result.map_err(|source| SyncError::Read {
+            for ((i, mut call), result) in pending.into_iter().zip(results) {
+                let read = |source| SyncError::Read {
                     what: format!("the {what} of {}", keys[i]),
                     source,
-                })?);
-                out[i].extend(items);
-                if let Some(token) = token.filter(|t| !t.is_empty()) {
-                    next.push((i, Some(token)));
+                };
+                let page = result.map_err(read)?;
+                match guards[i].next_token(page.is_empty(), page.next_page_token()) {
+                    Ok(Some(token)) => {
+                        call.set_page_token(token.to_string());
+                        next.push((i, call));
+                    }
+                    Ok(None) => {}
+                    Err(kind) => {
+                        return Err(read(crate::Error::PageLoop {
+                            method: C::METHOD_ID,
+                            kind,
+                        }));
+                    }
                 }
+                out[i].extend(page.into_items());
             }
             pending = next;
         }
@@ -463,56 +478,44 @@ impl RosterSync {
             .list_all(
                 &aliases,
                 "teachers",
-                |alias, token| {
-                    let call = self
-                        .classroom
+                |alias| {
+                    self.classroom
                         .courses()
                         .teachers()
                         .list(alias)
-                        .page_size(page_size);
-                    match token {
-                        Some(t) => call.page_token(t),
-                        None => call,
-                    }
-                },
-                |r| {
-                    let members = r
-                        .teachers
-                        .into_iter()
-                        .map(|t| (t.user_id, t.profile))
-                        .collect();
-                    (members, r.next_page_token)
+                        .page_size(page_size)
                 },
                 calls,
             )
-            .await?;
+            .await?
+            .into_iter()
+            .map(|teachers| {
+                teachers
+                    .into_iter()
+                    .map(|t| (t.user_id, t.profile))
+                    .collect::<Vec<_>>()
+            });
         let students = self
             .list_all(
                 &aliases,
                 "students",
-                |alias, token| {
-                    let call = self
-                        .classroom
+                |alias| {
+                    self.classroom
                         .courses()
                         .students()
                         .list(alias)
-                        .page_size(page_size);
-                    match token {
-                        Some(t) => call.page_token(t),
-                        None => call,
-                    }
-                },
-                |r| {
-                    let members = r
-                        .students
-                        .into_iter()
-                        .map(|s| (s.user_id, s.profile))
-                        .collect();
-                    (members, r.next_page_token)
+                        .page_size(page_size)
                 },
                 calls,
             )
-            .await?;
+            .await?
+            .into_iter()
+            .map(|students| {
+                students
+                    .into_iter()
+                    .map(|s| (s.user_id, s.profile))
+                    .collect::<Vec<_>>()
+            });
         let mut current = HashMap::new();
         for (((alias, course), teachers), students) in found.into_iter().zip(teachers).zip(students)
         {
@@ -572,28 +575,20 @@ impl RosterSync {
             .list_all(
                 &ids,
                 "aliases",
-                |id, token| {
-                    let call = self
-                        .classroom
+                |id| {
+                    self.classroom
                         .courses()
                         .aliases()
                         .list(id)
-                        .page_size(self.options.page_size);
-                    match token {
-                        Some(t) => call.page_token(t),
-                        None => call,
-                    }
-                },
-                |r| {
-                    let aliases = r.aliases.into_iter().filter_map(|a| a.alias).collect();
-                    (aliases, r.next_page_token)
+                        .page_size(self.options.page_size)
                 },
                 calls,
             )
             .await?;
         let ours = format!("d:{}", self.options.alias_prefix);
         for (course, aliases) in others.into_iter().zip(aliases) {
-            if let Some(alias) = aliases.into_iter().find(|a| a.starts_with(&ours)) {
+            let mut aliases = aliases.into_iter().filter_map(|a| a.alias);
+            if let Some(alias) = aliases.find(|a| a.starts_with(&ours)) {
                 changes.push(Change::ArchiveCourse {
                     alias,
                     course_id: course.id.unwrap_or_default(),

@@ -261,3 +261,75 @@ pub fn sample(
         _ => json!({ "anything": [1, "two"] }),
     })
 }
+
+// Batches: the parts of a recorded batch request, and replies to them.
+
+/// The parts of a recorded batch request: (Content-ID, request line, body).
+pub fn parts(request: &Recorded) -> Vec<(String, String, String)> {
+    let content_type = request.header("content-type").unwrap();
+    let boundary = content_type.split("boundary=").nth(1).unwrap();
+    let body = String::from_utf8(request.body.clone()).unwrap();
+    body.split(&format!("--{boundary}"))
+        .filter(|p| p.contains("application/http"))
+        .map(|p| {
+            let id = p
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-ID: "))
+                .unwrap()
+                .trim()
+                .to_string();
+            let (_, http) = p.split_once("\r\n\r\n").unwrap();
+            let line = http.lines().next().unwrap().to_string();
+            let json = http
+                .split_once("\r\n\r\n")
+                .map_or("", |(_, b)| b.trim())
+                .to_string();
+            (id, line, json)
+        })
+        .collect()
+}
+
+/// One part of a scripted batch reply.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The whole `Content-ID` header value, or no header at all.
+    pub content_id: Option<String>,
+    pub status: u16,
+    /// Extra headers of the part's HTTP response, e.g. `Retry-After: 1`.
+    pub headers: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// The answer Google gives: the request part's id as `<response-ID>`.
+    pub fn to(request_id: &str, (status, body): (u16, String)) -> Answer {
+        let id = request_id.trim_start_matches('<').trim_end_matches('>');
+        Answer::labelled(Some(format!("<response-{id}>")), status, body)
+    }
+
+    pub fn labelled(content_id: Option<String>, status: u16, body: String) -> Answer {
+        Answer {
+            content_id,
+            status,
+            headers: String::new(),
+            body,
+        }
+    }
+}
+
+/// A multipart/mixed reply holding `answers` in the order given.
+pub fn multipart(answers: &[Answer]) -> Reply {
+    let mut out = String::new();
+    for a in answers {
+        out.push_str("--reply\r\nContent-Type: application/http\r\n");
+        if let Some(id) = &a.content_id {
+            out.push_str(&format!("Content-ID: {id}\r\n"));
+        }
+        out.push_str(&format!(
+            "\r\nHTTP/1.1 {} X\r\nContent-Type: application/json\r\n{}\r\n{}\r\n",
+            a.status, a.headers, a.body
+        ));
+    }
+    out.push_str("--reply--\r\n");
+    Reply::raw(200, "multipart/mixed; boundary=reply", &out)
+}
