@@ -273,8 +273,7 @@ impl EmulatorBuilder {
 
     /// Binds the port and starts serving on a thread of its own.
     pub fn start(self) -> std::io::Result<Emulator> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
-        listener.set_nonblocking(true)?;
+        let listener = server::listen(self.port)?;
         let addr = listener.local_addr()?;
         let mut state = State {
             token_lifetime: self.token_lifetime,

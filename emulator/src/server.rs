@@ -13,7 +13,7 @@
 //!   waits for the next answer to hand a slot on (`Connection: close`) or, after
 //!   [`HANDOVER`](crate::slots::HANDOVER) without one, for the connection idle longest to be
 //!   closed ([`crate::slots`]); a connection with a request under way is never closed for
-//!   another. Connections not yet accepted wait in the listen backlog;
+//!   another. Connections not yet accepted wait in the listen backlog ([`BACKLOG`]);
 //! - parsing: the token is checked before the `fields` selector or the body is parsed, and
 //!   every parser that recurses on input is bounded (`fields` to 32 levels, JSON to serde_json's
 //!   128); a handler that panics answers 500 instead of dropping the connection.
@@ -53,6 +53,27 @@ pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once; more wait to be accepted.
 pub(crate) const MAX_CONNECTIONS: usize = 512;
+
+/// Connections the kernel completes and queues until they are accepted. std's 128 is fewer
+/// than a client opening a thousand at once, more than [`MAX_CONNECTIONS`], leaves waiting:
+/// past it the kernel drops the client's SYNs, and each drop costs it a retransmit a second or
+/// more later. Linux caps it at `net.core.somaxconn` (4,096 by default since 5.4).
+pub(crate) const BACKLOG: i32 = 1024;
+
+/// Listens on 127.0.0.1 `port` (0: a free port), with a backlog of [`BACKLOG`].
+pub(crate) fn listen(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    // As std's `TcpListener::bind` on Unix: a port whose last connections linger in TIME_WAIT
+    // can be listened on again.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
 
 /// Per-request limits, set on the [`EmulatorBuilder`](crate::EmulatorBuilder).
 #[derive(Clone, Copy, Debug)]
