@@ -1,5 +1,6 @@
 //! The emulator against hostile and broken clients: deep `fields` selectors, slow and
-//! oversized bodies, and faults that strike after a call has acted.
+//! oversized bodies, faults that strike after a call has acted, and more connections at once
+//! than it serves.
 //!
 //! Raw HTTP (reqwest or a TCP socket), not the SDK: these are requests the SDK never sends,
 //! and answers it must not retry away.
@@ -339,5 +340,158 @@ async fn after_commit_faults_by_fraction_commit_every_call() {
         course_names(&emulator).await.len(),
         40,
         "every call acted, answered or not"
+    );
+}
+
+/// Reads one response with a `Content-Length` from `stream`: its status line and its body.
+/// `what` names the request in a failure.
+async fn read_response(stream: &mut tokio::net::TcpStream, what: &str) -> (String, String) {
+    let mut read = Vec::new();
+    loop {
+        if let Some(end) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&read[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+                .map(|(_, value)| value.trim().parse().unwrap())
+                .expect("a Content-Length");
+            let body = &read[end + 4..];
+            if body.len() >= length {
+                let status = head.lines().next().unwrap_or_default().to_string();
+                return (
+                    status,
+                    String::from_utf8_lossy(&body[..length]).into_owned(),
+                );
+            }
+        }
+        let mut chunk = [0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: no answer within 10 s"))
+            .unwrap_or_else(|e| panic!("{what}: the connection failed: {e}"));
+        assert!(
+            n > 0,
+            "{what}: the connection closed before a whole answer: {:?}",
+            String::from_utf8_lossy(&read)
+        );
+        read.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Raises this process's soft limit on open files to `wanted` (within the hard limit): a test
+/// holding both ends of a thousand connections needs more than the 1,024 many systems allow.
+#[cfg(unix)]
+fn allow_open_files(wanted: libc::rlim_t) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn allow_open_files(_wanted: u64) {}
+
+/// A client with more calls in flight than the emulator serves connections (512) opens a
+/// connection for each. Answered, the first 512 sit idle in keep-alive; they used to hold their
+/// slots until the 30 s header timeout while the other calls waited, a stall of 30 s. They give
+/// way now; connections in the middle of a request do not.
+#[tokio::test]
+async fn calls_beyond_the_connection_limit_do_not_wait_for_idle_connections() {
+    const CALLS: usize = 1000;
+    allow_open_files(4096);
+    let emulator = Emulator::start().unwrap();
+    let token = emulator.token_for(demo::ADMIN, &[Scope::Courses]);
+    let get = format!(
+        "GET /v1/courses/d%3Amath-101 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    let create = json!({"name": "Created mid-burst", "ownerId": "me"}).to_string();
+    let post = format!(
+        "POST /v1/courses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        create.len()
+    );
+
+    // Two connections in the middle of a request when the burst comes: one answered once,
+    // then half of its next request's head; one with half of its first request's body.
+    let mut half_head = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
+    half_head.write_all(get.as_bytes()).await.unwrap();
+    let (status, _) = read_response(&mut half_head, "the first request").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let (head_start, head_rest) = get.split_at(40);
+    half_head.write_all(head_start.as_bytes()).await.unwrap();
+    let mut half_body = tokio::net::TcpStream::connect(emulator.addr())
+        .await
+        .unwrap();
+    let (body_start, body_rest) = create.split_at(10);
+    half_body
+        .write_all(format!("{post}{body_start}").as_bytes())
+        .await
+        .unwrap();
+    // Until the emulator has read these bytes it cannot know a request is under way. It reads
+    // them within microseconds; the burst closes an idle connection only after 50 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let http = common::http();
+    let url = format!("{}v1/courses/d%3Amath-101", emulator.root_url());
+    let all_answered = std::sync::Arc::new(tokio::sync::Barrier::new(CALLS));
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..CALLS {
+        let request = http.get(&url).bearer_auth(&token);
+        let all_answered = all_answered.clone();
+        calls.spawn(async move {
+            let response = request.send().await;
+            // Each answer is held, its body unread, until every call has one: no connection
+            // passes from one call to another, so the 1,000 calls have 1,000 connections.
+            all_answered.wait().await;
+            let response = response?;
+            Ok::<_, reqwest::Error>((response.status(), response.text().await?))
+        });
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(call) = calls.join_next().await {
+            let (status, body) = call.unwrap().expect("every call is answered");
+            assert_eq!(status, 200, "{body:.300}");
+        }
+    })
+    .await;
+    let elapsed = started.elapsed();
+    assert!(answered.is_ok(), "not all answered within 60 s");
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "{CALLS} calls took {elapsed:?}: those beyond the connection limit waited for idle \
+         connections to time out"
+    );
+
+    half_head.write_all(head_rest.as_bytes()).await.unwrap();
+    let what = "a request whose head was arriving when the burst came";
+    let (status, body) = read_response(&mut half_head, what).await;
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "{what}: {status} {body:.300}"
+    );
+    half_body.write_all(body_rest.as_bytes()).await.unwrap();
+    let what = "a request whose body was arriving when the burst came";
+    let (status, body) = read_response(&mut half_body, what).await;
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "{what}: {status} {body:.300}"
+    );
+    assert!(
+        course_names(&emulator)
+            .await
+            .contains(&"Created mid-burst".to_string()),
+        "the request whose body was arriving acted"
     );
 }

@@ -50,6 +50,13 @@
 //! parsed, parsers that recurse are bounded, and expired tokens and codes are purged as new
 //! ones are issued, so a run of hours stays within bounded memory.
 //!
+//! It serves 512 connections at once. A client with more calls in flight than that is not kept
+//! waiting by connections idle between requests: when all 512 are taken, the next answer says
+//! `Connection: close` to hand its slot on, or, if none comes within 50 ms, the connection idle
+//! longest is closed. A client that sends a request on a connection just as it closes sees it
+//! closed without an answer: rare, and safe to retry, as the request was never read (the SDK
+//! retries idempotent calls).
+//!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
 //! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
 //! the daily per-project query quota, and faults inside batch parts (faults apply to whole HTTP requests).
@@ -83,6 +90,7 @@ mod quota;
 mod risc;
 mod seed;
 mod server;
+mod slots;
 mod spec;
 pub mod standalone;
 mod store;
@@ -265,8 +273,7 @@ impl EmulatorBuilder {
 
     /// Binds the port and starts serving on a thread of its own.
     pub fn start(self) -> std::io::Result<Emulator> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port))?;
-        listener.set_nonblocking(true)?;
+        let listener = server::listen(self.port)?;
         let addr = listener.local_addr()?;
         let mut state = State {
             token_lifetime: self.token_lifetime,

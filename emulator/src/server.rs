@@ -9,7 +9,11 @@
 //! - the body: at most [`Limits::max_body`] bytes (a `Content-Length` over it is refused before
 //!   reading), read within [`Limits::body_timeout`] (a slow sender gets 408 and the connection
 //!   closes);
-//! - connections: at most [`MAX_CONNECTIONS`] at once, the rest wait in the listen backlog;
+//! - connections: at most [`MAX_CONNECTIONS`] at once. When all are taken, a new connection
+//!   waits for the next answer to hand a slot on (`Connection: close`) or, after
+//!   [`HANDOVER`](crate::slots::HANDOVER) without one, for the connection idle longest to be
+//!   closed ([`crate::slots`]); a connection with a request under way is never closed for
+//!   another. Connections not yet accepted wait in the listen backlog ([`BACKLOG`]);
 //! - parsing: the token is checked before the `fields` selector or the body is parsed, and
 //!   every parser that recurses on input is bounded (`fields` to 32 levels, JSON to serde_json's
 //!   128); a handler that panics answers 500 instead of dropping the connection.
@@ -21,16 +25,18 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::HeaderMap;
+use hyper::header::{CONNECTION, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::net::TcpStream;
 
 use crate::errors::Status;
 use crate::faults::Kind;
 use crate::handlers::{self, Ctx};
+use crate::slots::{Connection, Slots};
 use crate::spec::spec;
 use crate::{Shared, batch, oauth};
 
@@ -47,6 +53,27 @@ pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once; more wait to be accepted.
 pub(crate) const MAX_CONNECTIONS: usize = 512;
+
+/// Connections the kernel completes and queues until they are accepted. std's 128 is fewer
+/// than a client opening a thousand at once, more than [`MAX_CONNECTIONS`], leaves waiting:
+/// past it the kernel drops the client's SYNs, and each drop costs it a retransmit a second or
+/// more later. Linux caps it at `net.core.somaxconn` (4,096 by default since 5.4).
+pub(crate) const BACKLOG: i32 = 1024;
+
+/// Listens on 127.0.0.1 `port` (0: a free port), with a backlog of [`BACKLOG`].
+pub(crate) fn listen(port: u16) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    // As std's `TcpListener::bind` on Unix: a port whose last connections linger in TIME_WAIT
+    // can be listened on again.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
 
 /// Per-request limits, set on the [`EmulatorBuilder`](crate::EmulatorBuilder).
 #[derive(Clone, Copy, Debug)]
@@ -139,37 +166,65 @@ pub(crate) async fn serve(
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
         return;
     };
-    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = Slots::new(MAX_CONNECTIONS);
     loop {
-        let permit = tokio::select! {
+        let stream = tokio::select! {
             _ = &mut stop => break,
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        tokio::select! {
-            _ = &mut stop => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(shared.clone(), request));
-                    // A client that never finishes its headers is cut off, not waited for.
-                    // hyper's defaults bound the head: 100 headers, ~400 KiB.
-                    let _ = http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                    drop(permit);
-                });
+                }
+            },
+        };
+        // Accepted before it has a slot, so that connections give up theirs only when one is
+        // known to be waiting.
+        let permit = tokio::select! {
+            _ = &mut stop => break,
+            permit = slots.slot() => permit,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = slots.connection();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, shared, &connection).await;
+            connection.ended();
+            drop(permit);
+        });
+    }
+}
+
+/// Serves one connection until it ends, or until it is idle and its slot is wanted.
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, connection: &Connection) {
+    let answering = connection.clone();
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        let connection = answering.clone();
+        async move {
+            let mut response = handle(shared, request).await?;
+            if !connection.answered() {
+                response
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
             }
+            Ok::<_, Dropped>(response.map(|body| connection.body(body)))
+        }
+    });
+    // A client that never finishes its headers is cut off, not waited for.
+    // hyper's defaults bound the head: 100 headers, ~400 KiB.
+    let served = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(connection.stream(stream)), service);
+    tokio::pin!(served);
+    tokio::select! {
+        _ = served.as_mut() => {}
+        () = connection.closing() => {
+            // Closes the connection at once if idle, else once the response being written is.
+            served.as_mut().graceful_shutdown();
+            let _ = served.await;
         }
     }
 }
