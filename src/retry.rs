@@ -202,7 +202,8 @@ impl Clone for RetryBudget {
 }
 
 impl RetryBudget {
-    /// A budget of `capacity` tokens, full.
+    /// A budget of `capacity` tokens, full. A capacity of `u32::MAX` is
+    /// [`unlimited`](Self::unlimited).
     pub fn with_capacity(capacity: u32) -> Self {
         RetryBudget {
             capacity,
@@ -210,7 +211,8 @@ impl RetryBudget {
         }
     }
 
-    /// A budget that never runs out: only the [`RetryPolicy`] bounds retries.
+    /// A budget that never runs out: only the [`RetryPolicy`] bounds retries. Retries take
+    /// nothing from it, however many there are.
     pub fn unlimited() -> Self {
         RetryBudget::with_capacity(u32::MAX)
     }
@@ -222,6 +224,10 @@ impl RetryBudget {
 
     /// Takes `cost` tokens for a retry; `false`, taking nothing, when fewer are left.
     pub(crate) fn withdraw(&self, cost: u32) -> bool {
+        if self.capacity == u32::MAX {
+            // Unlimited: taking tokens would drain it after some 860 million retries in a row.
+            return true;
+        }
         self.available
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
                 left.checked_sub(cost)
@@ -373,9 +379,22 @@ mod tests {
             budget.deposit();
         }
         assert_eq!(budget.available(), 12, "never above capacity");
+    }
+
+    #[test]
+    fn an_unlimited_budget_never_refuses_a_retry() {
         let unlimited = RetryBudget::unlimited();
+        // Far more than any capacity could pay for, with no success in between to refill it.
+        for _ in 0..3 {
+            assert!(
+                unlimited.withdraw(u32::MAX),
+                "an unlimited budget refused a retry"
+            );
+        }
+        assert!(unlimited.withdraw(Failure::TimedOut.cost()));
+        assert_eq!(unlimited.available(), u32::MAX, "nothing was taken");
         unlimited.deposit();
-        assert!(unlimited.withdraw(10));
+        assert_eq!(unlimited.available(), u32::MAX);
     }
 
     proptest::proptest! {
