@@ -397,6 +397,31 @@ mod tests {
         assert_eq!(unlimited.available(), u32::MAX);
     }
 
+    #[test]
+    fn a_cloned_budget_is_a_new_full_bucket_of_the_same_capacity() {
+        // Clones of a client share its one budget (it lives behind the client's Arc); cloning
+        // the budget itself gives a separate bucket, as `Clone` documents.
+        let budget = RetryBudget::with_capacity(12);
+        assert!(budget.withdraw(10));
+        let clone = budget.clone();
+        assert_eq!(
+            clone.available(),
+            12,
+            "the clone starts full, not at the 2 left"
+        );
+        assert!(clone.withdraw(12));
+        assert_eq!(
+            budget.available(),
+            2,
+            "draining the clone leaves the original alone"
+        );
+        assert!(budget.withdraw(2), "and the original keeps its own tokens");
+        for _ in 0..100 {
+            clone.deposit();
+        }
+        assert_eq!(clone.available(), 12, "the clone holds the same capacity");
+    }
+
     proptest::proptest! {
         /// Whatever the policy, the server and the clock say: no panic, and a retry only with
         /// time left to run it.
