@@ -422,6 +422,44 @@ mod tests {
         assert_eq!(clone.available(), 12, "the clone holds the same capacity");
     }
 
+    #[test]
+    fn jitter_is_spread_over_zero_to_one() {
+        let draws: Vec<f64> = (0..1000).map(|_| jitter()).collect();
+        for draw in &draws {
+            assert!((0.0..1.0).contains(draw), "{draw} is outside [0, 1)");
+        }
+        // Clients rate-limited together must not retry together: 1,000 draws reach every
+        // tenth of the range (a uniform draw misses one with odds of about 1 in 10^44).
+        for tenth in 0..10 {
+            let low = f64::from(tenth) / 10.0;
+            let high = low + 0.1;
+            assert!(
+                draws.iter().any(|draw| (low..high).contains(draw)),
+                "no jitter in [{low}, {high}) out of 1,000 draws"
+            );
+        }
+    }
+
+    #[test]
+    fn the_waits_before_retries_are_jittered() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(SECOND)
+            .max_backoff(SECOND);
+        let waits: Vec<Duration> = (0..64)
+            .map(|_| decide(&policy, true, status(503), 1, Duration::ZERO, jitter()).unwrap())
+            .collect();
+        assert!(waits.iter().all(|&wait| wait <= SECOND), "{waits:?}");
+        // 64 uniform draws all in one half of the range: odds of 1 in 2^63.
+        assert!(
+            waits.iter().any(|&wait| wait < SECOND / 2),
+            "no wait under half the backoff: {waits:?}"
+        );
+        assert!(
+            waits.iter().any(|&wait| wait >= SECOND / 2),
+            "no wait over half the backoff: {waits:?}"
+        );
+    }
+
     proptest::proptest! {
         /// Whatever the policy, the server and the clock say: no panic, and a retry only with
         /// time left to run it.
