@@ -475,4 +475,30 @@ mod tests {
         }
         assert_eq!(fetches(&cache), 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_on_a_failed_refresh_get_its_error_not_the_expired_token() {
+        let cache = Arc::new(TokenCache::new(Source::new(Duration::from_secs(60)), None));
+        let expired = cache.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        cache.source.fail_with(Some(unavailable()));
+        // The first caller refreshes; the other 49 wait for it and share its outcome.
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.token().await })
+            })
+            .collect();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(token) => panic!(
+                    "a caller was handed {}, which expired a second ago",
+                    token.secret()
+                ),
+                Err(error) => assert!(error.is_transient(), "the refresh's error: {error}"),
+            }
+        }
+        assert_eq!(fetches(&cache), 2, "one refresh for the 50 callers");
+        assert_eq!(cache.cached().unwrap().secret(), expired.secret());
+    }
 }
