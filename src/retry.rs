@@ -202,7 +202,8 @@ impl Clone for RetryBudget {
 }
 
 impl RetryBudget {
-    /// A budget of `capacity` tokens, full.
+    /// A budget of `capacity` tokens, full. A capacity of `u32::MAX` is
+    /// [`unlimited`](Self::unlimited).
     pub fn with_capacity(capacity: u32) -> Self {
         RetryBudget {
             capacity,
@@ -210,7 +211,8 @@ impl RetryBudget {
         }
     }
 
-    /// A budget that never runs out: only the [`RetryPolicy`] bounds retries.
+    /// A budget that never runs out: only the [`RetryPolicy`] bounds retries. Retries take
+    /// nothing from it, however many there are.
     pub fn unlimited() -> Self {
         RetryBudget::with_capacity(u32::MAX)
     }
@@ -222,6 +224,10 @@ impl RetryBudget {
 
     /// Takes `cost` tokens for a retry; `false`, taking nothing, when fewer are left.
     pub(crate) fn withdraw(&self, cost: u32) -> bool {
+        if self.capacity == u32::MAX {
+            // Unlimited: taking tokens would drain it after some 860 million retries in a row.
+            return true;
+        }
         self.available
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
                 left.checked_sub(cost)
@@ -373,9 +379,85 @@ mod tests {
             budget.deposit();
         }
         assert_eq!(budget.available(), 12, "never above capacity");
+    }
+
+    #[test]
+    fn an_unlimited_budget_never_refuses_a_retry() {
         let unlimited = RetryBudget::unlimited();
+        // Far more than any capacity could pay for, with no success in between to refill it.
+        for _ in 0..3 {
+            assert!(
+                unlimited.withdraw(u32::MAX),
+                "an unlimited budget refused a retry"
+            );
+        }
+        assert!(unlimited.withdraw(Failure::TimedOut.cost()));
+        assert_eq!(unlimited.available(), u32::MAX, "nothing was taken");
         unlimited.deposit();
-        assert!(unlimited.withdraw(10));
+        assert_eq!(unlimited.available(), u32::MAX);
+    }
+
+    #[test]
+    fn a_cloned_budget_is_a_new_full_bucket_of_the_same_capacity() {
+        // Clones of a client share its one budget (it lives behind the client's Arc); cloning
+        // the budget itself gives a separate bucket, as `Clone` documents.
+        let budget = RetryBudget::with_capacity(12);
+        assert!(budget.withdraw(10));
+        let clone = budget.clone();
+        assert_eq!(
+            clone.available(),
+            12,
+            "the clone starts full, not at the 2 left"
+        );
+        assert!(clone.withdraw(12));
+        assert_eq!(
+            budget.available(),
+            2,
+            "draining the clone leaves the original alone"
+        );
+        assert!(budget.withdraw(2), "and the original keeps its own tokens");
+        for _ in 0..100 {
+            clone.deposit();
+        }
+        assert_eq!(clone.available(), 12, "the clone holds the same capacity");
+    }
+
+    #[test]
+    fn jitter_is_spread_over_zero_to_one() {
+        let draws: Vec<f64> = (0..1000).map(|_| jitter()).collect();
+        for draw in &draws {
+            assert!((0.0..1.0).contains(draw), "{draw} is outside [0, 1)");
+        }
+        // Clients rate-limited together must not retry together: 1,000 draws reach every
+        // tenth of the range (a uniform draw misses one with odds of about 1 in 10^44).
+        for tenth in 0..10 {
+            let low = f64::from(tenth) / 10.0;
+            let high = low + 0.1;
+            assert!(
+                draws.iter().any(|draw| (low..high).contains(draw)),
+                "no jitter in [{low}, {high}) out of 1,000 draws"
+            );
+        }
+    }
+
+    #[test]
+    fn the_waits_before_retries_are_jittered() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(SECOND)
+            .max_backoff(SECOND);
+        let waits: Vec<Duration> = (0..64)
+            .map(|_| decide(&policy, true, status(503), 1, Duration::ZERO, jitter()).unwrap())
+            .collect();
+        assert!(waits.iter().all(|&wait| wait <= SECOND), "{waits:?}");
+        // 64 uniform draws all in one half of the range: odds of 1 in 2^63.
+        assert!(
+            waits.iter().any(|&wait| wait < SECOND / 2),
+            "no wait under half the backoff: {waits:?}"
+        );
+        assert!(
+            waits.iter().any(|&wait| wait >= SECOND / 2),
+            "no wait over half the backoff: {waits:?}"
+        );
     }
 
     proptest::proptest! {

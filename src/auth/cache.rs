@@ -475,4 +475,89 @@ mod tests {
         }
         assert_eq!(fetches(&cache), 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_on_a_failed_refresh_get_its_error_not_the_expired_token() {
+        let cache = Arc::new(TokenCache::new(Source::new(Duration::from_secs(60)), None));
+        let expired = cache.token().await.unwrap();
+        tokio::time::advance(Duration::from_secs(61)).await;
+        cache.source.fail_with(Some(unavailable()));
+        // The first caller refreshes; the other 49 wait for it and share its outcome.
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.token().await })
+            })
+            .collect();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(token) => panic!(
+                    "a caller was handed {}, which expired a second ago",
+                    token.secret()
+                ),
+                Err(error) => assert!(error.is_transient(), "the refresh's error: {error}"),
+            }
+        }
+        assert_eq!(fetches(&cache), 2, "one refresh for the 50 callers");
+        assert_eq!(cache.cached().unwrap().secret(), expired.secret());
+    }
+
+    /// When the cached token expires, on tokio's clock.
+    fn expiry(cache: &TokenCache<Source>) -> Instant {
+        cache.state().entry.as_ref().unwrap().expires.unwrap()
+    }
+
+    /// Moves tokio's paused clock to exactly `at`.
+    async fn advance_to(at: Instant) {
+        tokio::time::advance(at - Instant::now()).await;
+        assert_eq!(Instant::now(), at);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_expired_from_the_instant_of_its_expiry() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(300)), None);
+        let token = cache.token().await.unwrap();
+        let expires = expiry(&cache);
+        // A refresh 2 s before expiry fails: the token is served on until the retry, which
+        // is due after the expiry.
+        cache.source.fail_with(Some(unavailable()));
+        advance_to(expires - Duration::from_secs(2)).await;
+        assert_eq!(cache.token().await.unwrap().secret(), token.secret());
+        assert_eq!(fetches(&cache), 2);
+        advance_to(expires - Duration::from_nanos(1)).await;
+        assert_eq!(
+            cache.token().await.unwrap().secret(),
+            token.secret(),
+            "a nanosecond before its expiry the token is still valid"
+        );
+        assert_eq!(fetches(&cache), 2, "and served without a refresh");
+        advance_to(expires).await;
+        let error = cache
+            .token()
+            .await
+            .expect_err("at its expiry instant the token is expired and not served");
+        assert!(error.is_transient(), "{error}");
+        assert_eq!(fetches(&cache), 3, "the refresh was tried again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_stale_from_the_instant_the_skew_begins() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(300)), None);
+        cache.token().await.unwrap();
+        let stale_from = expiry(&cache) - DEFAULT_EXPIRY_SKEW;
+        advance_to(stale_from - Duration::from_nanos(1)).await;
+        cache.token().await.unwrap();
+        assert_eq!(
+            fetches(&cache),
+            1,
+            "more than the skew before expiry: fresh"
+        );
+        advance_to(stale_from).await;
+        cache.token().await.unwrap();
+        assert_eq!(
+            fetches(&cache),
+            2,
+            "exactly the skew before expiry: refreshed"
+        );
+    }
 }
