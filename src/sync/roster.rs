@@ -198,11 +198,14 @@ impl fmt::Display for InputProblem {
 pub struct InputError {
     /// The directory read.
     pub dir: PathBuf,
-    /// What is wrong, at least one.
+    /// What is wrong, at least one: the first 100 problems found.
     pub problems: Vec<InputProblem>,
+    /// How many problems were found in all, more than `problems` holds when there were over
+    /// 100.
+    pub found: usize,
 }
 
-/// At most this many problems are collected; a file that is wholly wrong says so soon enough.
+/// At most this many problems are listed; a file that is wholly wrong says so soon enough.
 const MAX_PROBLEMS: usize = 100;
 
 impl fmt::Display for InputError {
@@ -210,10 +213,15 @@ impl fmt::Display for InputError {
         let n = self.problems.len();
         write!(
             f,
-            "the OneRoster files in {} cannot be used ({n} problem{}{}); nothing was changed",
+            "the OneRoster files in {} cannot be used ({} problem{}{}); nothing was changed",
             self.dir.display(),
-            if n == 1 { "" } else { "s" },
-            if n >= MAX_PROBLEMS { " or more" } else { "" }
+            self.found,
+            if self.found == 1 { "" } else { "s" },
+            if self.found > n {
+                format!(", the first {n} listed")
+            } else {
+                String::new()
+            }
         )?;
         for problem in &self.problems {
             write!(f, "\n  {problem}")?;
@@ -352,14 +360,18 @@ pub(crate) fn columns(file: &str) -> &'static [&'static str] {
         .map_or(&[], |t| t.columns)
 }
 
-/// Collects problems, up to [`MAX_PROBLEMS`].
+/// Collects problems, up to [`MAX_PROBLEMS`], and counts them all.
 #[derive(Default)]
-struct Problems(Vec<InputProblem>);
+struct Problems {
+    list: Vec<InputProblem>,
+    found: usize,
+}
 
 impl Problems {
     fn add(&mut self, file: &str, line: Option<u64>, column: Option<&str>, message: String) {
-        if self.0.len() < MAX_PROBLEMS {
-            self.0.push(InputProblem {
+        self.found += 1;
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(InputProblem {
                 file: file.to_string(),
                 line,
                 column: column.map(str::to_string),
@@ -740,12 +752,13 @@ impl Roster {
             classes: classes_ok,
         };
         roster.check_references(&usable, &mut problems);
-        if problems.0.is_empty() {
+        if problems.found == 0 {
             Ok(roster)
         } else {
             Err(InputError {
                 dir: dir.to_path_buf(),
-                problems: problems.0,
+                problems: problems.list,
+                found: problems.found,
             })
         }
     }
@@ -1032,6 +1045,54 @@ pub(crate) mod tests {
         assert_eq!(
             (p.file.as_str(), p.line, p.column.as_deref()),
             ("users.csv", Some(4), Some("email"))
+        );
+    }
+
+    /// Reads the good files with `n` more users in users.csv, each with one bad status.
+    fn with_bad_statuses(n: usize) -> InputError {
+        let dir = good(&format!("bad-statuses-{n}"));
+        let mut users = USERS_CSV.to_string();
+        for i in 0..n {
+            users.push_str(&format!(
+                "x{i},gone,true,student,x{i},X,Y,x{i}@school.example,\n"
+            ));
+        }
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        Roster::read(&dir).unwrap_err()
+    }
+
+    #[test]
+    fn the_first_hundred_problems_are_listed_and_all_are_counted() {
+        let error = with_bad_statuses(100);
+        assert_eq!(error.problems.len(), 100, "exactly 100 are all listed");
+        assert_eq!(error.found, 100);
+        assert!(
+            error.to_string().starts_with(&format!(
+                "the OneRoster files in {} cannot be used (100 problems); nothing was changed\n",
+                error.dir.display()
+            )),
+            "100 problems are not said to be more: {error}"
+        );
+        assert_eq!(
+            error.problems[99].line,
+            Some(106),
+            "the last listed is the 100th bad row (after the header and 5 good rows)"
+        );
+
+        let error = with_bad_statuses(101);
+        assert_eq!(error.problems.len(), 100, "one past the cap is not listed");
+        assert_eq!(error.found, 101, "but it is counted");
+        let text = error.to_string();
+        assert!(
+            text.contains("(101 problems, the first 100 listed)"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 101, "a summary line and 100 problems");
+
+        let error = with_bad_statuses(1);
+        assert!(
+            error.to_string().contains("(1 problem);"),
+            "one problem is singular: {error}"
         );
     }
 }
