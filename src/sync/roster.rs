@@ -457,7 +457,8 @@ impl Row<'_> {
 }
 
 /// Reads one file: its header checked, then each row handed to `each` (rows with the wrong
-/// number of fields are reported and skipped). A missing or unreadable file is one problem.
+/// number of fields or not in UTF-8 are reported and skipped). A missing or unreadable file is
+/// one problem, without a line.
 fn read_table(
     dir: &Path,
     table: &Table,
@@ -488,12 +489,27 @@ fn read_table(
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            problems.add(
-                table.file,
-                Some(1),
-                None,
-                format!("the header cannot be read: {e}"),
-            );
+            match e.kind() {
+                // Say, a directory in the file's place: the file is at fault, not a line of it.
+                csv::ErrorKind::Io(io) => {
+                    problems.add(table.file, None, None, format!("cannot be read: {io}"));
+                }
+                csv::ErrorKind::Utf8 { err, .. } => problems.add(
+                    table.file,
+                    Some(1),
+                    None,
+                    format!(
+                        "the header is not UTF-8 text (column {}); OneRoster files are UTF-8",
+                        err.field() + 1
+                    ),
+                ),
+                _ => problems.add(
+                    table.file,
+                    Some(1),
+                    None,
+                    format!("the header cannot be read: {e}"),
+                ),
+            }
             return None;
         }
     };
@@ -560,10 +576,11 @@ fn read_table(
         return None;
     }
     let width = header.len();
-    // The ids of rows skipped for their width: references to them are not reported again.
+    // The ids of rows skipped (their width, text not UTF-8): references to them are not
+    // reported again.
     let mut broken = HashSet::new();
-    for result in reader.records() {
-        let record = match result {
+    for result in reader.byte_records() {
+        let bytes = match result {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line());
@@ -576,7 +593,29 @@ fn read_table(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = bytes.position().map_or(0, |p| p.line());
+        let record = match csv::StringRecord::from_byte_record(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let (field, byte) = (e.utf8_error().field(), e.utf8_error().valid_up_to() + 1);
+                let bytes = e.into_byte_record();
+                // Skipped like a row of the wrong width: references to it are not reported.
+                if let Some(id) = index.get("sourcedId").and_then(|&i| bytes.get(i)) {
+                    broken.insert(String::from_utf8_lossy(id).trim().to_string());
+                }
+                problems.add(
+                    table.file,
+                    Some(line),
+                    header
+                        .get(field)
+                        .map(|h| h.trim_start_matches('\u{feff}').trim()),
+                    format!(
+                        "the value is not UTF-8 text (at its byte {byte}); OneRoster files are UTF-8"
+                    ),
+                );
+                continue;
+            }
+        };
         if record.len() != width {
             let last = header.get(record.len().min(width)).unwrap_or("").trim();
             let message = if record.len() < width {
@@ -1093,6 +1132,110 @@ pub(crate) mod tests {
         assert!(
             error.to_string().contains("(1 problem);"),
             "one problem is singular: {error}"
+        );
+    }
+
+    /// The problems of users.csv, read after `spoil` has had the good directory.
+    fn users_problems(name: &str, spoil: impl FnOnce(&Path)) -> Vec<InputProblem> {
+        let dir = good(name);
+        spoil(&dir);
+        let error = Roster::read(&dir).unwrap_err();
+        assert_eq!(
+            error.found, 1,
+            "{name}: one problem, nothing cascades: {error}"
+        );
+        assert_eq!(error.problems[0].file, "users.csv", "{error}");
+        error.problems
+    }
+
+    #[test]
+    fn a_missing_file_and_one_that_cannot_be_read_are_told_apart() {
+        let missing = users_problems("missing-file", |dir| {
+            std::fs::remove_file(dir.join("users.csv")).unwrap();
+        });
+        assert_eq!(
+            (missing[0].line, missing[0].column.as_deref()),
+            (None, None)
+        );
+        assert!(
+            missing[0].message.starts_with("the file is missing from "),
+            "{missing:?}"
+        );
+
+        let directory = users_problems("directory-file", |dir| {
+            std::fs::remove_file(dir.join("users.csv")).unwrap();
+            std::fs::create_dir(dir.join("users.csv")).unwrap();
+        });
+        assert_eq!(
+            (directory[0].line, directory[0].column.as_deref()),
+            (None, None),
+            "the file is at fault, not its header line: {directory:?}"
+        );
+        assert!(
+            directory[0].message.starts_with("cannot be read: "),
+            "a directory is there, not missing: {directory:?}"
+        );
+
+        #[cfg(unix)]
+        {
+            // A link to itself: it exists, and opening it fails with something other than
+            // "not found".
+            let looped = users_problems("looped-file", |dir| {
+                std::fs::remove_file(dir.join("users.csv")).unwrap();
+                std::os::unix::fs::symlink("users.csv", dir.join("users.csv")).unwrap();
+            });
+            assert_eq!((looped[0].line, looped[0].column.as_deref()), (None, None));
+            assert!(
+                looped[0].message.starts_with("cannot be read: "),
+                "{looped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_named_by_line_and_column_and_cascades_nowhere() {
+        // Ann's given name in Latin-1, as a spreadsheet might save it; Ann is enrolled, and
+        // her enrollment is not reported as naming an unknown user.
+        let row = users_problems("latin1-row", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            let at = USERS_CSV.find(",Ann,").unwrap() + ",Ann".len();
+            bytes.insert(at, 0xE9);
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            (row[0].line, row[0].column.as_deref()),
+            (Some(2), Some("givenName")),
+            "{row:?}"
+        );
+        assert!(
+            row[0].message.contains("not UTF-8") && row[0].message.contains("byte 4"),
+            "{row:?}"
+        );
+
+        let bom_column = users_problems("latin1-first-column", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            bytes.extend_from_slice(b"\xFFz,active,true,student,z,Zo,Ma,z@school.example,\n");
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            bom_column[0].column.as_deref(),
+            Some("sourcedId"),
+            "the first column is named without its byte-order mark: {bom_column:?}"
+        );
+
+        let header = users_problems("latin1-header", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            let at = USERS_CSV.find(",role").unwrap() + ",ro".len();
+            bytes[at] = 0xFC;
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            (header[0].line, header[0].column.as_deref()),
+            (Some(1), None)
+        );
+        assert!(
+            header[0].message.contains("not UTF-8") && header[0].message.contains("column 4"),
+            "{header:?}"
         );
     }
 }
