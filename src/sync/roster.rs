@@ -1238,4 +1238,42 @@ pub(crate) mod tests {
             "{header:?}"
         );
     }
+
+    #[test]
+    fn an_email_needs_something_before_and_after_its_at_sign_and_no_space() {
+        // Users with no enrollment: only the format of their email is checked.
+        let emails = [
+            ("ok", "a@b", true),
+            ("none", "", true),
+            ("no-local", "@school.example", false),
+            ("no-domain", "dee@", false),
+            ("space", "dee lee@school.example", false),
+            ("no-at", "dee.school.example", false),
+        ];
+        let dir = good("emails");
+        let mut users = USERS_CSV.to_string();
+        for (id, email, _) in emails {
+            users.push_str(&format!("{id},active,true,student,{id},Dee,Lee,{email},\n"));
+        }
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let flagged: Vec<(Option<u64>, Option<String>, String)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.clone(), p.message.clone()))
+            .collect();
+        let want: Vec<(Option<u64>, Option<String>, String)> = emails
+            .iter()
+            .zip(7..)
+            .filter(|((_, _, ok), _)| !ok)
+            .map(|((_, email, _), line)| {
+                let message = format!("{email:?} is not an email address");
+                (Some(line), Some("email".to_string()), message)
+            })
+            .collect();
+        assert_eq!(
+            flagged, want,
+            "each half of the check refuses on its own; an empty email is not malformed"
+        );
+    }
 }
