@@ -198,11 +198,14 @@ impl fmt::Display for InputProblem {
 pub struct InputError {
     /// The directory read.
     pub dir: PathBuf,
-    /// What is wrong, at least one.
+    /// What is wrong, at least one: the first 100 problems found.
     pub problems: Vec<InputProblem>,
+    /// How many problems were found in all, more than `problems` holds when there were over
+    /// 100.
+    pub found: usize,
 }
 
-/// At most this many problems are collected; a file that is wholly wrong says so soon enough.
+/// At most this many problems are listed; a file that is wholly wrong says so soon enough.
 const MAX_PROBLEMS: usize = 100;
 
 impl fmt::Display for InputError {
@@ -210,10 +213,15 @@ impl fmt::Display for InputError {
         let n = self.problems.len();
         write!(
             f,
-            "the OneRoster files in {} cannot be used ({n} problem{}{}); nothing was changed",
+            "the OneRoster files in {} cannot be used ({} problem{}{}); nothing was changed",
             self.dir.display(),
-            if n == 1 { "" } else { "s" },
-            if n >= MAX_PROBLEMS { " or more" } else { "" }
+            self.found,
+            if self.found == 1 { "" } else { "s" },
+            if self.found > n {
+                format!(", the first {n} listed")
+            } else {
+                String::new()
+            }
         )?;
         for problem in &self.problems {
             write!(f, "\n  {problem}")?;
@@ -352,14 +360,18 @@ pub(crate) fn columns(file: &str) -> &'static [&'static str] {
         .map_or(&[], |t| t.columns)
 }
 
-/// Collects problems, up to [`MAX_PROBLEMS`].
+/// Collects problems, up to [`MAX_PROBLEMS`], and counts them all.
 #[derive(Default)]
-struct Problems(Vec<InputProblem>);
+struct Problems {
+    list: Vec<InputProblem>,
+    found: usize,
+}
 
 impl Problems {
     fn add(&mut self, file: &str, line: Option<u64>, column: Option<&str>, message: String) {
-        if self.0.len() < MAX_PROBLEMS {
-            self.0.push(InputProblem {
+        self.found += 1;
+        if self.list.len() < MAX_PROBLEMS {
+            self.list.push(InputProblem {
                 file: file.to_string(),
                 line,
                 column: column.map(str::to_string),
@@ -445,7 +457,8 @@ impl Row<'_> {
 }
 
 /// Reads one file: its header checked, then each row handed to `each` (rows with the wrong
-/// number of fields are reported and skipped). A missing or unreadable file is one problem.
+/// number of fields or not in UTF-8 are reported and skipped). A missing or unreadable file is
+/// one problem, without a line.
 fn read_table(
     dir: &Path,
     table: &Table,
@@ -476,12 +489,27 @@ fn read_table(
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            problems.add(
-                table.file,
-                Some(1),
-                None,
-                format!("the header cannot be read: {e}"),
-            );
+            match e.kind() {
+                // Say, a directory in the file's place: the file is at fault, not a line of it.
+                csv::ErrorKind::Io(io) => {
+                    problems.add(table.file, None, None, format!("cannot be read: {io}"));
+                }
+                csv::ErrorKind::Utf8 { err, .. } => problems.add(
+                    table.file,
+                    Some(1),
+                    None,
+                    format!(
+                        "the header is not UTF-8 text (column {}); OneRoster files are UTF-8",
+                        err.field() + 1
+                    ),
+                ),
+                _ => problems.add(
+                    table.file,
+                    Some(1),
+                    None,
+                    format!("the header cannot be read: {e}"),
+                ),
+            }
             return None;
         }
     };
@@ -548,10 +576,11 @@ fn read_table(
         return None;
     }
     let width = header.len();
-    // The ids of rows skipped for their width: references to them are not reported again.
+    // The ids of rows skipped (their width, text not UTF-8): references to them are not
+    // reported again.
     let mut broken = HashSet::new();
-    for result in reader.records() {
-        let record = match result {
+    for result in reader.byte_records() {
+        let bytes = match result {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map(|p| p.line());
@@ -564,7 +593,29 @@ fn read_table(
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = bytes.position().map_or(0, |p| p.line());
+        let record = match csv::StringRecord::from_byte_record(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                let (field, byte) = (e.utf8_error().field(), e.utf8_error().valid_up_to() + 1);
+                let bytes = e.into_byte_record();
+                // Skipped like a row of the wrong width: references to it are not reported.
+                if let Some(id) = index.get("sourcedId").and_then(|&i| bytes.get(i)) {
+                    broken.insert(String::from_utf8_lossy(id).trim().to_string());
+                }
+                problems.add(
+                    table.file,
+                    Some(line),
+                    header
+                        .get(field)
+                        .map(|h| h.trim_start_matches('\u{feff}').trim()),
+                    format!(
+                        "the value is not UTF-8 text (at its byte {byte}); OneRoster files are UTF-8"
+                    ),
+                );
+                continue;
+            }
+        };
         if record.len() != width {
             let last = header.get(record.len().min(width)).unwrap_or("").trim();
             let message = if record.len() < width {
@@ -740,12 +791,13 @@ impl Roster {
             classes: classes_ok,
         };
         roster.check_references(&usable, &mut problems);
-        if problems.0.is_empty() {
+        if problems.found == 0 {
             Ok(roster)
         } else {
             Err(InputError {
                 dir: dir.to_path_buf(),
-                problems: problems.0,
+                problems: problems.list,
+                found: problems.found,
             })
         }
     }
@@ -1032,6 +1084,196 @@ pub(crate) mod tests {
         assert_eq!(
             (p.file.as_str(), p.line, p.column.as_deref()),
             ("users.csv", Some(4), Some("email"))
+        );
+    }
+
+    /// Reads the good files with `n` more users in users.csv, each with one bad status.
+    fn with_bad_statuses(n: usize) -> InputError {
+        let dir = good(&format!("bad-statuses-{n}"));
+        let mut users = USERS_CSV.to_string();
+        for i in 0..n {
+            users.push_str(&format!(
+                "x{i},gone,true,student,x{i},X,Y,x{i}@school.example,\n"
+            ));
+        }
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        Roster::read(&dir).unwrap_err()
+    }
+
+    #[test]
+    fn the_first_hundred_problems_are_listed_and_all_are_counted() {
+        let error = with_bad_statuses(100);
+        assert_eq!(error.problems.len(), 100, "exactly 100 are all listed");
+        assert_eq!(error.found, 100);
+        assert!(
+            error.to_string().starts_with(&format!(
+                "the OneRoster files in {} cannot be used (100 problems); nothing was changed\n",
+                error.dir.display()
+            )),
+            "100 problems are not said to be more: {error}"
+        );
+        assert_eq!(
+            error.problems[99].line,
+            Some(106),
+            "the last listed is the 100th bad row (after the header and 5 good rows)"
+        );
+
+        let error = with_bad_statuses(101);
+        assert_eq!(error.problems.len(), 100, "one past the cap is not listed");
+        assert_eq!(error.found, 101, "but it is counted");
+        let text = error.to_string();
+        assert!(
+            text.contains("(101 problems, the first 100 listed)"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 101, "a summary line and 100 problems");
+
+        let error = with_bad_statuses(1);
+        assert!(
+            error.to_string().contains("(1 problem);"),
+            "one problem is singular: {error}"
+        );
+    }
+
+    /// The problems of users.csv, read after `spoil` has had the good directory.
+    fn users_problems(name: &str, spoil: impl FnOnce(&Path)) -> Vec<InputProblem> {
+        let dir = good(name);
+        spoil(&dir);
+        let error = Roster::read(&dir).unwrap_err();
+        assert_eq!(
+            error.found, 1,
+            "{name}: one problem, nothing cascades: {error}"
+        );
+        assert_eq!(error.problems[0].file, "users.csv", "{error}");
+        error.problems
+    }
+
+    #[test]
+    fn a_missing_file_and_one_that_cannot_be_read_are_told_apart() {
+        let missing = users_problems("missing-file", |dir| {
+            std::fs::remove_file(dir.join("users.csv")).unwrap();
+        });
+        assert_eq!(
+            (missing[0].line, missing[0].column.as_deref()),
+            (None, None)
+        );
+        assert!(
+            missing[0].message.starts_with("the file is missing from "),
+            "{missing:?}"
+        );
+
+        let directory = users_problems("directory-file", |dir| {
+            std::fs::remove_file(dir.join("users.csv")).unwrap();
+            std::fs::create_dir(dir.join("users.csv")).unwrap();
+        });
+        assert_eq!(
+            (directory[0].line, directory[0].column.as_deref()),
+            (None, None),
+            "the file is at fault, not its header line: {directory:?}"
+        );
+        assert!(
+            directory[0].message.starts_with("cannot be read: "),
+            "a directory is there, not missing: {directory:?}"
+        );
+
+        #[cfg(unix)]
+        {
+            // A link to itself: it exists, and opening it fails with something other than
+            // "not found".
+            let looped = users_problems("looped-file", |dir| {
+                std::fs::remove_file(dir.join("users.csv")).unwrap();
+                std::os::unix::fs::symlink("users.csv", dir.join("users.csv")).unwrap();
+            });
+            assert_eq!((looped[0].line, looped[0].column.as_deref()), (None, None));
+            assert!(
+                looped[0].message.starts_with("cannot be read: "),
+                "{looped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_named_by_line_and_column_and_cascades_nowhere() {
+        // Ann's given name in Latin-1, as a spreadsheet might save it; Ann is enrolled, and
+        // her enrollment is not reported as naming an unknown user.
+        let row = users_problems("latin1-row", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            let at = USERS_CSV.find(",Ann,").unwrap() + ",Ann".len();
+            bytes.insert(at, 0xE9);
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            (row[0].line, row[0].column.as_deref()),
+            (Some(2), Some("givenName")),
+            "{row:?}"
+        );
+        assert!(
+            row[0].message.contains("not UTF-8") && row[0].message.contains("byte 4"),
+            "{row:?}"
+        );
+
+        let bom_column = users_problems("latin1-first-column", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            bytes.extend_from_slice(b"\xFFz,active,true,student,z,Zo,Ma,z@school.example,\n");
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            bom_column[0].column.as_deref(),
+            Some("sourcedId"),
+            "the first column is named without its byte-order mark: {bom_column:?}"
+        );
+
+        let header = users_problems("latin1-header", |dir| {
+            let mut bytes = USERS_CSV.as_bytes().to_vec();
+            let at = USERS_CSV.find(",role").unwrap() + ",ro".len();
+            bytes[at] = 0xFC;
+            std::fs::write(dir.join("users.csv"), bytes).unwrap();
+        });
+        assert_eq!(
+            (header[0].line, header[0].column.as_deref()),
+            (Some(1), None)
+        );
+        assert!(
+            header[0].message.contains("not UTF-8") && header[0].message.contains("column 4"),
+            "{header:?}"
+        );
+    }
+
+    #[test]
+    fn an_email_needs_something_before_and_after_its_at_sign_and_no_space() {
+        // Users with no enrollment: only the format of their email is checked.
+        let emails = [
+            ("ok", "a@b", true),
+            ("none", "", true),
+            ("no-local", "@school.example", false),
+            ("no-domain", "dee@", false),
+            ("space", "dee lee@school.example", false),
+            ("no-at", "dee.school.example", false),
+        ];
+        let dir = good("emails");
+        let mut users = USERS_CSV.to_string();
+        for (id, email, _) in emails {
+            users.push_str(&format!("{id},active,true,student,{id},Dee,Lee,{email},\n"));
+        }
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let flagged: Vec<(Option<u64>, Option<String>, String)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.clone(), p.message.clone()))
+            .collect();
+        let want: Vec<(Option<u64>, Option<String>, String)> = emails
+            .iter()
+            .zip(7..)
+            .filter(|((_, _, ok), _)| !ok)
+            .map(|((_, email, _), line)| {
+                let message = format!("{email:?} is not an email address");
+                (Some(line), Some("email".to_string()), message)
+            })
+            .collect();
+        assert_eq!(
+            flagged, want,
+            "each half of the check refuses on its own; an empty email is not malformed"
         );
     }
 }
