@@ -57,6 +57,7 @@
 //! match members by email).
 
 mod apply;
+mod lines;
 mod plan;
 mod roster;
 pub mod synthetic;

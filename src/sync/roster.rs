@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::lines::Lines;
+
 /// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
 /// reads as active.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -466,8 +468,9 @@ fn read_table(
     mut each: impl FnMut(&Row<'_>, &mut Problems),
 ) -> Option<HashSet<String>> {
     let path = dir.join(table.file);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
+    // Read whole: line numbers are counted from the reader's byte offsets ([`Lines`]).
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             problems.add(
                 table.file,
@@ -482,10 +485,13 @@ fn read_table(
             return None;
         }
     };
+    let lines = Lines::new(&bytes);
+    let line_of =
+        |position: Option<&csv::Position>| position.map(|p| lines.line_at(&bytes, p.byte()));
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(file);
+        .from_reader(&bytes[..]);
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
@@ -580,27 +586,26 @@ fn read_table(
     // reported again.
     let mut broken = HashSet::new();
     for result in reader.byte_records() {
-        let bytes = match result {
+        let raw = match result {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line());
                 problems.add(
                     table.file,
-                    line,
+                    line_of(e.position()),
                     None,
                     format!("the row cannot be read: {e}"),
                 );
                 continue;
             }
         };
-        let line = bytes.position().map_or(0, |p| p.line());
-        let record = match csv::StringRecord::from_byte_record(bytes) {
+        let line = line_of(raw.position()).unwrap_or(0);
+        let record = match csv::StringRecord::from_byte_record(raw) {
             Ok(r) => r,
             Err(e) => {
                 let (field, byte) = (e.utf8_error().field(), e.utf8_error().valid_up_to() + 1);
-                let bytes = e.into_byte_record();
+                let raw = e.into_byte_record();
                 // Skipped like a row of the wrong width: references to it are not reported.
-                if let Some(id) = index.get("sourcedId").and_then(|&i| bytes.get(i)) {
+                if let Some(id) = index.get("sourcedId").and_then(|&i| raw.get(i)) {
                     broken.insert(String::from_utf8_lossy(id).trim().to_string());
                 }
                 problems.add(
@@ -1023,6 +1028,49 @@ pub(crate) mod tests {
         assert!(!roster.users[4].enabled);
         assert_eq!(roster.classes[0].term_sourced_ids, ["t1", "t2"]);
         assert_eq!(roster.enrollments[1].line, 3, "lines count the header as 1");
+    }
+
+    #[test]
+    fn positions_are_lines_as_an_editor_shows_them_whatever_the_line_ends() {
+        // Line 2 holds a title with a line break inside quotes: the row spans lines 2 and 3.
+        let lines = [
+            "sourcedId,status,title,courseSourcedId,classType,location,schoolSourcedId,termSourcedIds",
+            "k1,active,\"Biology",
+            "Period 1\",c1,scheduled,Lab 2,sch,t1",
+            "k2,active,Biology P2,c1,lecture,,sch,t1",
+            "k1,active,Biology P3,c1,scheduled,,sch,t1",
+            "k3,active,Biology P4,c1,scheduled,,sch",
+        ];
+        for (variant, end, bom) in [
+            ("lf", "\n", ""),
+            ("crlf", "\r\n", ""),
+            ("bom-crlf", "\r\n", "\u{feff}"),
+            ("cr", "\r", ""),
+        ] {
+            let dir = good(&format!("lines-{variant}"));
+            let text = format!("{bom}{}{end}", lines.join(end));
+            std::fs::write(dir.join("classes.csv"), text).unwrap();
+            let error = Roster::read(&dir).unwrap_err();
+            let at: Vec<(Option<u64>, Option<&str>)> = error
+                .problems
+                .iter()
+                .filter(|p| p.file == "classes.csv")
+                .map(|p| (p.line, p.column.as_deref()))
+                .collect();
+            assert_eq!(
+                at,
+                [
+                    (Some(4), Some("classType")),
+                    (Some(5), Some("sourcedId")),
+                    (Some(6), Some("termSourcedIds")),
+                ],
+                "{variant}: {error}"
+            );
+            assert!(
+                error.to_string().contains("already used on line 2"),
+                "{variant}: {error}"
+            );
+        }
     }
 
     #[test]
