@@ -260,6 +260,7 @@ impl RosterSync {
             return Err(SyncError::InvalidPrefix(prefix.clone()));
         }
         let wanted = desired(roster, prefix);
+        plan::check_aliases(roster, &wanted)?;
         let mut calls = 0u64;
         let current = self.read_current(&wanted, &mut calls).await?;
         let mut changes = Vec::new();

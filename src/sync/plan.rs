@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::roster::Roster;
+use super::roster::{InputError, Problems, Roster};
 
 /// The domain alias of a class: `d:` + `prefix` + the class's `sourcedId`, escaped so that any
 /// `sourcedId` gives a valid alias and two different ones never give the same alias.
@@ -38,6 +38,60 @@ pub(crate) fn valid_prefix(prefix: &str) -> bool {
     prefix
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// The longest alias Classroom accepts, `d:` included.
+pub(crate) const MAX_ALIAS: usize = 256;
+
+/// The wanted courses' aliases are ones Classroom can hold and tell apart: none over
+/// [`MAX_ALIAS`] characters, and no two the same but for case. Classroom does not document
+/// whether aliases are case-sensitive, so two classes whose `sourcedId`s differ only in case
+/// could become one course; each problem names both rows.
+pub(crate) fn check_aliases(roster: &Roster, wanted: &[DesiredCourse]) -> Result<(), InputError> {
+    let lines: HashMap<&str, u64> = roster
+        .classes
+        .iter()
+        .map(|c| (c.sourced_id.as_str(), c.line))
+        .collect();
+    let line = |course: &DesiredCourse| lines.get(course.class.as_str()).copied();
+    let mut problems = Problems::default();
+    let mut seen: HashMap<String, &DesiredCourse> = HashMap::new();
+    // In file order, so that each problem is on the later of the two rows.
+    let mut in_file_order: Vec<&DesiredCourse> = wanted.iter().collect();
+    in_file_order.sort_by_key(|c| line(c));
+    for course in in_file_order {
+        if course.alias.len() > MAX_ALIAS {
+            problems.add(
+                "classes.csv",
+                line(course),
+                Some("sourcedId"),
+                format!(
+                    "the class's alias {:?} is {} characters long, over Classroom's {MAX_ALIAS}; use a shorter sourcedId or alias prefix",
+                    course.alias,
+                    course.alias.len()
+                ),
+            );
+        }
+        match seen.get(&course.alias.to_ascii_lowercase()) {
+            Some(first) => problems.add(
+                "classes.csv",
+                line(course),
+                Some("sourcedId"),
+                format!(
+                    "classes {:?} (line {}) and {:?} (this line) differ only in case, and so do their aliases {:?} and {:?}, which Classroom may take for one course",
+                    first.class,
+                    line(first).unwrap_or_default(),
+                    course.class,
+                    first.alias,
+                    course.alias
+                ),
+            ),
+            None => {
+                seen.insert(course.alias.to_ascii_lowercase(), course);
+            }
+        }
+    }
+    problems.into_result(&roster.dir)
 }
 
 /// A Classroom course as the roster wants it.
@@ -453,6 +507,52 @@ impl fmt::Display for Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classes_whose_aliases_differ_only_in_case_or_are_too_long_are_refused() {
+        use crate::sync::roster::tests::{CLASSES_CSV, good};
+        let dir = good("alias-collisions");
+        let long = "x".repeat(MAX_ALIAS);
+        let mut classes = CLASSES_CSV.to_string();
+        // Lines 4 and 5: K1 against k1 (line 2); a sourcedId whose alias is too long.
+        classes.push_str(&format!(
+            "K1,active,Biology P3,c1,scheduled,,sch,t1\n{long},active,Biology P4,c1,scheduled,,sch,t1\n"
+        ));
+        std::fs::write(dir.join("classes.csv"), classes).unwrap();
+        let roster = Roster::read(&dir).unwrap();
+        let wanted = desired(&roster, "sis-");
+        let error = check_aliases(&roster, &wanted).unwrap_err();
+        let at: Vec<(Option<u64>, Option<&str>)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [(Some(4), Some("sourcedId")), (Some(5), Some("sourcedId"))],
+            "{error}"
+        );
+        assert!(
+            error.problems[0]
+                .message
+                .starts_with("classes \"k1\" (line 2) and \"K1\" (this line)"),
+            "{error}"
+        );
+        assert!(
+            error.problems[1].message.contains("262 characters long"),
+            "{error}"
+        );
+        assert_eq!(error.dir, dir);
+
+        // The longest alias Classroom takes is fine.
+        let dir = good("alias-longest");
+        let id = "y".repeat(MAX_ALIAS - "d:sis-".len());
+        let mut classes = CLASSES_CSV.to_string();
+        classes.push_str(&format!("{id},active,Biology P5,c1,scheduled,,sch,t1\n"));
+        std::fs::write(dir.join("classes.csv"), classes).unwrap();
+        let roster = Roster::read(&dir).unwrap();
+        check_aliases(&roster, &desired(&roster, "sis-")).unwrap();
+    }
 
     #[test]
     fn aliases_are_valid_and_never_collide() {

@@ -164,6 +164,8 @@ pub struct Roster {
     pub classes: Vec<Class>,
     /// `enrollments.csv`, in file order.
     pub enrollments: Vec<Enrollment>,
+    /// The directory read, for errors found later (see [`InputError`]).
+    pub dir: PathBuf,
 }
 
 /// One thing wrong with the input, where it is.
@@ -364,13 +366,31 @@ pub(crate) fn columns(file: &str) -> &'static [&'static str] {
 
 /// Collects problems, up to [`MAX_PROBLEMS`], and counts them all.
 #[derive(Default)]
-struct Problems {
+pub(crate) struct Problems {
     list: Vec<InputProblem>,
     found: usize,
 }
 
 impl Problems {
-    fn add(&mut self, file: &str, line: Option<u64>, column: Option<&str>, message: String) {
+    /// None found: `Ok`; else the error listing them, for the files in `dir`.
+    pub(crate) fn into_result(self, dir: &Path) -> Result<(), InputError> {
+        if self.found == 0 {
+            return Ok(());
+        }
+        Err(InputError {
+            dir: dir.to_path_buf(),
+            problems: self.list,
+            found: self.found,
+        })
+    }
+
+    pub(crate) fn add(
+        &mut self,
+        file: &str,
+        line: Option<u64>,
+        column: Option<&str>,
+        message: String,
+    ) {
         self.found += 1;
         if self.list.len() < MAX_PROBLEMS {
             self.list.push(InputProblem {
@@ -674,7 +694,10 @@ impl Roster {
     pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
         let dir = dir.as_ref();
         let mut problems = Problems::default();
-        let mut roster = Roster::default();
+        let mut roster = Roster {
+            dir: dir.to_path_buf(),
+            ..Roster::default()
+        };
 
         let mut seen = HashMap::new();
         let orgs_ok = read_table(dir, &ORGS, &mut problems, |row, p| {
@@ -796,15 +819,9 @@ impl Roster {
             classes: classes_ok,
         };
         roster.check_references(&usable, &mut problems);
-        if problems.found == 0 {
-            Ok(roster)
-        } else {
-            Err(InputError {
-                dir: dir.to_path_buf(),
-                problems: problems.list,
-                found: problems.found,
-            })
-        }
+        roster.check_identities(&mut problems);
+        problems.into_result(dir)?;
+        Ok(roster)
     }
 
     /// Every reference between files resolves, and every user the sync must match has an email.
@@ -934,6 +951,32 @@ impl Roster {
                     );
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// No two people the sync may enroll share an email: they would be one Google account,
+    /// enrolled in each other's classes and removed from their own.
+    fn check_identities(&self, problems: &mut Problems) {
+        let mut by_email: HashMap<String, &User> = HashMap::new();
+        for user in &self.users {
+            if !user.status.is_active() || !user.enabled || user.email.is_empty() {
+                continue;
+            }
+            let key = user.email.trim().to_lowercase();
+            match by_email.get(&key) {
+                Some(first) => problems.add(
+                    "users.csv",
+                    Some(user.line),
+                    Some("email"),
+                    format!(
+                        "users {:?} (line {}) and {:?} (this line) have the same email {:?}: both would be one Google account, enrolled in each other's classes; give each person their own email",
+                        first.sourced_id, first.line, user.sourced_id, user.email
+                    ),
+                ),
+                None => {
+                    by_email.insert(key, user);
+                }
             }
         }
     }
@@ -1071,6 +1114,38 @@ pub(crate) mod tests {
                 "{variant}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn two_people_with_one_email_are_refused_naming_both_rows() {
+        let dir = good("one-email");
+        let mut users = USERS_CSV.to_string();
+        // Lines 7 to 10: the same email as t1 (line 2) in another case, as s1 (line 4) but
+        // disabled, as s2 (line 5, tobedeleted), and as bo (line 3) with spaces around it.
+        users.push_str(
+            "s4,active,true,student,s4,Al,Lee,ann.lee@SCHOOL.example,\n\
+             s5,active,false,student,s5,Cy,Ho,cy@school.example,\n\
+             s6,active,true,student,s6,Di,Oz,di@school.example,\n\
+             s7,active,true,student,s7,Bo,Ng, bo@school.example ,\n",
+        );
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let at: Vec<(Option<u64>, Option<&str>)> = error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [(Some(7), Some("email")), (Some(10), Some("email"))],
+            "only people the sync may enroll collide: {error}"
+        );
+        let text = error.to_string();
+        assert!(
+            text.contains("users \"t1\" (line 2) and \"s4\" (this line) have the same email"),
+            "{text}"
+        );
+        assert!(text.contains("users \"t2\" (line 3) and \"s7\""), "{text}");
     }
 
     #[test]
