@@ -664,7 +664,17 @@ fn two_classes(name: &str) -> Roster {
     for (file, text) in files {
         std::fs::write(dir.join(file), text).unwrap();
     }
+    std::fs::write(dir.join("manifest.csv"), manifest("bulk", "bulk")).unwrap();
     Roster::read(&dir).unwrap()
+}
+
+/// A OneRoster 1.1 manifest whose classes and enrollments files are as given, the rest bulk.
+fn manifest(classes: &str, enrollments: &str) -> String {
+    format!(
+        "propertyName,value\r\nmanifest.version,1.0\r\noneroster.version,1.1\r\n\
+         file.orgs,bulk\r\nfile.users,bulk\r\nfile.courses,bulk\r\n\
+         file.classes,{classes}\r\nfile.enrollments,{enrollments}\r\n"
+    )
 }
 
 #[tokio::test]
@@ -817,5 +827,171 @@ async fn a_list_that_repeats_its_page_token_ends_the_plan_with_an_error() {
             assert_eq!(token, "again");
         }
         other => panic!("expected a page-loop error, got {other:?}"),
+    }
+}
+
+/// Writes a delta export: `manifest` as given, each file with its header and `rows`.
+fn delta_export(name: &str, manifest_text: &str, rows: [(&str, &str, &str); 5]) -> PathBuf {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("manifest.csv"), manifest_text).unwrap();
+    for (file, header, rows) in rows {
+        std::fs::write(dir.join(file), format!("{header}\r\n{rows}")).unwrap();
+    }
+    dir
+}
+
+const ORGS_HEADER: &str = "sourcedId,name,type";
+const USERS_HEADER: &str = "sourcedId,enabledUser,role,username,givenName,familyName,email";
+const COURSES_HEADER: &str = "sourcedId,title,orgSourcedId";
+const CLASSES_HEADER: &str =
+    "sourcedId,status,title,courseSourcedId,classType,schoolSourcedId,termSourcedIds";
+const ENROLLMENTS_HEADER: &str =
+    "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary";
+
+/// Every file delta: nothing changed but what the rows say.
+fn all_delta() -> String {
+    "propertyName,value\r\noneroster.version,1.1\r\nfile.orgs,delta\r\nfile.users,delta\r\n\
+     file.courses,delta\r\nfile.classes,delta\r\nfile.enrollments,delta\r\n"
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_delta_export_removes_only_what_it_marks_tobedeleted() {
+    let roster = two_classes("delta-base");
+    let emulator = emulator_for(&roster);
+    let classroom = admin(&emulator);
+    let options = SyncOptions::default()
+        .remove_members(true)
+        .archive_missing(true);
+    let sync = RosterSync::new(classroom.clone()).options(options);
+    let plan = sync.plan(&roster).await.unwrap();
+    assert!(sync.apply(&plan).await.failures().is_empty());
+    let before = classroom_state(&classroom).await;
+
+    // Since then: fay joined k1 and di left it. No class, course or other user changed, so
+    // the delta files hold only those two users and enrollments.
+    let dir = delta_export(
+        "delta",
+        &all_delta(),
+        [
+            ("orgs.csv", ORGS_HEADER, ""),
+            (
+                "users.csv",
+                USERS_HEADER,
+                "di,true,student,di,Di,Oz,di@school.example\r\n\
+                 fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
+            ),
+            ("courses.csv", COURSES_HEADER, ""),
+            ("classes.csv", CLASSES_HEADER, ""),
+            (
+                "enrollments.csv",
+                ENROLLMENTS_HEADER,
+                "e3,tobedeleted,k1,sch,di,student,\r\ne8,active,k1,sch,fay,student,\r\n",
+            ),
+        ],
+    );
+    let delta = Roster::read(&dir).unwrap();
+    let plan = sync.plan(&delta).await.unwrap();
+    let changes: Vec<String> = plan.changes.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        plan.changes.len(),
+        2,
+        "one add and one removal, no archive, update or other removal: {changes:?}"
+    );
+    assert!(plan.changes.iter().any(|c| matches!(
+        c,
+        Change::AddStudent { alias, email } if alias == "d:sis-k1" && email == "fay@school.example"
+    )));
+    assert!(plan.changes.iter().any(|c| matches!(
+        c,
+        Change::RemoveStudent { alias, email, .. } if alias == "d:sis-k1" && email == "di@school.example"
+    )));
+    assert!(sync.apply(&plan).await.failures().is_empty());
+    let mut want = before.clone();
+    let k1 = want.get_mut("d:sis-k1").unwrap();
+    k1.1.remove("di@school.example");
+    k1.1.insert("fay@school.example".to_string());
+    assert_eq!(classroom_state(&classroom).await, want);
+    assert!(sync.plan(&delta).await.unwrap().is_empty(), "applied");
+
+    // The same export with its enrollments and classes absent says nothing of members or
+    // courses: nothing to do, whatever the options.
+    let manifest = all_delta()
+        .replace("file.enrollments,delta", "file.enrollments,absent")
+        .replace("file.classes,delta", "file.classes,absent");
+    std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+    let absent = Roster::read(&dir).unwrap();
+    assert!(absent.enrollments.is_empty(), "an absent file is not read");
+    assert!(sync.plan(&absent).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_delta_enrollment_needs_its_user_and_a_class_somewhere() {
+    let roster = two_classes("delta-needs-base");
+    let emulator = emulator_for(&roster);
+    let sync =
+        RosterSync::new(admin(&emulator)).options(SyncOptions::default().remove_members(true));
+    let plan = sync.plan(&roster).await.unwrap();
+    assert!(sync.apply(&plan).await.failures().is_empty());
+
+    // eve's user record is not in the delta: the sync cannot know her email.
+    let dir = delta_export(
+        "delta-no-user",
+        &all_delta(),
+        [
+            ("orgs.csv", ORGS_HEADER, ""),
+            ("users.csv", USERS_HEADER, ""),
+            ("courses.csv", COURSES_HEADER, ""),
+            ("classes.csv", CLASSES_HEADER, ""),
+            (
+                "enrollments.csv",
+                ENROLLMENTS_HEADER,
+                "e9,active,k1,sch,eve,teacher,\r\n",
+            ),
+        ],
+    );
+    let error = Roster::read(&dir).unwrap_err();
+    assert_eq!(error.problems.len(), 1, "{error}");
+    let problem = &error.problems[0];
+    assert_eq!(
+        (
+            problem.file.as_str(),
+            problem.line,
+            problem.column.as_deref()
+        ),
+        ("enrollments.csv", Some(2), Some("userSourcedId")),
+        "{error}"
+    );
+    assert!(
+        problem.message.contains("not in this delta users.csv"),
+        "{error}"
+    );
+
+    // A class neither in the delta nor in Classroom: nothing to enroll into.
+    let dir = delta_export(
+        "delta-no-class",
+        &all_delta(),
+        [
+            ("orgs.csv", ORGS_HEADER, ""),
+            (
+                "users.csv",
+                USERS_HEADER,
+                "fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
+            ),
+            ("courses.csv", COURSES_HEADER, ""),
+            ("classes.csv", CLASSES_HEADER, ""),
+            (
+                "enrollments.csv",
+                ENROLLMENTS_HEADER,
+                "e9,active,k9,sch,fay,student,\r\n",
+            ),
+        ],
+    );
+    let delta = Roster::read(&dir).unwrap();
+    match sync.plan(&delta).await {
+        Err(SyncError::Input(error)) => {
+            assert!(error.to_string().contains("class \"k9\" is not in this export's classes.csv, and Classroom has no course d:sis-k9"), "{error}");
+        }
+        other => panic!("expected an input error, got {other:?}"),
     }
 }

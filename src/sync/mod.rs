@@ -41,6 +41,23 @@
 //! - A course's owner is never removed, and courses without the sync's alias prefix are never
 //!   touched.
 //!
+//! # Bulk and delta exports
+//!
+//! `manifest.csv` says of each file whether it is `bulk` (every record), `delta` (the records
+//! changed since the last export) or `absent` ([`Manifest`], [`FileMode`]); an export without
+//! one is refused. Nothing is ever removed on the strength of a file that cannot say what is
+//! gone:
+//!
+//! - members not in `enrollments.csv` are removed (with
+//!   [`remove_members`](SyncOptions::remove_members)) only when it is bulk; from a delta, only
+//!   the members whose enrollment it marks `tobedeleted` are; from an absent file, none;
+//! - courses are archived for want of their class
+//!   ([`archive_missing`](SyncOptions::archive_missing)) only when `classes.csv` and
+//!   `courses.csv` are bulk; a delta's deleted classes are left for the next bulk run;
+//! - a class a delta leaves out (unchanged) but whose enrollments it lists keeps its fields,
+//!   and must already be in Classroom; the users of a delta's teacher and student enrollments
+//!   must be in its `users.csv`, as the sync matches members by email.
+//!
 //! # Reruns converge
 //!
 //! Courses are created under their alias with
@@ -58,6 +75,7 @@
 
 mod apply;
 mod lines;
+mod manifest;
 mod plan;
 mod roster;
 pub mod synthetic;
@@ -71,6 +89,7 @@ use crate::paging::{Page, PageGuard, Paginate};
 use crate::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
 
 pub use apply::{ApplyReport, ChangeOutcome, Outcome, Progress, Summary};
+pub use manifest::{FileMode, Manifest};
 pub use plan::{Change, ChangeKind, Counts, CourseFields, FieldChange, Plan, alias_for};
 pub use roster::{
     Class, Course as RosterCourse, Enrollment, InputError, InputProblem, Org, Roster, Status, User,
@@ -264,13 +283,29 @@ impl RosterSync {
         let mut calls = 0u64;
         let current = self.read_current(&wanted, &mut calls).await?;
         let mut changes = Vec::new();
+        let mut problems = roster::Problems::default();
         for course in &wanted {
             match current.get(&course.alias) {
+                None if course.fields.is_none() => {
+                    // Named only by a delta's enrollments, and not in Classroom either.
+                    problems.add(
+                        "enrollments.csv",
+                        None,
+                        Some("classSourcedId"),
+                        format!(
+                            "class {:?} is not in this export's classes.csv, and Classroom has no course {}: there is nothing to enroll into; include the class, or export classes.csv in bulk",
+                            course.class, course.alias
+                        ),
+                    );
+                }
                 None => self.plan_new(course, &mut changes),
                 Some(now) => self.plan_existing(course, now, &mut changes),
             }
         }
-        if self.options.archive_missing {
+        problems.into_result(&roster.dir)?;
+        // Only files that hold every record say which courses are gone.
+        let whole = |name| roster.manifest.mode(name).is_bulk();
+        if self.options.archive_missing && whole("classes") && whole("courses") {
             let known: HashSet<&str> = current.values().map(|c| c.id.as_str()).collect();
             self.plan_archives(&known, &mut changes, &mut calls).await?;
         }
@@ -278,13 +313,14 @@ impl RosterSync {
     }
 
     fn plan_new(&self, course: &DesiredCourse, changes: &mut Vec<Change>) {
+        let Some(fields) = &course.fields else { return };
         if !self.options.create_courses {
             return;
         }
         changes.push(Change::CreateCourse {
             alias: course.alias.clone(),
             class: course.class.clone(),
-            fields: course.fields.clone(),
+            fields: fields.clone(),
             owner: course.owner.clone().unwrap_or_else(|| "me".into()),
         });
         if self.options.add_members {
@@ -313,9 +349,9 @@ impl RosterSync {
         changes: &mut Vec<Change>,
     ) {
         let alias = &course.alias;
-        if self.options.update_courses {
+        if let (true, Some(want)) = (self.options.update_courses, &course.fields) {
             let mut diff = Vec::new();
-            let (want, have) = (&course.fields, &now.fields);
+            let have = &now.fields;
             for (field, want, have) in [
                 ("name", &want.name, &have.name),
                 ("section", &want.section, &have.section),
@@ -354,8 +390,17 @@ impl RosterSync {
             }
         }
         if self.options.remove_members {
+            // A member is gone when a bulk file leaves them out, or a delta marks them so.
+            let gone = |want: &BTreeMap<String, ()>, gone: &BTreeMap<String, ()>, email| {
+                if course.complete {
+                    !want.contains_key(email)
+                } else {
+                    gone.contains_key(email) && !want.contains_key(email)
+                }
+            };
             for (email, user_id) in &now.teachers {
-                if !course.teachers.contains_key(email) && *user_id != now.owner_id {
+                if gone(&course.teachers, &course.gone_teachers, email) && *user_id != now.owner_id
+                {
                     changes.push(Change::RemoveTeacher {
                         alias: alias.clone(),
                         email: email.clone(),
@@ -364,7 +409,7 @@ impl RosterSync {
                 }
             }
             for (email, user_id) in &now.students {
-                if !course.students.contains_key(email) {
+                if gone(&course.students, &course.gone_students, email) {
                     changes.push(Change::RemoveStudent {
                         alias: alias.clone(),
                         email: email.clone(),

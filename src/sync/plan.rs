@@ -99,13 +99,21 @@ pub(crate) fn check_aliases(roster: &Roster, wanted: &[DesiredCourse]) -> Result
 pub(crate) struct DesiredCourse {
     pub(crate) alias: String,
     pub(crate) class: String,
-    pub(crate) fields: CourseFields,
+    /// `None` for a class a delta export left out as unchanged, named only by enrollments:
+    /// its fields are left as they are, and it is not created.
+    pub(crate) fields: Option<CourseFields>,
     /// Who will own the course if it is created: the primary teacher, else the first teacher
     /// by enrollment order, else the acting user (`None`).
     pub(crate) owner: Option<String>,
     /// Teachers and students by lower-cased email.
     pub(crate) teachers: BTreeMap<String, ()>,
     pub(crate) students: BTreeMap<String, ()>,
+    /// Whether the members above are all the course's (its enrollments file is bulk), so that
+    /// any other member is to be removed. Otherwise only those in `gone` are.
+    pub(crate) complete: bool,
+    /// Teachers and students whose enrollment a delta export marks `tobedeleted`.
+    pub(crate) gone_teachers: BTreeMap<String, ()>,
+    pub(crate) gone_students: BTreeMap<String, ()>,
 }
 
 /// The course fields the sync manages.
@@ -135,6 +143,24 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         .collect();
     let mut out: BTreeMap<String, DesiredCourse> = BTreeMap::new();
     let mut by_class: HashMap<&str, String> = HashMap::new();
+    let complete = roster.manifest.mode("enrollments").is_bulk();
+    let classes_bulk = roster.manifest.mode("classes").is_bulk();
+    let listed: std::collections::HashSet<&str> = roster
+        .classes
+        .iter()
+        .map(|c| c.sourced_id.as_str())
+        .collect();
+    let course_for = |alias: String, class: &str, fields| DesiredCourse {
+        alias,
+        class: class.to_string(),
+        fields,
+        owner: None,
+        teachers: BTreeMap::new(),
+        students: BTreeMap::new(),
+        complete,
+        gone_teachers: BTreeMap::new(),
+        gone_students: BTreeMap::new(),
+    };
     for class in &roster.classes {
         let course = courses.get(class.course_sourced_id.as_str());
         if !class.status.is_active() || !course.is_some_and(|c| c.status.is_active()) {
@@ -142,21 +168,26 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         }
         let alias = alias_for(prefix, &class.sourced_id);
         by_class.insert(&class.sourced_id, alias.clone());
+        let fields = CourseFields {
+            name: class.title.clone(),
+            section: course.map(|c| c.title.clone()).unwrap_or_default(),
+            room: class.location.clone(),
+        };
         out.insert(
             alias.clone(),
-            DesiredCourse {
-                alias,
-                class: class.sourced_id.clone(),
-                fields: CourseFields {
-                    name: class.title.clone(),
-                    section: course.map(|c| c.title.clone()).unwrap_or_default(),
-                    room: class.location.clone(),
-                },
-                owner: None,
-                teachers: BTreeMap::new(),
-                students: BTreeMap::new(),
-            },
+            course_for(alias, &class.sourced_id, Some(fields)),
         );
+    }
+    // A class a partial export leaves out is unchanged: its enrollments still name it.
+    if !classes_bulk {
+        for e in &roster.enrollments {
+            let class = e.class_sourced_id.as_str();
+            if !listed.contains(class) && !by_class.contains_key(class) {
+                let alias = alias_for(prefix, class);
+                by_class.insert(class, alias.clone());
+                out.insert(alias.clone(), course_for(alias, class, None));
+            }
+        }
     }
     let mut primary: HashMap<String, String> = HashMap::new();
     for e in &roster.enrollments {
@@ -166,13 +197,21 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         let Some(user) = users.get(e.user_sourced_id.as_str()) else {
             continue;
         };
-        if !e.status.is_active() || !user.status.is_active() || !user.enabled {
-            continue;
-        }
         let email = user.email.to_ascii_lowercase();
         let Some(course) = out.get_mut(alias) else {
             continue;
         };
+        if !complete && e.status == super::Status::ToBeDeleted {
+            match e.role.as_str() {
+                "teacher" => course.gone_teachers.insert(email, ()),
+                "student" => course.gone_students.insert(email, ()),
+                _ => None,
+            };
+            continue;
+        }
+        if !e.status.is_active() || !user.status.is_active() || !user.enabled {
+            continue;
+        }
         match e.role.as_str() {
             "teacher" => {
                 if e.primary {
@@ -590,11 +629,11 @@ mod desired_tests {
         assert_eq!(k1.alias, "d:sis-k1");
         assert_eq!(
             k1.fields,
-            CourseFields {
+            Some(CourseFields {
                 name: "Biology P1".into(),
                 section: "Biology".into(),
                 room: "Lab 2".into(),
-            }
+            })
         );
         assert_eq!(
             k1.owner.as_deref(),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::lines::Lines;
+use super::manifest::{self, FileMode, Manifest};
 
 /// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
 /// reads as active.
@@ -138,19 +139,26 @@ pub struct Enrollment {
 
 /// A OneRoster v1.1 CSV export (bulk), read and checked by [`Roster::read`].
 ///
-/// Read: `orgs.csv`, `users.csv`, `courses.csv`, `classes.csv`, `enrollments.csv` (all five
-/// must be there; other files, such as `academicSessions.csv` and `manifest.csv`, are not
-/// read). Checked, with every problem reported at once:
+/// Read: `manifest.csv` (required, as OneRoster 1.1 requires it), then `orgs.csv`,
+/// `users.csv`, `courses.csv`, `classes.csv` and `enrollments.csv` as the manifest says:
+/// a `bulk` file holds every record, a `delta` file the records changed since the last export
+/// (one gone is marked `tobedeleted`), and an `absent` file is not read even if present (see
+/// [`Manifest`]). Other files, such as `academicSessions.csv`, are not read. Checked, with
+/// every problem reported at once:
 ///
+/// - the manifest: its header, `oneroster.version` 1.1, and a `bulk`, `delta` or `absent`
+///   entry for each of the five files;
 /// - each file's header: every column is one of the standard's for that file (or an
 ///   extension, `metadata.*`), none twice, and the columns the sync needs are present;
 /// - each row: as many fields as the header; required values present; `status`, `role`,
 ///   `classType`, `enabledUser` and `primary` hold values the standard allows;
 /// - `sourcedId`s unique within each file;
 /// - references resolve: a class's course and school, a course's org, an enrollment's class,
-///   school and user;
+///   school and user. A reference into a file that is not bulk may be to a record left out
+///   as unchanged, and is fine unless the sync needs the record: an active class's course,
+///   and an enrolled teacher's or student's user;
 /// - a user with an active enrollment has an email, the key that matches them to a Google
-///   account.
+///   account, and no two active users share one (they would be one account).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Roster {
@@ -166,6 +174,8 @@ pub struct Roster {
     pub enrollments: Vec<Enrollment>,
     /// The directory read, for errors found later (see [`InputError`]).
     pub dir: PathBuf,
+    /// `manifest.csv`: whether each file is bulk, delta or absent.
+    pub manifest: Manifest,
 }
 
 /// One thing wrong with the input, where it is.
@@ -484,9 +494,14 @@ impl Row<'_> {
 fn read_table(
     dir: &Path,
     table: &Table,
+    mode: FileMode,
     problems: &mut Problems,
     mut each: impl FnMut(&Row<'_>, &mut Problems),
 ) -> Option<HashSet<String>> {
+    if mode == FileMode::Absent {
+        // The export says it has no such file: one left in the directory is not read.
+        return None;
+    }
     let path = dir.join(table.file);
     // Read whole: line numbers are counted from the reader's byte offsets ([`Lines`]).
     let bytes = match std::fs::read(&path) {
@@ -694,13 +709,18 @@ impl Roster {
     pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
         let dir = dir.as_ref();
         let mut problems = Problems::default();
+        let files = ["orgs", "users", "courses", "classes", "enrollments"];
+        // Without a usable manifest, the files are still checked (as bulk) for the report.
+        let manifest =
+            manifest::read(dir, &files, &mut problems).unwrap_or_else(|| Manifest::bulk(&files));
+        let mode = |name: &str| manifest.mode(name);
         let mut roster = Roster {
             dir: dir.to_path_buf(),
             ..Roster::default()
         };
 
         let mut seen = HashMap::new();
-        let orgs_ok = read_table(dir, &ORGS, &mut problems, |row, p| {
+        let orgs_ok = read_table(dir, &ORGS, mode("orgs"), &mut problems, |row, p| {
             let org = Org {
                 sourced_id: row.required("sourcedId", p),
                 status: row.status(p),
@@ -713,7 +733,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        let users_ok = read_table(dir, &USERS, &mut problems, |row, p| {
+        let users_ok = read_table(dir, &USERS, mode("users"), &mut problems, |row, p| {
             row.required("enabledUser", p);
             row.required("role", p);
             let user = User {
@@ -752,7 +772,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        let courses_ok = read_table(dir, &COURSES, &mut problems, |row, p| {
+        let courses_ok = read_table(dir, &COURSES, mode("courses"), &mut problems, |row, p| {
             let course = Course {
                 sourced_id: row.required("sourcedId", p),
                 status: row.status(p),
@@ -766,7 +786,7 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        let classes_ok = read_table(dir, &CLASSES, &mut problems, |row, p| {
+        let classes_ok = read_table(dir, &CLASSES, mode("classes"), &mut problems, |row, p| {
             row.required("classType", p);
             let class = Class {
                 sourced_id: row.required("sourcedId", p),
@@ -791,35 +811,45 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        read_table(dir, &ENROLLMENTS, &mut problems, |row, p| {
-            row.required("role", p);
-            let enrollment = Enrollment {
-                sourced_id: row.required("sourcedId", p),
-                status: row.status(p),
-                class_sourced_id: row.required("classSourcedId", p),
-                school_sourced_id: row.required("schoolSourcedId", p),
-                user_sourced_id: row.required("userSourcedId", p),
-                role: row.one_of(
-                    "role",
-                    &["administrator", "proctor", "student", "teacher"],
-                    p,
-                ),
-                primary: row.boolean("primary", false, p),
-                line: row.line,
-            };
-            unique(&mut seen, row, &enrollment.sourced_id, p);
-            roster.enrollments.push(enrollment);
-        });
+        read_table(
+            dir,
+            &ENROLLMENTS,
+            mode("enrollments"),
+            &mut problems,
+            |row, p| {
+                row.required("role", p);
+                let enrollment = Enrollment {
+                    sourced_id: row.required("sourcedId", p),
+                    status: row.status(p),
+                    class_sourced_id: row.required("classSourcedId", p),
+                    school_sourced_id: row.required("schoolSourcedId", p),
+                    user_sourced_id: row.required("userSourcedId", p),
+                    role: row.one_of(
+                        "role",
+                        &["administrator", "proctor", "student", "teacher"],
+                        p,
+                    ),
+                    primary: row.boolean("primary", false, p),
+                    line: row.line,
+                };
+                unique(&mut seen, row, &enrollment.sourced_id, p);
+                roster.enrollments.push(enrollment);
+            },
+        );
 
-        // References into a file whose header was unusable would all look broken: skip them.
+        // References into a file whose header was unusable would all look broken, and those
+        // into a file that is not bulk may be to records left out as unchanged: skip them.
+        let bulk = |ok: Option<HashSet<String>>, name| ok.filter(|_| mode(name).is_bulk());
         let usable = Usable {
-            orgs: orgs_ok,
-            users: users_ok,
-            courses: courses_ok,
-            classes: classes_ok,
+            orgs: bulk(orgs_ok, "orgs"),
+            users: bulk(users_ok, "users"),
+            courses: bulk(courses_ok, "courses"),
+            classes: bulk(classes_ok, "classes"),
         };
         roster.check_references(&usable, &mut problems);
         roster.check_identities(&mut problems);
+        roster.manifest = manifest;
+        roster.check_partial(&mut problems);
         problems.into_result(dir)?;
         Ok(roster)
     }
@@ -955,6 +985,68 @@ impl Roster {
         }
     }
 
+    /// In an export whose courses or users are not bulk, a record left out is unchanged, not
+    /// gone; a reference to one is fine unless the sync needs what it holds: a class's course
+    /// (to name the Classroom course and tell whether it is active) and an enrolled teacher's
+    /// or student's user (the email that matches them to a Google account).
+    fn check_partial(&self, problems: &mut Problems) {
+        let needed = |name: &str,
+                      mode: FileMode,
+                      problems: &mut Problems,
+                      file: &str,
+                      line,
+                      column,
+                      id: &str| {
+            let how = match mode {
+                FileMode::Absent => "the export has no",
+                _ => "it is not in this delta",
+            };
+            problems.add(
+                file,
+                Some(line),
+                Some(column),
+                format!("{name} {id:?}: {how} {name}s.csv, and the sync needs the {name}'s record; include it, or export {name}s.csv in bulk"),
+            );
+        };
+        let courses_mode = self.manifest.mode("courses");
+        if !courses_mode.is_bulk() {
+            let courses: HashSet<&str> =
+                self.courses.iter().map(|c| c.sourced_id.as_str()).collect();
+            for class in &self.classes {
+                if class.status.is_active() && !courses.contains(class.course_sourced_id.as_str()) {
+                    needed(
+                        "course",
+                        courses_mode,
+                        problems,
+                        "classes.csv",
+                        class.line,
+                        "courseSourcedId",
+                        &class.course_sourced_id,
+                    );
+                }
+            }
+        }
+        let users_mode = self.manifest.mode("users");
+        if !users_mode.is_bulk() {
+            let users: HashSet<&str> = self.users.iter().map(|u| u.sourced_id.as_str()).collect();
+            for e in &self.enrollments {
+                if matches!(e.role.as_str(), "teacher" | "student")
+                    && !users.contains(e.user_sourced_id.as_str())
+                {
+                    needed(
+                        "user",
+                        users_mode,
+                        problems,
+                        "enrollments.csv",
+                        e.line,
+                        "userSourcedId",
+                        &e.user_sourced_id,
+                    );
+                }
+            }
+        }
+    }
+
     /// No two people the sync may enroll share an email: they would be one Google account,
     /// enrolled in each other's classes and removed from their own.
     fn check_identities(&self, problems: &mut Problems) {
@@ -1041,10 +1133,22 @@ pub(crate) mod tests {
         e6,tobedeleted,k1,sch,s1,teacher,\n\
         e7,active,k2,sch,s1,student,\n";
 
+    /// A bulk export's manifest, as OneRoster 1.1 requires one.
+    pub(crate) const MANIFEST_CSV: &str = "propertyName,value\n\
+        manifest.version,1.0\n\
+        oneroster.version,1.1\n\
+        file.orgs,bulk\n\
+        file.users,bulk\n\
+        file.courses,bulk\n\
+        file.classes,bulk\n\
+        file.enrollments,bulk\n\
+        file.academicSessions,absent\n";
+
     pub(crate) fn good(name: &str) -> PathBuf {
         write_dir(
             name,
             &[
+                ("manifest.csv", MANIFEST_CSV),
                 ("orgs.csv", ORGS_CSV),
                 ("users.csv", USERS_CSV),
                 ("courses.csv", COURSES_CSV),
@@ -1146,6 +1250,61 @@ pub(crate) mod tests {
             "{text}"
         );
         assert!(text.contains("users \"t2\" (line 3) and \"s7\""), "{text}");
+    }
+
+    #[test]
+    fn the_manifest_is_required_and_read_as_the_standard_means_it() {
+        let problems = |name: &str, manifest: Option<&str>| {
+            let dir = good(name);
+            match manifest {
+                Some(text) => std::fs::write(dir.join("manifest.csv"), text).unwrap(),
+                None => std::fs::remove_file(dir.join("manifest.csv")).unwrap(),
+            }
+            let error = Roster::read(&dir).unwrap_err();
+            error
+                .problems
+                .iter()
+                .map(|p| (p.line, p.message.clone()))
+                .collect::<Vec<_>>()
+        };
+        let missing = problems("no-manifest", None);
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].1.starts_with("the file is missing from")
+                && missing[0]
+                    .1
+                    .contains("delta export would be read as the whole roster"),
+            "{missing:?}"
+        );
+
+        let header = problems("manifest-header", Some("name,value\r\n"));
+        assert_eq!(header.len(), 1, "{header:?}");
+        assert_eq!(header[0].0, Some(1));
+
+        let full = MANIFEST_CSV.replace('\n', "\r\n");
+        let wrong = full
+            .replace("file.users,bulk", "file.users,partial")
+            .replace("file.classes,bulk\r\n", "")
+            .replace("oneroster.version,1.1", "oneroster.version,1.2")
+            + "file.orgs,delta\r\n";
+        let found = problems("manifest-values", Some(&wrong));
+        let lines: Vec<Option<u64>> = found.iter().map(|p| p.0).collect();
+        assert_eq!(lines, [Some(5), Some(9), Some(3), None], "{found:?}");
+        assert!(
+            found[0].1.contains("it must be bulk, delta or absent"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].1.contains("file.orgs is already given on line 4"),
+            "{found:?}"
+        );
+        assert!(found[2].1.contains("\"1.2\""), "{found:?}");
+        assert!(found[3].1.contains("lacks file.classes"), "{found:?}");
+
+        let roster = Roster::read(good("manifest-good")).unwrap();
+        assert_eq!(roster.manifest.oneroster_version, "1.1");
+        assert_eq!(roster.manifest.mode("users"), FileMode::Bulk);
+        assert_eq!(roster.manifest.mode("academicSessions"), FileMode::Absent);
     }
 
     #[test]

@@ -333,13 +333,47 @@ impl District {
             &self.classes,
             &self.enrollments,
         ] {
-            let mut writer = csv::Writer::from_path(dir.join(table.file))?;
+            let mut writer = csv_writer(&dir.join(table.file))?;
             writer.write_record(&table.header)?;
             for row in &table.rows {
                 writer.write_record(row)?;
             }
             writer.flush()?;
         }
+        // The manifest every OneRoster 1.1 export carries: this one is bulk, whole.
+        let mut manifest = csv_writer(&dir.join("manifest.csv"))?;
+        manifest.write_record(["propertyName", "value"])?;
+        for (name, value) in MANIFEST {
+            manifest.write_record([name, value])?;
+        }
+        manifest.flush()?;
         Ok(())
     }
+}
+
+/// The rows of a bulk export's manifest: the five files written, and none of the others.
+const MANIFEST: [(&str, &str); 16] = [
+    ("manifest.version", "1.0"),
+    ("oneroster.version", "1.1"),
+    ("file.academicSessions", "absent"),
+    ("file.categories", "absent"),
+    ("file.classes", "bulk"),
+    ("file.classResources", "absent"),
+    ("file.courses", "bulk"),
+    ("file.courseResources", "absent"),
+    ("file.demographics", "absent"),
+    ("file.enrollments", "bulk"),
+    ("file.lineItems", "absent"),
+    ("file.orgs", "bulk"),
+    ("file.resources", "absent"),
+    ("file.results", "absent"),
+    ("file.users", "bulk"),
+    ("source.systemName", "classroom synthetic district"),
+];
+
+/// A CSV writer with the CRLF line ends RFC 4180 and OneRoster prescribe.
+fn csv_writer(path: &Path) -> std::io::Result<csv::Writer<std::fs::File>> {
+    Ok(csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(std::fs::File::create(path)?))
 }

@@ -1,0 +1,226 @@
+//! `manifest.csv`: what an export holds, and whether each file is the whole truth.
+//!
+//! OneRoster 1.1 requires the manifest. Its rows are `propertyName,value` pairs; those the
+//! sync reads are `oneroster.version` and one `file.<name>` per file, saying `bulk` (the file
+//! holds every record: one it lacks is gone), `delta` (the file holds the records changed
+//! since the last export: one it lacks is unchanged, one gone is marked `tobedeleted`) or
+//! `absent` (the export has no such file).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::lines::Lines;
+use super::roster::Problems;
+
+/// The file's name in the export.
+pub(crate) const FILE: &str = "manifest.csv";
+
+/// How an export holds one of its files, as its manifest says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FileMode {
+    /// `bulk`: every record; one the file lacks is gone.
+    #[default]
+    Bulk,
+    /// `delta`: the records changed since the last export; one the file lacks is unchanged,
+    /// and one gone is there with status `tobedeleted`.
+    Delta,
+    /// `absent`: the export has no such file; nothing is known of its records.
+    Absent,
+}
+
+impl FileMode {
+    /// Whether a record the file lacks is gone: only a `bulk` file says so.
+    pub fn is_bulk(self) -> bool {
+        self == FileMode::Bulk
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileMode::Bulk => "bulk",
+            FileMode::Delta => "delta",
+            FileMode::Absent => "absent",
+        })
+    }
+}
+
+/// `manifest.csv`, read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Manifest {
+    /// `oneroster.version`, e.g. `1.1`.
+    pub oneroster_version: String,
+    /// Each `file.<name>` entry by name (`enrollments`, not `enrollments.csv`).
+    pub files: BTreeMap<String, FileMode>,
+}
+
+impl Manifest {
+    /// How the export holds `name` (`enrollments`, say); a file the manifest does not name
+    /// reads as `bulk`, which only a manifest made by hand can lead to: [`Roster::read`](crate::sync::Roster::read) requires an
+    /// entry for every file the sync reads.
+    pub fn mode(&self, name: &str) -> FileMode {
+        self.files.get(name).copied().unwrap_or_default()
+    }
+
+    /// A manifest that says every file in `names` is `bulk`, for OneRoster 1.1.
+    pub fn bulk(names: &[&str]) -> Manifest {
+        Manifest {
+            oneroster_version: "1.1".into(),
+            files: names
+                .iter()
+                .map(|n| (n.to_string(), FileMode::Bulk))
+                .collect(),
+        }
+    }
+}
+
+/// Reads `manifest.csv` from `dir`, requiring an entry for each of `needed` (names without
+/// `.csv`); problems go to `problems`, and `None` means no manifest could be had.
+pub(crate) fn read(dir: &Path, needed: &[&str], problems: &mut Problems) -> Option<Manifest> {
+    let bytes = match std::fs::read(dir.join(FILE)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.add(
+                FILE,
+                None,
+                None,
+                format!(
+                    "the file is missing from {}: OneRoster 1.1 requires it, and it says whether each file is the whole roster (bulk) or the changes since the last export (delta); without it a delta export would be read as the whole roster and every member it does not mention removed",
+                    dir.display()
+                ),
+            );
+            return None;
+        }
+        Err(e) => {
+            problems.add(FILE, None, None, format!("cannot be read: {e}"));
+            return None;
+        }
+    };
+    let lines = Lines::new(&bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(&bytes[..]);
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h
+            .iter()
+            .map(|n| n.trim_start_matches('\u{feff}').trim().to_string())
+            .collect(),
+        Err(e) => {
+            problems.add(
+                FILE,
+                Some(1),
+                None,
+                format!("the header cannot be read: {e}"),
+            );
+            return None;
+        }
+    };
+    if header != ["propertyName", "value"] {
+        problems.add(
+            FILE,
+            Some(1),
+            None,
+            format!(
+                "the header is {:?}; a OneRoster manifest's is propertyName,value",
+                header.join(",")
+            ),
+        );
+        return None;
+    }
+    let mut manifest = Manifest::default();
+    let mut version_line = None;
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| lines.line_at(&bytes, p.byte()));
+                problems.add(FILE, line, None, format!("the row cannot be read: {e}"));
+                continue;
+            }
+        };
+        let line = record
+            .position()
+            .map_or(0, |p| lines.line_at(&bytes, p.byte()));
+        let (Some(name), Some(value), 2) = (record.get(0), record.get(1), record.len()) else {
+            problems.add(
+                FILE,
+                Some(line),
+                None,
+                format!(
+                    "the row has {} fields; a manifest's rows are propertyName,value",
+                    record.len()
+                ),
+            );
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if let Some(first) = seen.insert(name.to_string(), line) {
+            seen.insert(name.to_string(), first);
+            problems.add(
+                FILE,
+                Some(line),
+                Some("propertyName"),
+                format!("{name} is already given on line {first}"),
+            );
+            continue;
+        }
+        if name == "oneroster.version" {
+            manifest.oneroster_version = value.to_string();
+            version_line = Some(line);
+        } else if let Some(file) = name.strip_prefix("file.") {
+            let mode = match value.to_ascii_lowercase().as_str() {
+                "bulk" => FileMode::Bulk,
+                "delta" => FileMode::Delta,
+                "absent" => FileMode::Absent,
+                _ => {
+                    problems.add(
+                        FILE,
+                        Some(line),
+                        Some("value"),
+                        format!("{name} is {value:?}; it must be bulk, delta or absent"),
+                    );
+                    // Named, if wrongly: the files are still checked (as bulk) for the report.
+                    FileMode::Bulk
+                }
+            };
+            manifest.files.insert(file.to_string(), mode);
+        }
+    }
+    match version_line {
+        None => problems.add(
+            FILE,
+            None,
+            None,
+            "it lacks oneroster.version (1.1 for the files this sync reads)".into(),
+        ),
+        Some(line) if manifest.oneroster_version != "1.1" => problems.add(
+            FILE,
+            Some(line),
+            Some("value"),
+            format!(
+                "oneroster.version is {:?}; this sync reads OneRoster 1.1 exports",
+                manifest.oneroster_version
+            ),
+        ),
+        Some(_) => {}
+    }
+    for name in needed {
+        if !manifest.files.contains_key(*name) {
+            problems.add(
+                FILE,
+                None,
+                None,
+                format!("it lacks file.{name}: say whether {name}.csv is bulk, delta or absent"),
+            );
+        }
+    }
+    Some(manifest)
+}
