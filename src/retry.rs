@@ -290,6 +290,29 @@ mod tests {
     }
 
     #[test]
+    fn none_sends_a_call_once() {
+        // A 429 is retried whatever the call; under `none` it is not.
+        let limited = status(429);
+        assert!(
+            decide(
+                &RetryPolicy::default(),
+                true,
+                limited,
+                1,
+                Duration::ZERO,
+                0.5
+            )
+            .is_some(),
+            "the default policy retries a 429"
+        );
+        assert_eq!(
+            decide(&RetryPolicy::none(), true, limited, 1, Duration::ZERO, 0.5),
+            None,
+            "RetryPolicy::none retried"
+        );
+    }
+
+    #[test]
     fn attempts_and_total_time_bound_the_retries() {
         let policy = RetryPolicy::default().max_attempts(3);
         assert!(decide(&policy, true, status(503), 2, Duration::ZERO, 0.5).is_some());

@@ -502,6 +502,34 @@ mod tests {
         assert_eq!(cache.cached().unwrap().secret(), expired.secret());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn invalidating_drops_only_the_token_it_names() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(3600)), None);
+        let first = cache.token().await.unwrap();
+        cache.invalidate(&first);
+        assert_eq!(
+            cache.token().await.unwrap().secret(),
+            "token-2",
+            "a token the server refused is fetched anew"
+        );
+        // A late 401 for the old token must not throw the new one away.
+        cache.invalidate(&first);
+        assert_eq!(cache.token().await.unwrap().secret(), "token-2");
+        assert_eq!(fetches(&cache), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cleared_cache_holds_no_token() {
+        let cache = TokenCache::new(Source::new(Duration::from_secs(3600)), None);
+        cache.token().await.unwrap();
+        cache.clear();
+        assert!(
+            cache.cached().is_none(),
+            "a revoked token is still held after clear"
+        );
+        assert_eq!(cache.token().await.unwrap().secret(), "token-2");
+    }
+
     /// When the cached token expires, on tokio's clock.
     fn expiry(cache: &TokenCache<Source>) -> Instant {
         cache.state().entry.as_ref().unwrap().expires.unwrap()
