@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::naming::CourseNaming;
 use super::roster::{InputError, Problems, Roster};
 
 /// The domain alias of a class: `d:` + `prefix` + the class's `sourcedId`, escaped so that any
@@ -108,21 +109,22 @@ pub(crate) struct DesiredCourse {
     pub(crate) students: BTreeMap<String, ()>,
 }
 
-/// The course fields the sync manages.
+/// The course fields the sync manages, rendered from the roster by
+/// [`SyncOptions::naming`](super::SyncOptions::naming).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CourseFields {
-    /// `name`: the class's `title`.
+    /// `name`: by default the title of the class's course (courses.csv).
     pub name: String,
-    /// `section`: the title of the class's course (courses.csv).
+    /// `section`: by default the class's `title`, without the course's title.
     pub section: String,
-    /// `room`: the class's `location`.
+    /// `room`: by default the class's `location`.
     pub room: String,
 }
 
 /// The Classroom courses and memberships a roster asks for: every active class of an active
 /// course, and every active enrollment of an active, enabled user as teacher or student.
-pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
+pub(crate) fn desired(roster: &Roster, prefix: &str, naming: &CourseNaming) -> Vec<DesiredCourse> {
     let courses: HashMap<&str, _> = roster
         .courses
         .iter()
@@ -132,6 +134,11 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         .users
         .iter()
         .map(|u| (u.sourced_id.as_str(), u))
+        .collect();
+    let orgs: HashMap<&str, _> = roster
+        .orgs
+        .iter()
+        .map(|o| (o.sourced_id.as_str(), o))
         .collect();
     let mut out: BTreeMap<String, DesiredCourse> = BTreeMap::new();
     let mut by_class: HashMap<&str, String> = HashMap::new();
@@ -147,11 +154,11 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
             DesiredCourse {
                 alias,
                 class: class.sourced_id.clone(),
-                fields: CourseFields {
-                    name: class.title.clone(),
-                    section: course.map(|c| c.title.clone()).unwrap_or_default(),
-                    room: class.location.clone(),
-                },
+                fields: naming.fields(
+                    class,
+                    course.copied(),
+                    orgs.get(class.school_sourced_id.as_str()).copied(),
+                ),
                 owner: None,
                 teachers: BTreeMap::new(),
                 students: BTreeMap::new(),
@@ -520,7 +527,7 @@ mod tests {
         ));
         std::fs::write(dir.join("classes.csv"), classes).unwrap();
         let roster = Roster::read(&dir).unwrap();
-        let wanted = desired(&roster, "sis-");
+        let wanted = desired(&roster, "sis-", &CourseNaming::default());
         let error = check_aliases(&roster, &wanted).unwrap_err();
         let at: Vec<(Option<u64>, Option<&str>)> = error
             .problems
@@ -551,7 +558,7 @@ mod tests {
         classes.push_str(&format!("{id},active,Biology P5,c1,scheduled,,sch,t1\n"));
         std::fs::write(dir.join("classes.csv"), classes).unwrap();
         let roster = Roster::read(&dir).unwrap();
-        check_aliases(&roster, &desired(&roster, "sis-")).unwrap();
+        check_aliases(&roster, &desired(&roster, "sis-", &CourseNaming::default())).unwrap();
     }
 
     #[test]
@@ -584,17 +591,18 @@ mod desired_tests {
     #[test]
     fn only_active_records_count_and_the_primary_teacher_owns() {
         let roster = Roster::read(good("desired")).unwrap();
-        let courses = desired(&roster, "sis-");
+        let courses = desired(&roster, "sis-", &CourseNaming::default());
         assert_eq!(courses.len(), 1, "the class to be deleted is not wanted");
         let k1 = &courses[0];
         assert_eq!(k1.alias, "d:sis-k1");
         assert_eq!(
             k1.fields,
             CourseFields {
-                name: "Biology P1".into(),
-                section: "Biology".into(),
+                name: "Biology".into(),
+                section: "P1".into(),
                 room: "Lab 2".into(),
-            }
+            },
+            "the default naming: the subject, then the class without it"
         );
         assert_eq!(
             k1.owner.as_deref(),
