@@ -22,7 +22,7 @@ use classroom::auth::{
     ServiceAccountKey,
 };
 use classroom::sync::synthetic::{District, DistrictSpec};
-use classroom::sync::{Progress, Roster, RosterSync, SCOPES, SyncOptions};
+use classroom::sync::{CourseNaming, Progress, Roster, RosterSync, SCOPES, SyncOptions, Template};
 use classroom::{Classroom, RateLimit, RetryPolicy};
 use classroom_emulator::{Emulator, Quotas, Role};
 
@@ -43,6 +43,12 @@ options:
   --archive-missing         plan archiving courses under the prefix whose class is gone
   --no-create, --no-update, --no-add
                             leave out creating courses, updating their fields, adding members
+  --name TEMPLATE, --section TEMPLATE, --room TEMPLATE
+                            how courses are named from the columns of the class, its course
+                            and its school, e.g. --section '{class.periods} · {school.name}'
+                            (default: name {course.title}, section {class.title|class.classCode}
+                            without the name it repeats, room {class.location}; see
+                            classroom::sync::CourseNaming)
   --concurrency N           batch requests in flight at once (default 4)
   --rate-limit LIMIT        `classroom` (Classroom's quotas: 1,200 calls a minute per user,
                             3,000 per project), `none`, or calls per minute for the user;
@@ -111,7 +117,18 @@ async fn run() -> Result<i32, Box<dyn std::error::Error>> {
     if command != "plan" && command != "apply" {
         return Err(format!("unknown command {command:?}\n\n{USAGE}").into());
     }
+    let mut naming = CourseNaming::default();
+    if let Some(template) = args.value("--name") {
+        naming = naming.name(Template::parse(&template)?);
+    }
+    if let Some(template) = args.value("--section") {
+        naming = naming.section(Template::parse(&template)?);
+    }
+    if let Some(template) = args.value("--room") {
+        naming = naming.room(Template::parse(&template)?);
+    }
     let options = SyncOptions::default()
+        .naming(naming)
         .alias_prefix(args.value("--prefix").unwrap_or_else(|| "sis-".into()))
         .remove_members(args.flag("--remove-members"))
         .archive_missing(args.flag("--archive-missing"))

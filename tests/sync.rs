@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use classroom::models::Course;
 use classroom::sync::synthetic::{District, DistrictSpec};
 use classroom::sync::{
-    Change, ChangeKind, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions, alias_for,
+    Change, ChangeKind, CourseNaming, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions,
+    Template, alias_for,
 };
 use classroom::{BearerToken, Classroom, RetryPolicy};
 use classroom_emulator::{Emulator, Fault, Role};
@@ -330,6 +331,110 @@ fn small_district(seed: u64) -> District {
         enrollments: 300,
         ..DistrictSpec::default()
     })
+}
+
+/// Each course's name, section and room in Classroom, by alias.
+async fn course_fields(
+    classroom: &Classroom,
+    roster: &Roster,
+) -> BTreeMap<String, (String, String, String)> {
+    let mut out = BTreeMap::new();
+    for class in &roster.classes {
+        let alias = alias_for("sis-", &class.sourced_id);
+        let course = classroom.courses().get(&alias).send().await.unwrap();
+        let field = |f: Option<String>| f.unwrap_or_default();
+        out.insert(
+            class.sourced_id.clone(),
+            (
+                field(course.name),
+                field(course.section),
+                field(course.room),
+            ),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn courses_are_named_after_their_subject_and_sectioned_by_period_or_as_configured() {
+    let mut district = small_district(5);
+    let roster = Roster::read(write(&district, "naming")).unwrap();
+    let emulator = emulator_for(&roster);
+    let classroom = admin(&emulator);
+    let sync = RosterSync::new(classroom.clone());
+    let report = sync.apply(&sync.plan(&roster).await.unwrap()).await;
+    assert_eq!(report.summary().failed, 0, "{report}");
+
+    // Twelve classes of four courses, titled "Algebra I - Period 1" and so on.
+    let subjects = ["Algebra I", "Geometry", "Biology", "Chemistry"];
+    let fields = course_fields(&classroom, &roster).await;
+    for (i, class) in roster.classes.iter().enumerate() {
+        let (name, section, room) = &fields[&class.sourced_id];
+        assert_eq!(
+            (name.as_str(), section.clone(), room),
+            (
+                subjects[i % 4],
+                format!("Period {}", i / 4 + 1),
+                &class.location
+            ),
+            "the default: the subject as the name, the period as the section, as Classroom \
+             suggests, not {} courses named after their period",
+            roster.classes.len()
+        );
+    }
+
+    // The district adds an extension column, and wants codes, teachers and schools shown.
+    let classes = &mut district.classes;
+    classes.header.push("metadata.teacher");
+    for (i, row) in classes.rows.iter_mut().enumerate() {
+        row.push(if i == 0 {
+            String::new()
+        } else {
+            format!("Teacher {i}")
+        });
+    }
+    let roster = Roster::read(write(&district, "naming-custom")).unwrap();
+    let naming = CourseNaming::default()
+        .name(Template::parse("{course.courseCode}: {course.title}").unwrap())
+        .section(Template::parse("Period {class.periods} · {class.metadata.teacher}").unwrap())
+        .room(Template::parse("{class.location} ({school.name})").unwrap());
+    let sync = RosterSync::new(classroom.clone()).options(SyncOptions::default().naming(naming));
+    let plan = sync.plan(&roster).await.unwrap();
+    assert_eq!(
+        (
+            plan.counts.get(ChangeKind::UpdateCourse),
+            plan.counts.total()
+        ),
+        (12, 12),
+        "every course is renamed, nothing else:\n{plan}"
+    );
+    let report = sync.apply(&plan).await;
+    assert_eq!(report.summary().failed, 0, "{report}");
+    let fields = course_fields(&classroom, &roster).await;
+    let school = |i: usize| format!("Synthetic High School {}", i % 2 + 1);
+    let (name, section, room) = &fields["class-0001"];
+    assert_eq!(
+        (name.as_str(), section.as_str(), room.clone()),
+        (
+            "C001: Algebra I",
+            "Period 1",
+            format!("{} ({})", roster.classes[0].location, school(0))
+        ),
+        "an empty value takes its separator with it"
+    );
+    let (name, section, room) = &fields["class-0006"];
+    assert_eq!(
+        (name.as_str(), section.as_str(), room.clone()),
+        (
+            "C002: Geometry",
+            "Period 2 · Teacher 5",
+            format!("{} ({})", roster.classes[5].location, school(5))
+        )
+    );
+    assert!(
+        sync.plan(&roster).await.unwrap().is_empty(),
+        "and it stays so"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -704,8 +809,8 @@ async fn a_course_that_cannot_be_created_skips_its_own_members_and_no_others() {
     assert_eq!(
         got,
         [
-            "+ create course d:sis-k1: name \"Biology P1\", section \"Biology\", room \"\", owner ann@school.example: failed".to_string(),
-            "+ create course d:sis-k2: name \"Biology P2\", section \"Biology\", room \"\", owner bo@school.example: done".to_string(),
+            "+ create course d:sis-k1: name \"Biology\", section \"P1\", room \"\", owner ann@school.example: failed".to_string(),
+            "+ create course d:sis-k2: name \"Biology\", section \"P2\", room \"\", owner bo@school.example: done".to_string(),
             format!("+ add student cy@school.example to d:sis-k1: {skipped}"),
             format!("+ add student di@school.example to d:sis-k1: {skipped}"),
             "+ add teacher eve@school.example to d:sis-k2: done".to_string(),

@@ -32,10 +32,18 @@
 //! # How the roster maps to Classroom
 //!
 //! - Each active class (of an active course) is one Classroom course, identified by the domain
-//!   alias [`alias_for`]`(prefix, class sourcedId)`, `d:sis-...` by default. Its name is the
-//!   class's `title`, its section the course's `title`, its room the class's `location`. A
-//!   new course is created `ACTIVE`, owned by the class's primary teacher (the first teacher
-//!   if none is primary, the acting user if it has none); ownership is never changed later.
+//!   alias [`alias_for`]`(prefix, class sourcedId)`, `d:sis-...` by default. A new course is
+//!   created `ACTIVE`, owned by the class's primary teacher (the first teacher if none is
+//!   primary, the acting user if it has none); ownership is never changed later.
+//! - Its name, section and room follow Classroom's convention, the subject as the name and
+//!   the period as the section: the name is the course's `title` (`10th Grade Biology`), the
+//!   section the class's `title` without the course's title it may start with (`Period 3`
+//!   from `10th Grade Biology - Period 3`; the class's `classCode` if nothing is left), the
+//!   room the class's `location`. [`SyncOptions::naming`] changes that with a
+//!   [`CourseNaming`]: a [`Template`] for each field over any column of the class, its
+//!   course and its school (`{course.title} ({school.name})`, `{class.periods}`,
+//!   `{class.metadata.NAME}`); see [its docs](CourseNaming) for the syntax and its rules for
+//!   empty values and Classroom's length limits.
 //! - Each active enrollment of an active, enabled user with role `teacher` or `student` is a
 //!   membership, by the user's `email`. Other roles (`administrator`, `proctor`) are left out.
 //! - A course's owner is never removed, and courses without the sync's alias prefix are never
@@ -76,6 +84,7 @@
 mod apply;
 mod lines;
 mod manifest;
+mod naming;
 mod plan;
 mod roster;
 pub mod synthetic;
@@ -90,9 +99,11 @@ use crate::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
 
 pub use apply::{ApplyReport, ChangeOutcome, Outcome, Progress, Summary};
 pub use manifest::{FileMode, Manifest};
+pub use naming::{CourseNaming, Template, TemplateError};
 pub use plan::{Change, ChangeKind, Counts, CourseFields, FieldChange, Plan, alias_for};
 pub use roster::{
-    Class, Course as RosterCourse, Enrollment, InputError, InputProblem, Org, Roster, Status, User,
+    Class, Columns, Course as RosterCourse, Enrollment, InputError, InputProblem, Org, Roster,
+    Status, User,
 };
 
 use plan::{DesiredCourse, desired};
@@ -124,6 +135,11 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Page size for listing teachers, students and courses (default 100).
     pub page_size: i32,
+    /// How a class's course is named: templates for `name`, `section` and `room` (default:
+    /// the course's title, the class's title without the course's, the class's location).
+    /// Changing it plans an update of every course whose fields change (with
+    /// `update_courses`).
+    pub naming: CourseNaming,
 }
 
 impl Default for SyncOptions {
@@ -137,6 +153,7 @@ impl Default for SyncOptions {
             archive_missing: false,
             concurrency: 4,
             page_size: 100,
+            naming: CourseNaming::default(),
         }
     }
 }
@@ -187,6 +204,12 @@ impl SyncOptions {
     /// Sets [`SyncOptions::page_size`].
     pub fn page_size(mut self, size: i32) -> Self {
         self.page_size = size;
+        self
+    }
+
+    /// Sets [`SyncOptions::naming`].
+    pub fn naming(mut self, naming: CourseNaming) -> Self {
+        self.naming = naming;
         self
     }
 }
@@ -278,8 +301,9 @@ impl RosterSync {
         if !plan::valid_prefix(prefix) {
             return Err(SyncError::InvalidPrefix(prefix.clone()));
         }
-        let wanted = desired(roster, prefix);
+        let wanted = desired(roster, prefix, &self.options.naming);
         plan::check_aliases(roster, &wanted)?;
+        naming::check(roster, &wanted, &self.options.naming)?;
         let mut calls = 0u64;
         let current = self.read_current(&wanted, &mut calls).await?;
         let mut changes = Vec::new();

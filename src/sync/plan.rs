@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::naming::CourseNaming;
 use super::roster::{InputError, Problems, Roster};
 
 /// The domain alias of a class: `d:` + `prefix` + the class's `sourcedId`, escaped so that any
@@ -116,21 +117,22 @@ pub(crate) struct DesiredCourse {
     pub(crate) gone_students: BTreeMap<String, ()>,
 }
 
-/// The course fields the sync manages.
+/// The course fields the sync manages, rendered from the roster by
+/// [`SyncOptions::naming`](super::SyncOptions::naming).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CourseFields {
-    /// `name`: the class's `title`.
+    /// `name`: by default the title of the class's course (courses.csv).
     pub name: String,
-    /// `section`: the title of the class's course (courses.csv).
+    /// `section`: by default the class's `title`, without the course's title.
     pub section: String,
-    /// `room`: the class's `location`.
+    /// `room`: by default the class's `location`.
     pub room: String,
 }
 
 /// The Classroom courses and memberships a roster asks for: every active class of an active
 /// course, and every active enrollment of an active, enabled user as teacher or student.
-pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
+pub(crate) fn desired(roster: &Roster, prefix: &str, naming: &CourseNaming) -> Vec<DesiredCourse> {
     let courses: HashMap<&str, _> = roster
         .courses
         .iter()
@@ -140,6 +142,11 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         .users
         .iter()
         .map(|u| (u.sourced_id.as_str(), u))
+        .collect();
+    let orgs: HashMap<&str, _> = roster
+        .orgs
+        .iter()
+        .map(|o| (o.sourced_id.as_str(), o))
         .collect();
     let mut out: BTreeMap<String, DesiredCourse> = BTreeMap::new();
     let mut by_class: HashMap<&str, String> = HashMap::new();
@@ -168,11 +175,11 @@ pub(crate) fn desired(roster: &Roster, prefix: &str) -> Vec<DesiredCourse> {
         }
         let alias = alias_for(prefix, &class.sourced_id);
         by_class.insert(&class.sourced_id, alias.clone());
-        let fields = CourseFields {
-            name: class.title.clone(),
-            section: course.map(|c| c.title.clone()).unwrap_or_default(),
-            room: class.location.clone(),
-        };
+        let fields = naming.fields(
+            class,
+            course.copied(),
+            orgs.get(class.school_sourced_id.as_str()).copied(),
+        );
         out.insert(
             alias.clone(),
             course_for(alias, &class.sourced_id, Some(fields)),
@@ -559,7 +566,7 @@ mod tests {
         ));
         std::fs::write(dir.join("classes.csv"), classes).unwrap();
         let roster = Roster::read(&dir).unwrap();
-        let wanted = desired(&roster, "sis-");
+        let wanted = desired(&roster, "sis-", &CourseNaming::default());
         let error = check_aliases(&roster, &wanted).unwrap_err();
         let at: Vec<(Option<u64>, Option<&str>)> = error
             .problems
@@ -590,7 +597,7 @@ mod tests {
         classes.push_str(&format!("{id},active,Biology P5,c1,scheduled,,sch,t1\n"));
         std::fs::write(dir.join("classes.csv"), classes).unwrap();
         let roster = Roster::read(&dir).unwrap();
-        check_aliases(&roster, &desired(&roster, "sis-")).unwrap();
+        check_aliases(&roster, &desired(&roster, "sis-", &CourseNaming::default())).unwrap();
     }
 
     #[test]
@@ -623,17 +630,18 @@ mod desired_tests {
     #[test]
     fn only_active_records_count_and_the_primary_teacher_owns() {
         let roster = Roster::read(good("desired")).unwrap();
-        let courses = desired(&roster, "sis-");
+        let courses = desired(&roster, "sis-", &CourseNaming::default());
         assert_eq!(courses.len(), 1, "the class to be deleted is not wanted");
         let k1 = &courses[0];
         assert_eq!(k1.alias, "d:sis-k1");
         assert_eq!(
             k1.fields,
             Some(CourseFields {
-                name: "Biology P1".into(),
-                section: "Biology".into(),
+                name: "Biology".into(),
+                section: "P1".into(),
                 room: "Lab 2".into(),
-            })
+            }),
+            "the default naming: the subject, then the class without it"
         );
         assert_eq!(
             k1.owner.as_deref(),

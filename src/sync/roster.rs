@@ -1,7 +1,7 @@
 //! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
 //! every problem named by file, line and column before anything else happens.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,8 @@ pub struct Org {
     pub name: String,
     /// `type` (school, district, ...).
     pub org_type: String,
+    /// Every column of the row by its header name, trimmed (see [`Columns`]).
+    pub columns: Columns,
     /// The line of the row in its file.
     pub line: u64,
 }
@@ -85,6 +87,8 @@ pub struct Course {
     pub course_code: String,
     /// `orgSourcedId`.
     pub org_sourced_id: String,
+    /// Every column of the row by its header name, trimmed (see [`Columns`]).
+    pub columns: Columns,
     /// The line of the row in its file.
     pub line: u64,
 }
@@ -111,9 +115,17 @@ pub struct Class {
     pub school_sourced_id: String,
     /// `termSourcedIds`, split on commas.
     pub term_sourced_ids: Vec<String>,
+    /// Every column of the row by its header name, trimmed (see [`Columns`]).
+    pub columns: Columns,
     /// The line of the row in its file.
     pub line: u64,
 }
+
+/// Every column of a row (of `orgs.csv`, `courses.csv` or `classes.csv`) by its header name,
+/// with its trimmed value: the standard's columns the file has, empty or not, and its
+/// `metadata.*` extensions. A column the file's header lacks is not there. The sync's course
+/// naming (`CourseNaming`) renders names, sections and rooms from these.
+pub type Columns = BTreeMap<String, String>;
 
 /// A row of `enrollments.csv`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -417,6 +429,8 @@ impl Problems {
 struct Row<'a> {
     table: &'a Table,
     index: &'a HashMap<&'static str, usize>,
+    /// The header's names, without a byte-order mark, trimmed.
+    names: &'a [String],
     record: csv::StringRecord,
     line: u64,
 }
@@ -428,6 +442,15 @@ impl Row<'_> {
             .get(column)
             .and_then(|&i| self.record.get(i))
             .map_or("", str::trim)
+    }
+
+    /// Every column of the row by its header name.
+    fn columns(&self) -> Columns {
+        self.names
+            .iter()
+            .zip(self.record.iter())
+            .map(|(name, value)| (name.clone(), value.trim().to_string()))
+            .collect()
     }
 
     fn required(&self, column: &str, problems: &mut Problems) -> String {
@@ -617,6 +640,10 @@ fn read_table(
         return None;
     }
     let width = header.len();
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     // The ids of rows skipped (their width, text not UTF-8): references to them are not
     // reported again.
     let mut broken = HashSet::new();
@@ -680,6 +707,7 @@ fn read_table(
         let row = Row {
             table,
             index: &index,
+            names: &names,
             record,
             line,
         };
@@ -726,6 +754,7 @@ impl Roster {
                 status: row.status(p),
                 name: row.required("name", p),
                 org_type: row.required("type", p),
+                columns: row.columns(),
                 line: row.line,
             };
             unique(&mut seen, row, &org.sourced_id, p);
@@ -779,6 +808,7 @@ impl Roster {
                 title: row.required("title", p),
                 course_code: row.get("courseCode").to_string(),
                 org_sourced_id: row.required("orgSourcedId", p),
+                columns: row.columns(),
                 line: row.line,
             };
             unique(&mut seen, row, &course.sourced_id, p);
@@ -804,6 +834,7 @@ impl Roster {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect(),
+                columns: row.columns(),
                 line: row.line,
             };
             unique(&mut seen, row, &class.sourced_id, p);
