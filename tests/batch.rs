@@ -741,3 +741,46 @@ async fn a_batch_and_its_results_count_their_calls() {
         "a call refused before sending still has its result"
     );
 }
+
+#[tokio::test]
+async fn a_resend_answered_under_the_first_sends_content_ids_gets_no_part() {
+    // The first send is answered 503. The resend gets each call's own answer, but labelled
+    // with the first send's Content-IDs, as a reply replayed by a proxy would be: only a tag
+    // of each request's own keeps those parts from being attached.
+    let first_ids = Arc::new(Mutex::new(Vec::<String>::new()));
+    let kept = first_ids.clone();
+    let server = scripted_server(move |parts, n| {
+        if n == 0 {
+            *kept.lock().unwrap() = parts.iter().map(|(id, ..)| id.clone()).collect();
+            let busy = r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}"#;
+            return parts
+                .iter()
+                .map(|(id, ..)| Answer::to(id, (503, busy.into())))
+                .collect();
+        }
+        let old = kept.lock().unwrap();
+        parts
+            .iter()
+            .zip(old.iter())
+            .map(|((_, line, json), old_id)| Answer::to(old_id, own(line, json)))
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 2);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in results {
+        assert_eq!(unmatched(result), Unmatched::Missing);
+    }
+    let ids: Vec<Vec<String>> = server
+        .requests()
+        .iter()
+        .map(|r| parts(r).into_iter().map(|(id, ..)| id).collect())
+        .collect();
+    assert_eq!(ids.len(), 2, "one send and one resend: {ids:?}");
+    assert!(
+        ids[1].iter().all(|id| !ids[0].contains(id)),
+        "the resend carries Content-IDs of its own: {ids:?}"
+    );
+}
