@@ -784,3 +784,18 @@ async fn a_resend_answered_under_the_first_sends_content_ids_gets_no_part() {
         "the resend carries Content-IDs of its own: {ids:?}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_refused_401_with_a_token_that_cannot_be_renewed_is_sent_once() {
+    // A fixed token comes back the same from a "refresh": resending would only earn another 401.
+    let server = refusing_server(|_| true).await;
+    let classroom = client_with_attempts(&server, 3);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in &results {
+        assert_eq!(result.as_ref().unwrap_err().http_status(), Some(401));
+    }
+    let paths: Vec<_> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/batch"]);
+}
