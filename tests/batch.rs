@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use classroom::models::Course;
-use classroom::{BearerToken, Classroom, Error, RetryPolicy, Scope, Unmatched};
+use classroom::{BearerToken, Classroom, Error, RateLimit, RetryPolicy, Scope, Unmatched};
 use classroom_emulator::{Emulator, demo};
 use common::{Answer, Reply, TestServer, multipart, parts};
 
@@ -581,7 +581,7 @@ async fn a_retried_part_waits_its_retry_after() {
     })
     .await;
     let classroom = client_with_attempts(&server, 3);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let results = classroom
         .send_batched(["a"].map(|id| classroom.courses().get(id)))
         .await;
@@ -798,4 +798,37 @@ async fn a_batch_refused_401_with_a_token_that_cannot_be_renewed_is_sent_once() 
     }
     let paths: Vec<_> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/batch"]);
+}
+
+#[tokio::test]
+async fn waiting_for_the_first_turn_under_the_rate_limit_is_not_the_batchs_time() {
+    let server = batch_server(|line, _| (200, course_from(line))).await;
+    // One call a second: the batch's second call waits a second for its turn, longer than
+    // the total time the policy gives the calls (kept well over a local exchange's time).
+    let classroom = Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::unchecked("t"))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(1))
+                .max_elapsed(Duration::from_millis(800)),
+        )
+        .rate_limit(RateLimit::new().user_per_minute(60))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    let took = started.elapsed();
+    let ids: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b"], "sent once the turn came, not timed out");
+    assert!(
+        took >= Duration::from_millis(900),
+        "the batch waited its turn: {took:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
 }
