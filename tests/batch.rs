@@ -832,3 +832,74 @@ async fn waiting_for_the_first_turn_under_the_rate_limit_is_not_the_batchs_time(
     );
     assert_eq!(server.requests().len(), 1);
 }
+
+/// A log sink for the SDK's events.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn parts_that_name_no_call_are_dropped_with_a_warning_that_counts_them() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // The first request's reply holds two parts more than its calls; later replies do not.
+    let server = scripted_server(|parts, n| {
+        let mut answers: Vec<_> = parts
+            .iter()
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect();
+        if n == 0 {
+            let stray = r#"{"id": "stray"}"#;
+            answers.push(Answer::labelled(None, 200, stray.into()));
+            answers.push(Answer::labelled(
+                Some("<response-another+0>".into()),
+                200,
+                stray.into(),
+            ));
+        }
+        answers
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 1);
+
+    let results = classroom
+        .send_batched(["a"].map(|id| classroom.courses().get(id)))
+        .await;
+    assert_eq!(results[0].as_ref().unwrap().id.as_deref(), Some("a"));
+    let log = captured.take();
+    assert!(
+        log.contains("ignored batch reply parts") && log.contains("parts=2"),
+        "an operator is told that parts were dropped, and how many: {log}"
+    );
+
+    let results = classroom
+        .send_batched(["b"].map(|id| classroom.courses().get(id)))
+        .await;
+    assert_eq!(results[0].as_ref().unwrap().id.as_deref(), Some("b"));
+    let log = captured.take();
+    assert!(
+        !log.contains("ignored batch reply parts"),
+        "no warning when every part names a call: {log}"
+    );
+}
