@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use classroom::models::Course;
-use classroom::{BearerToken, Classroom, Error, RetryPolicy, Scope, Unmatched};
+use classroom::{BearerToken, Classroom, Error, RateLimit, RetryPolicy, Scope, Unmatched};
 use classroom_emulator::{Emulator, demo};
 use common::{Answer, Reply, TestServer, multipart, parts};
 
@@ -581,7 +581,7 @@ async fn a_retried_part_waits_its_retry_after() {
     })
     .await;
     let classroom = client_with_attempts(&server, 3);
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let results = classroom
         .send_batched(["a"].map(|id| classroom.courses().get(id)))
         .await;
@@ -739,5 +739,167 @@ async fn a_batch_and_its_results_count_their_calls() {
         results.len(),
         2,
         "a call refused before sending still has its result"
+    );
+}
+
+#[tokio::test]
+async fn a_resend_answered_under_the_first_sends_content_ids_gets_no_part() {
+    // The first send is answered 503. The resend gets each call's own answer, but labelled
+    // with the first send's Content-IDs, as a reply replayed by a proxy would be: only a tag
+    // of each request's own keeps those parts from being attached.
+    let first_ids = Arc::new(Mutex::new(Vec::<String>::new()));
+    let kept = first_ids.clone();
+    let server = scripted_server(move |parts, n| {
+        if n == 0 {
+            *kept.lock().unwrap() = parts.iter().map(|(id, ..)| id.clone()).collect();
+            let busy = r#"{"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}"#;
+            return parts
+                .iter()
+                .map(|(id, ..)| Answer::to(id, (503, busy.into())))
+                .collect();
+        }
+        let old = kept.lock().unwrap();
+        parts
+            .iter()
+            .zip(old.iter())
+            .map(|((_, line, json), old_id)| Answer::to(old_id, own(line, json)))
+            .collect()
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 2);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in results {
+        assert_eq!(unmatched(result), Unmatched::Missing);
+    }
+    let ids: Vec<Vec<String>> = server
+        .requests()
+        .iter()
+        .map(|r| parts(r).into_iter().map(|(id, ..)| id).collect())
+        .collect();
+    assert_eq!(ids.len(), 2, "one send and one resend: {ids:?}");
+    assert!(
+        ids[1].iter().all(|id| !ids[0].contains(id)),
+        "the resend carries Content-IDs of its own: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_refused_401_with_a_token_that_cannot_be_renewed_is_sent_once() {
+    // A fixed token comes back the same from a "refresh": resending would only earn another 401.
+    let server = refusing_server(|_| true).await;
+    let classroom = client_with_attempts(&server, 3);
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    for result in &results {
+        assert_eq!(result.as_ref().unwrap_err().http_status(), Some(401));
+    }
+    let paths: Vec<_> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/batch"]);
+}
+
+#[tokio::test]
+async fn waiting_for_the_first_turn_under_the_rate_limit_is_not_the_batchs_time() {
+    let server = batch_server(|line, _| (200, course_from(line))).await;
+    // One call a second: the batch's second call waits a second for its turn, longer than
+    // the total time the policy gives the calls (kept well over a local exchange's time).
+    let classroom = Classroom::builder()
+        .root_url(&server.url)
+        .credentials(BearerToken::unchecked("t"))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(1))
+                .max_elapsed(Duration::from_millis(800)),
+        )
+        .rate_limit(RateLimit::new().user_per_minute(60))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let results = classroom
+        .send_batched(["a", "b"].map(|id| classroom.courses().get(id)))
+        .await;
+    let took = started.elapsed();
+    let ids: Vec<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().id.unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b"], "sent once the turn came, not timed out");
+    assert!(
+        took >= Duration::from_millis(900),
+        "the batch waited its turn: {took:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// A log sink for the SDK's events.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn take(&self) -> String {
+        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn parts_that_name_no_call_are_dropped_with_a_warning_that_counts_them() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // The first request's reply holds two parts more than its calls; later replies do not.
+    let server = scripted_server(|parts, n| {
+        let mut answers: Vec<_> = parts
+            .iter()
+            .map(|(id, line, json)| Answer::to(id, own(line, json)))
+            .collect();
+        if n == 0 {
+            let stray = r#"{"id": "stray"}"#;
+            answers.push(Answer::labelled(None, 200, stray.into()));
+            answers.push(Answer::labelled(
+                Some("<response-another+0>".into()),
+                200,
+                stray.into(),
+            ));
+        }
+        answers
+    })
+    .await;
+    let classroom = client_with_attempts(&server, 1);
+
+    let results = classroom
+        .send_batched(["a"].map(|id| classroom.courses().get(id)))
+        .await;
+    assert_eq!(results[0].as_ref().unwrap().id.as_deref(), Some("a"));
+    let log = captured.take();
+    assert!(
+        log.contains("ignored batch reply parts") && log.contains("parts=2"),
+        "an operator is told that parts were dropped, and how many: {log}"
+    );
+
+    let results = classroom
+        .send_batched(["b"].map(|id| classroom.courses().get(id)))
+        .await;
+    assert_eq!(results[0].as_ref().unwrap().id.as_deref(), Some("b"));
+    let log = captured.take();
+    assert!(
+        !log.contains("ignored batch reply parts"),
+        "no warning when every part names a call: {log}"
     );
 }
