@@ -7,7 +7,6 @@
 //! `absent` (the export has no such file).
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -40,16 +39,6 @@ impl FileMode {
     }
 }
 
-impl fmt::Display for FileMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FileMode::Bulk => "bulk",
-            FileMode::Delta => "delta",
-            FileMode::Absent => "absent",
-        })
-    }
-}
-
 /// `manifest.csv`, read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -66,17 +55,6 @@ impl Manifest {
     /// entry for every file the sync reads.
     pub fn mode(&self, name: &str) -> FileMode {
         self.files.get(name).copied().unwrap_or_default()
-    }
-
-    /// A manifest that says every file in `names` is `bulk`, for OneRoster 1.1.
-    pub fn bulk(names: &[&str]) -> Manifest {
-        Manifest {
-            oneroster_version: "1.1".into(),
-            files: names
-                .iter()
-                .map(|n| (n.to_string(), FileMode::Bulk))
-                .collect(),
-        }
     }
 }
 

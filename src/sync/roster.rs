@@ -739,8 +739,7 @@ impl Roster {
         let mut problems = Problems::default();
         let files = ["orgs", "users", "courses", "classes", "enrollments"];
         // Without a usable manifest, the files are still checked (as bulk) for the report.
-        let manifest =
-            manifest::read(dir, &files, &mut problems).unwrap_or_else(|| Manifest::bulk(&files));
+        let manifest = manifest::read(dir, &files, &mut problems).unwrap_or_default();
         let mode = |name: &str| manifest.mode(name);
         let mut roster = Roster {
             dir: dir.to_path_buf(),
@@ -1306,6 +1305,15 @@ pub(crate) mod tests {
                     .1
                     .contains("delta export would be read as the whole roster"),
             "{missing:?}"
+        );
+
+        let dir = good("manifest-unreadable");
+        std::fs::remove_file(dir.join("manifest.csv")).unwrap();
+        std::fs::create_dir(dir.join("manifest.csv")).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        assert!(
+            error.problems[0].message.starts_with("cannot be read"),
+            "a directory in its place is not a missing file: {error}"
         );
 
         let header = problems("manifest-header", Some("name,value\r\n"));
