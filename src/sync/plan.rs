@@ -515,3 +515,144 @@ mod desired_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_may_hold_only_what_an_alias_allows() {
+        for ok in ["sis-", "A.b_c-9", ""] {
+            assert!(valid_prefix(ok), "{ok:?} is a valid prefix");
+        }
+        for bad in ["sis ", "d:sis-", "sis/", "é-", "sis\n"] {
+            assert!(!valid_prefix(bad), "{bad:?} is refused");
+        }
+    }
+
+    /// A change of each kind (two student adds), in no order.
+    fn one_of_each() -> Vec<Change> {
+        let (k1, k2) = ("d:sis-k1".to_string(), "d:sis-k2".to_string());
+        vec![
+            Change::ArchiveCourse {
+                alias: "d:sis-old".into(),
+                course_id: "123".into(),
+                name: "Chemistry".into(),
+            },
+            Change::AddStudent {
+                alias: k1.clone(),
+                email: "cy@school.example".into(),
+            },
+            Change::RemoveStudent {
+                alias: k2.clone(),
+                email: "di@school.example".into(),
+                user_id: "104".into(),
+            },
+            Change::AddTeacher {
+                alias: k1.clone(),
+                email: "ann.lee@school.example".into(),
+            },
+            Change::UpdateCourse {
+                alias: k2.clone(),
+                changes: vec![
+                    FieldChange::new("name", "Old", "New"),
+                    FieldChange::new("courseState", "ARCHIVED", "ACTIVE"),
+                ],
+            },
+            Change::RemoveTeacher {
+                alias: k2,
+                email: "ed@school.example".into(),
+                user_id: "105".into(),
+            },
+            Change::AddStudent {
+                alias: k1.clone(),
+                email: "fay@school.example".into(),
+            },
+            Change::CreateCourse {
+                alias: k1,
+                class: "k1".into(),
+                fields: CourseFields {
+                    name: "Biology P1".into(),
+                    section: "Biology".into(),
+                    room: "Lab 2".into(),
+                },
+                owner: "bo@school.example".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_change_names_its_course() {
+        let changes = one_of_each();
+        let aliases: Vec<&str> = changes.iter().map(Change::alias).collect();
+        assert_eq!(
+            aliases,
+            [
+                "d:sis-old",
+                "d:sis-k1",
+                "d:sis-k2",
+                "d:sis-k1",
+                "d:sis-k2",
+                "d:sis-k2",
+                "d:sis-k1",
+                "d:sis-k1"
+            ],
+            "apply skips the members of a course that failed to be created by this alias"
+        );
+    }
+
+    #[test]
+    fn a_plan_is_ordered_by_phase_counted_and_printed() {
+        let plan = Plan::new(one_of_each(), 3, 9);
+        assert_eq!(
+            plan.to_string(),
+            "~ update course d:sis-k2: name \"Old\" -> \"New\", courseState \"ARCHIVED\" -> \"ACTIVE\"\n\
+             + create course d:sis-k1: name \"Biology P1\", section \"Biology\", room \"Lab 2\", owner bo@school.example\n\
+             - remove student di@school.example from d:sis-k2\n\
+             - remove teacher ed@school.example from d:sis-k2\n\
+             + add student cy@school.example to d:sis-k1\n\
+             + add teacher ann.lee@school.example to d:sis-k1\n\
+             + add student fay@school.example to d:sis-k1\n\
+             - archive course d:sis-old (\"Chemistry\"): its class is not in the roster\n\
+             Plan: 1 create course, 1 update course, 1 remove teacher, 1 remove student, \
+             1 add teacher, 2 add student, 1 archive course for 3 course(s) in the roster",
+            "courses first, then removals, adds, archives, each phase in planned order; the \
+             counts in the order of ChangeKind::ALL"
+        );
+        let counts: Vec<usize> = ChangeKind::ALL
+            .iter()
+            .map(|k| plan.counts.get(*k))
+            .collect();
+        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1]);
+        assert_eq!(plan.counts.total(), 8);
+        assert!(!plan.is_empty());
+        assert_eq!((plan.courses_in_roster, plan.read_calls), (3, 9));
+
+        let students = Counts::of(
+            plan.changes
+                .iter()
+                .filter(|c| c.kind() == ChangeKind::AddStudent),
+        );
+        assert_eq!(
+            students.to_string(),
+            "2 add student",
+            "kinds without changes are left out"
+        );
+        assert_eq!(
+            (
+                students.get(ChangeKind::AddStudent),
+                students.get(ChangeKind::CreateCourse)
+            ),
+            (2, 0)
+        );
+        assert_eq!(students.total(), 2);
+
+        let none = Plan::new(Vec::new(), 0, 0);
+        assert!(none.is_empty());
+        assert_eq!(none.counts.total(), 0);
+        assert_eq!(
+            none.to_string(),
+            "Plan: no changes for 0 course(s) in the roster"
+        );
+    }
+}
