@@ -621,6 +621,121 @@ async fn the_plan_reads_as_json_with_its_counts() {
     assert!(plan.to_string().contains("Plan: 12 create course"));
 }
 
+/// Two classes: k1 taught by ann (primary), with students cy and di; k2 taught by bo (primary)
+/// and eve, with students cy and fay.
+fn two_classes(name: &str) -> Roster {
+    let dir = temp_dir(name);
+    let files = [
+        ("orgs.csv", "sourcedId,name,type\nsch,School,school\n"),
+        (
+            "users.csv",
+            "sourcedId,enabledUser,role,username,givenName,familyName,email\n\
+             ann,true,teacher,ann,Ann,Lee,ann@school.example\n\
+             bo,true,teacher,bo,Bo,Ng,bo@school.example\n\
+             eve,true,teacher,eve,Eve,Ma,eve@school.example\n\
+             cy,true,student,cy,Cy,Ho,cy@school.example\n\
+             di,true,student,di,Di,Oz,di@school.example\n\
+             fay,true,student,fay,Fay,Wu,fay@school.example\n",
+        ),
+        (
+            "courses.csv",
+            "sourcedId,title,orgSourcedId\nbio,Biology,sch\n",
+        ),
+        (
+            "classes.csv",
+            "sourcedId,title,courseSourcedId,classType,schoolSourcedId,termSourcedIds\n\
+             k1,Biology P1,bio,scheduled,sch,t1\n\
+             k2,Biology P2,bio,scheduled,sch,t1\n",
+        ),
+        (
+            "enrollments.csv",
+            "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n\
+             e1,k1,sch,ann,teacher,true\n\
+             e2,k1,sch,cy,student,\n\
+             e3,k1,sch,di,student,\n\
+             e4,k2,sch,bo,teacher,true\n\
+             e5,k2,sch,eve,teacher,false\n\
+             e6,k2,sch,cy,student,\n\
+             e7,k2,sch,fay,student,\n",
+        ),
+    ];
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    Roster::read(&dir).unwrap()
+}
+
+#[tokio::test]
+async fn a_course_that_cannot_be_created_skips_its_own_members_and_no_others() {
+    let roster = two_classes("one-create-fails");
+    // k1's owner is not in the domain, so creating k1 fails.
+    let emulator = Emulator::builder().empty().start().unwrap();
+    add_users(&emulator, &roster, |email| email != "ann@school.example");
+    let classroom = admin(&emulator);
+    let sync = RosterSync::new(classroom.clone());
+    let plan = sync.plan(&roster).await.unwrap();
+    let report = sync.apply(&plan).await;
+    let got: Vec<String> = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let what = match &o.outcome {
+                Outcome::Done => "done".to_string(),
+                Outcome::Failed(_) => "failed".to_string(),
+                Outcome::Skipped(why) => format!("skipped: {why}"),
+                other => format!("{other:?}"),
+            };
+            format!("{}: {what}", o.change)
+        })
+        .collect();
+    let skipped = "skipped: the course d:sis-k1 could not be created";
+    assert_eq!(
+        got,
+        [
+            "+ create course d:sis-k1: name \"Biology P1\", section \"Biology\", room \"\", owner ann@school.example: failed".to_string(),
+            "+ create course d:sis-k2: name \"Biology P2\", section \"Biology\", room \"\", owner bo@school.example: done".to_string(),
+            format!("+ add student cy@school.example to d:sis-k1: {skipped}"),
+            format!("+ add student di@school.example to d:sis-k1: {skipped}"),
+            "+ add teacher eve@school.example to d:sis-k2: done".to_string(),
+            "+ add student cy@school.example to d:sis-k2: done".to_string(),
+            "+ add student fay@school.example to d:sis-k2: done".to_string(),
+        ],
+        "the failed creation skips the adds to its own course only"
+    );
+    assert_eq!(report.calls, 5, "skipped changes are not sent");
+    let mut want = BTreeMap::new();
+    want.insert(
+        "d:sis-k2".to_string(),
+        (
+            BTreeSet::from([
+                "bo@school.example".to_string(),
+                "eve@school.example".to_string(),
+            ]),
+            BTreeSet::from([
+                "cy@school.example".to_string(),
+                "fay@school.example".to_string(),
+            ]),
+        ),
+    );
+    assert_eq!(classroom_state(&classroom).await, want);
+}
+
+#[tokio::test]
+async fn an_alias_prefix_aliases_do_not_allow_is_refused_before_any_call() {
+    let roster = two_classes("bad-prefix");
+    let emulator = emulator_for(&roster);
+    let options = SyncOptions::default().alias_prefix("sis/");
+    let result = RosterSync::new(admin(&emulator))
+        .options(options)
+        .plan(&roster)
+        .await;
+    match result {
+        Err(SyncError::InvalidPrefix(prefix)) => assert_eq!(prefix, "sis/"),
+        other => panic!("a prefix with '/' is refused: {other:?}"),
+    }
+    assert_eq!(emulator.api_calls(), 0, "nothing was read");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clients_rate_limit_paces_the_whole_sync() {
     let roster = Roster::read(write(&small_district(13), "limited")).unwrap();
