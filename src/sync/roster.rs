@@ -1276,4 +1276,67 @@ pub(crate) mod tests {
             "each half of the check refuses on its own; an empty email is not malformed"
         );
     }
+
+    #[test]
+    fn only_a_user_the_sync_must_match_needs_an_email_and_is_named_once() {
+        let dir = good("who-needs-an-email");
+        let mut users = USERS_CSV.to_string();
+        users.push_str(
+            "u1,active,true,student,u1,Ul,Ma,,\n\
+             u2,tobedeleted,true,student,u2,Uv,Ma,,\n\
+             u3,active,true,administrator,u3,Uw,Ma,,\n\
+             u4,active,true,student,u4,Ux,Ma,,\n",
+        );
+        let mut enrollments = ENROLLMENTS_CSV.to_string();
+        enrollments.push_str(
+            "f1,tobedeleted,k1,sch,u1,student,\n\
+             f2,active,k1,sch,u2,student,\n\
+             f3,active,k1,sch,u3,administrator,\n\
+             f4,active,k1,sch,u4,student,\n\
+             f5,active,k2,sch,u4,student,\n",
+        );
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let at: Vec<(&str, Option<u64>, Option<&str>)> = error
+            .problems
+            .iter()
+            .map(|p| (p.file.as_str(), p.line, p.column.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [("users.csv", Some(10), Some("email"))],
+            "not a user whose enrollment is to be deleted, nor one to be deleted, nor an \
+             administrator; the user enrolled twice once: {error}"
+        );
+        assert!(
+            error.problems[0]
+                .message
+                .contains("(enrollments.csv line 12)"),
+            "the first active enrollment is named: {error}"
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_header_is_one_problem() {
+        for (name, text) in [("no-bytes", ""), ("blank-header", " \n")] {
+            let dir = good(name);
+            std::fs::write(dir.join("classes.csv"), text).unwrap();
+            let error = Roster::read(&dir).unwrap_err();
+            let at: Vec<(&str, Option<u64>, &str)> = error
+                .problems
+                .iter()
+                .map(|p| (p.file.as_str(), p.line, p.message.as_str()))
+                .collect();
+            assert_eq!(
+                at,
+                [(
+                    "classes.csv",
+                    Some(1),
+                    "the file is empty: a header row is required"
+                )],
+                "{name:?}: not a blank column name, nor missing columns: {error}"
+            );
+        }
+    }
 }
