@@ -1392,6 +1392,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_row_too_short_names_the_first_missing_column_and_one_too_long_does_not() {
+        let dir = good("widths");
+        let mut classes = CLASSES_CSV.to_string();
+        classes.push_str("k3,active,Biology P3\nk4,active,Biology P4,c1,scheduled,,sch,t1,extra\n");
+        std::fs::write(dir.join("classes.csv"), classes).unwrap();
+        let mut enrollments = ENROLLMENTS_CSV.to_string();
+        enrollments.push_str("e8,active,k3,sch,s1,student,\ne9,active,k4,sch,s1,student,\n");
+        std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
+        let error = Roster::read(&dir).unwrap_err();
+        let got: Vec<(&str, Option<u64>, Option<&str>, &str)> = error
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.file.as_str(),
+                    p.line,
+                    p.column.as_deref(),
+                    p.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "classes.csv",
+                    Some(4),
+                    Some("courseSourcedId"),
+                    "the row has 3 fields but the header has 8: the values from column 4 \
+                     (courseSourcedId) on are missing"
+                ),
+                (
+                    "classes.csv",
+                    Some(5),
+                    None,
+                    "the row has 9 fields but the header has 8"
+                ),
+            ],
+            "and the enrollments in the skipped classes are not reported again: {error}"
+        );
+    }
+
+    #[test]
     fn an_enrolled_user_without_an_email_cannot_be_matched() {
         let dir = good("no-email");
         std::fs::write(
