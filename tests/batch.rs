@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use classroom::models::Course;
 use classroom::{BearerToken, Classroom, Error, RateLimit, RetryPolicy, Scope, Unmatched};
 use classroom_emulator::{Emulator, demo};
-use common::{Answer, Reply, TestServer, multipart, parts};
+use common::{Answer, Captured, Reply, TestServer, multipart, parts};
 
 /// Counts how often each part (request line and body) was seen, across requests.
 #[derive(Default)]
@@ -833,36 +833,9 @@ async fn waiting_for_the_first_turn_under_the_rate_limit_is_not_the_batchs_time(
     assert_eq!(server.requests().len(), 1);
 }
 
-/// A log sink for the SDK's events.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn take(&self) -> String {
-        String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
-
 #[tokio::test]
 async fn parts_that_name_no_call_are_dropped_with_a_warning_that_counts_them() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::WARN);
     // The first request's reply holds two parts more than its calls; later replies do not.
     let server = scripted_server(|parts, n| {
         let mut answers: Vec<_> = parts

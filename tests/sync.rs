@@ -935,23 +935,34 @@ async fn a_list_that_repeats_its_page_token_ends_the_plan_with_an_error() {
     }
 }
 
-/// Writes a delta export: `manifest` as given, each file with its header and `rows`.
-fn delta_export(name: &str, manifest_text: &str, rows: [(&str, &str, &str); 5]) -> PathBuf {
+/// Writes a delta export in which every file is delta: `users` and `enrollments` rows (CSV,
+/// CRLF line ends) under their headers, and no org, course or class changed.
+fn delta_export(name: &str, users: &str, enrollments: &str) -> PathBuf {
     let dir = temp_dir(name);
-    std::fs::write(dir.join("manifest.csv"), manifest_text).unwrap();
-    for (file, header, rows) in rows {
+    std::fs::write(dir.join("manifest.csv"), all_delta()).unwrap();
+    for (file, header, rows) in [
+        ("orgs.csv", "sourcedId,name,type", ""),
+        (
+            "users.csv",
+            "sourcedId,enabledUser,role,username,givenName,familyName,email",
+            users,
+        ),
+        ("courses.csv", "sourcedId,title,orgSourcedId", ""),
+        (
+            "classes.csv",
+            "sourcedId,status,title,courseSourcedId,classType,schoolSourcedId,termSourcedIds",
+            "",
+        ),
+        (
+            "enrollments.csv",
+            "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary",
+            enrollments,
+        ),
+    ] {
         std::fs::write(dir.join(file), format!("{header}\r\n{rows}")).unwrap();
     }
     dir
 }
-
-const ORGS_HEADER: &str = "sourcedId,name,type";
-const USERS_HEADER: &str = "sourcedId,enabledUser,role,username,givenName,familyName,email";
-const COURSES_HEADER: &str = "sourcedId,title,orgSourcedId";
-const CLASSES_HEADER: &str =
-    "sourcedId,status,title,courseSourcedId,classType,schoolSourcedId,termSourcedIds";
-const ENROLLMENTS_HEADER: &str =
-    "sourcedId,status,classSourcedId,schoolSourcedId,userSourcedId,role,primary";
 
 /// Every file delta: nothing changed but what the rows say.
 fn all_delta() -> String {
@@ -977,23 +988,9 @@ async fn a_delta_export_removes_only_what_it_marks_tobedeleted() {
     // the delta files hold only those two users and enrollments.
     let dir = delta_export(
         "delta",
-        &all_delta(),
-        [
-            ("orgs.csv", ORGS_HEADER, ""),
-            (
-                "users.csv",
-                USERS_HEADER,
-                "di,true,student,di,Di,Oz,di@school.example\r\n\
-                 fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
-            ),
-            ("courses.csv", COURSES_HEADER, ""),
-            ("classes.csv", CLASSES_HEADER, ""),
-            (
-                "enrollments.csv",
-                ENROLLMENTS_HEADER,
-                "e3,tobedeleted,k1,sch,di,student,\r\ne8,active,k1,sch,fay,student,\r\n",
-            ),
-        ],
+        "di,true,student,di,Di,Oz,di@school.example\r\n\
+         fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
+        "e3,tobedeleted,k1,sch,di,student,\r\ne8,active,k1,sch,fay,student,\r\n",
     );
     let delta = Roster::read(&dir).unwrap();
     let plan = sync.plan(&delta).await.unwrap();
@@ -1040,21 +1037,7 @@ async fn a_delta_enrollment_needs_its_user_and_a_class_somewhere() {
     assert!(sync.apply(&plan).await.failures().is_empty());
 
     // eve's user record is not in the delta: the sync cannot know her email.
-    let dir = delta_export(
-        "delta-no-user",
-        &all_delta(),
-        [
-            ("orgs.csv", ORGS_HEADER, ""),
-            ("users.csv", USERS_HEADER, ""),
-            ("courses.csv", COURSES_HEADER, ""),
-            ("classes.csv", CLASSES_HEADER, ""),
-            (
-                "enrollments.csv",
-                ENROLLMENTS_HEADER,
-                "e9,active,k1,sch,eve,teacher,\r\n",
-            ),
-        ],
-    );
+    let dir = delta_export("delta-no-user", "", "e9,active,k1,sch,eve,teacher,\r\n");
     let error = Roster::read(&dir).unwrap_err();
     assert_eq!(error.problems.len(), 1, "{error}");
     let problem = &error.problems[0];
@@ -1075,22 +1058,8 @@ async fn a_delta_enrollment_needs_its_user_and_a_class_somewhere() {
     // A class neither in the delta nor in Classroom: nothing to enroll into.
     let dir = delta_export(
         "delta-no-class",
-        &all_delta(),
-        [
-            ("orgs.csv", ORGS_HEADER, ""),
-            (
-                "users.csv",
-                USERS_HEADER,
-                "fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
-            ),
-            ("courses.csv", COURSES_HEADER, ""),
-            ("classes.csv", CLASSES_HEADER, ""),
-            (
-                "enrollments.csv",
-                ENROLLMENTS_HEADER,
-                "e9,active,k9,sch,fay,student,\r\n",
-            ),
-        ],
+        "fay,true,student,fay,Fay,Wu,fay@school.example\r\n",
+        "e9,active,k9,sch,fay,student,\r\n",
     );
     let delta = Roster::read(&dir).unwrap();
     match sync.plan(&delta).await {

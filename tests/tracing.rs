@@ -3,36 +3,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use classroom::BearerToken;
-use common::{Reply, TestServer};
+use common::{Captured, Reply, TestServer};
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn calls_and_retries_are_traced_without_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::DEBUG);
 
     let calls = Arc::new(Mutex::new(0));
     let counter = calls.clone();
@@ -51,7 +30,7 @@ async fn calls_and_retries_are_traced_without_secrets() {
     let client = common::client_with(&server, BearerToken::unchecked("ya29.SECRET-TOKEN"));
     client.courses().get("c").send().await.unwrap();
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.take();
     assert!(
         log.contains("classroom.call") && log.contains("classroom.courses.get"),
         "{log}"

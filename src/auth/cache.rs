@@ -355,6 +355,19 @@ mod tests {
         }
     }
 
+    /// `n` tasks asking the cache for a token at once.
+    fn callers(
+        cache: &Arc<TokenCache<Source>>,
+        n: usize,
+    ) -> Vec<tokio::task::JoinHandle<Result<AccessToken, AuthError>>> {
+        (0..n)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.token().await })
+            })
+            .collect()
+    }
+
     fn fetches(cache: &TokenCache<Source>) -> usize {
         cache.source.fetches.load(Ordering::SeqCst)
     }
@@ -464,12 +477,7 @@ mod tests {
     async fn waiters_share_a_failed_refresh_instead_of_repeating_it() {
         let cache = Arc::new(TokenCache::new(Source::new(Duration::from_secs(60)), None));
         cache.source.fail_with(Some(unavailable()));
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let cache = cache.clone();
-                tokio::spawn(async move { cache.token().await })
-            })
-            .collect();
+        let tasks = callers(&cache, 50);
         for task in tasks {
             assert!(task.await.unwrap().is_err());
         }
@@ -483,12 +491,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(61)).await;
         cache.source.fail_with(Some(unavailable()));
         // The first caller refreshes; the other 49 wait for it and share its outcome.
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let cache = cache.clone();
-                tokio::spawn(async move { cache.token().await })
-            })
-            .collect();
+        let tasks = callers(&cache, 50);
         for task in tasks {
             match task.await.unwrap() {
                 Ok(token) => panic!(

@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn classes_whose_aliases_differ_only_in_case_or_are_too_long_are_refused() {
-        use crate::sync::roster::tests::{CLASSES_CSV, good};
+        use crate::sync::roster::tests::{CLASSES_CSV, good, positions};
         let dir = good("alias-collisions");
         let long = "x".repeat(MAX_ALIAS);
         let mut classes = CLASSES_CSV.to_string();
@@ -568,11 +568,7 @@ mod tests {
         let roster = Roster::read(&dir).unwrap();
         let wanted = desired(&roster, "sis-", &CourseNaming::default());
         let error = check_aliases(&roster, &wanted).unwrap_err();
-        let at: Vec<(Option<u64>, Option<&str>)> = error
-            .problems
-            .iter()
-            .map(|p| (p.line, p.column.as_deref()))
-            .collect();
+        let at = positions(&error);
         assert_eq!(
             at,
             [(Some(4), Some("sourcedId")), (Some(5), Some("sourcedId"))],

@@ -1174,6 +1174,15 @@ pub(crate) mod tests {
         file.enrollments,bulk\n\
         file.academicSessions,absent\n";
 
+    /// Where each problem is: its line and column.
+    pub(crate) fn positions(error: &InputError) -> Vec<(Option<u64>, Option<&str>)> {
+        error
+            .problems
+            .iter()
+            .map(|p| (p.line, p.column.as_deref()))
+            .collect()
+    }
+
     pub(crate) fn good(name: &str) -> PathBuf {
         write_dir(
             name,
@@ -1264,11 +1273,7 @@ pub(crate) mod tests {
         );
         std::fs::write(dir.join("users.csv"), users).unwrap();
         let error = Roster::read(&dir).unwrap_err();
-        let at: Vec<(Option<u64>, Option<&str>)> = error
-            .problems
-            .iter()
-            .map(|p| (p.line, p.column.as_deref()))
-            .collect();
+        let at = positions(&error);
         assert_eq!(
             at,
             [(Some(7), Some("email")), (Some(10), Some("email"))],
@@ -1374,11 +1379,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         let error = Roster::read(&dir).unwrap_err();
-        let at: Vec<(Option<u64>, Option<&str>)> = error
-            .problems
-            .iter()
-            .map(|p| (p.line, p.column.as_deref()))
-            .collect();
+        let at = positions(&error);
         assert_eq!(
             at,
             [
