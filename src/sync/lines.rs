@@ -5,6 +5,56 @@
 //! ends at the `\r`, and the `\n` is counted only once the next record has begun. Its byte
 //! offsets are exact, so lines are counted here from those instead.
 
+use std::path::Path;
+
+use super::roster::Problems;
+
+/// A CSV file of an export, read whole so that positions can be given as lines.
+pub(crate) struct CsvFile {
+    bytes: Vec<u8>,
+    lines: Lines,
+}
+
+impl CsvFile {
+    /// Reads `file` from `dir`. A missing file is one problem, `missing` saying why it is
+    /// needed; a file that cannot be read (a directory in its place, say) is another.
+    pub(crate) fn read(
+        dir: &Path,
+        file: &str,
+        missing: &str,
+        problems: &mut Problems,
+    ) -> Option<CsvFile> {
+        match std::fs::read(dir.join(file)) {
+            Ok(bytes) => Some(CsvFile {
+                lines: Lines::new(&bytes),
+                bytes,
+            }),
+            Err(e) => {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("the file is missing from {}{missing}", dir.display())
+                } else {
+                    format!("cannot be read: {e}")
+                };
+                problems.add(file, None, None, message);
+                None
+            }
+        }
+    }
+
+    /// A reader of its records, the first row the header; rows may differ in width.
+    pub(crate) fn reader(&self) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(&self.bytes[..])
+    }
+
+    /// The line of a position the reader gives.
+    pub(crate) fn line_of(&self, position: Option<&csv::Position>) -> Option<u64> {
+        position.map(|p| self.lines.line_at(&self.bytes, p.byte()))
+    }
+}
+
 /// Where each line of a file begins. A line ends at `\r\n`, `\n` or a lone `\r`.
 pub(crate) struct Lines {
     /// The byte offset of the start of each line after the first.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::lines::Lines;
+use super::lines::CsvFile;
 use super::roster::Problems;
 
 /// The file's name in the export.
@@ -61,30 +61,13 @@ impl Manifest {
 /// Reads `manifest.csv` from `dir`, requiring an entry for each of `needed` (names without
 /// `.csv`); problems go to `problems`, and `None` means no manifest could be had.
 pub(crate) fn read(dir: &Path, needed: &[&str], problems: &mut Problems) -> Option<Manifest> {
-    let bytes = match std::fs::read(dir.join(FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            problems.add(
-                FILE,
-                None,
-                None,
-                format!(
-                    "the file is missing from {}: OneRoster 1.1 requires it, and it says whether each file is the whole roster (bulk) or the changes since the last export (delta); without it a delta export would be read as the whole roster and every member it does not mention removed",
-                    dir.display()
-                ),
-            );
-            return None;
-        }
-        Err(e) => {
-            problems.add(FILE, None, None, format!("cannot be read: {e}"));
-            return None;
-        }
-    };
-    let lines = Lines::new(&bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(&bytes[..]);
+    let file = CsvFile::read(
+        dir,
+        FILE,
+        ": OneRoster 1.1 requires it, and it says whether each file is the whole roster (bulk) or the changes since the last export (delta); without it a delta export would be read as the whole roster and every member it does not mention removed",
+        problems,
+    )?;
+    let mut reader = file.reader();
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h
             .iter()
@@ -119,14 +102,12 @@ pub(crate) fn read(dir: &Path, needed: &[&str], problems: &mut Problems) -> Opti
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| lines.line_at(&bytes, p.byte()));
+                let line = file.line_of(e.position());
                 problems.add(FILE, line, None, format!("the row cannot be read: {e}"));
                 continue;
             }
         };
-        let line = record
-            .position()
-            .map_or(0, |p| lines.line_at(&bytes, p.byte()));
+        let line = file.line_of(record.position()).unwrap_or(0);
         let (Some(name), Some(value), 2) = (record.get(0), record.get(1), record.len()) else {
             problems.add(
                 FILE,

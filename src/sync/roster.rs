@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::lines::Lines;
+use super::lines::CsvFile;
 use super::manifest::{self, FileMode, Manifest};
 
 /// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
@@ -525,39 +525,17 @@ fn read_table(
         // The export says it has no such file: one left in the directory is not read.
         return None;
     }
-    let path = dir.join(table.file);
-    // Read whole: line numbers are counted from the reader's byte offsets ([`Lines`]).
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            problems.add(
-                table.file,
-                None,
-                None,
-                format!("the file is missing from {} (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)", dir.display()),
-            );
-            return None;
-        }
-        Err(e) => {
-            problems.add(table.file, None, None, format!("cannot be read: {e}"));
-            return None;
-        }
-    };
-    let lines = Lines::new(&bytes);
-    let line_of =
-        |position: Option<&csv::Position>| position.map(|p| lines.line_at(&bytes, p.byte()));
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .from_reader(&bytes[..]);
+    let file = CsvFile::read(
+        dir,
+        table.file,
+        " (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)",
+        problems,
+    )?;
+    let mut reader = file.reader();
     let header = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
             match e.kind() {
-                // Say, a directory in the file's place: the file is at fault, not a line of it.
-                csv::ErrorKind::Io(io) => {
-                    problems.add(table.file, None, None, format!("cannot be read: {io}"));
-                }
                 csv::ErrorKind::Utf8 { err, .. } => problems.add(
                     table.file,
                     Some(1),
@@ -653,14 +631,14 @@ fn read_table(
             Err(e) => {
                 problems.add(
                     table.file,
-                    line_of(e.position()),
+                    file.line_of(e.position()),
                     None,
                     format!("the row cannot be read: {e}"),
                 );
                 continue;
             }
         };
-        let line = line_of(raw.position()).unwrap_or(0);
+        let line = file.line_of(raw.position()).unwrap_or(0);
         let record = match csv::StringRecord::from_byte_record(raw) {
             Ok(r) => r,
             Err(e) => {
