@@ -276,27 +276,28 @@ impl Sender<'_> {
         // calls' time: the first round's waits are left out of the time spent.
         let mut queued = Duration::ZERO;
         let spent = |queued: Duration| started.elapsed().saturating_sub(queued);
+        // A token within the client's timeout and the time left, as for a single call.
+        let fetch_token = |queued: Duration| {
+            let left = policy.budget().saturating_sub(spent(queued));
+            tokio::time::timeout(settings.timeout.min(left), credentials.access_token())
+        };
         let mut attempt = 0u32;
         let mut refreshed = false;
         while !pending.is_empty() {
             attempt += 1;
             let mut failed: Vec<Failed> = Vec::new();
-            let left = policy.budget().saturating_sub(spent(queued));
-            let token =
-                match tokio::time::timeout(settings.timeout.min(left), credentials.access_token())
-                    .await
-                {
-                    Ok(token) => token,
-                    Err(_) => {
-                        // Nothing was sent, so even a write may retry.
-                        for &i in &pending {
-                            let error = timed_out(self.parts[i].method);
-                            failed.push((i, Some(0), Some(Failure::NotSent), error));
-                        }
-                        pending = self.retries(failed, attempt, spent(queued)).await;
-                        continue;
+            let token = match fetch_token(queued).await {
+                Ok(token) => token,
+                Err(_) => {
+                    // Nothing was sent, so even a write may retry.
+                    for &i in &pending {
+                        let error = timed_out(self.parts[i].method);
+                        failed.push((i, Some(0), Some(Failure::NotSent), error));
                     }
-                };
+                    pending = self.retries(failed, attempt, spent(queued)).await;
+                    continue;
+                }
+            };
             match token {
                 Err(e) => {
                     let failure = e.is_transient().then_some(Failure::NotSent);
@@ -348,13 +349,7 @@ impl Sender<'_> {
                                     // for the requests left in this round and to resend these.
                                     refreshed = true;
                                     credentials.invalidate(&token).await;
-                                    let left = policy.budget().saturating_sub(spent(queued));
-                                    let fresh = tokio::time::timeout(
-                                        settings.timeout.min(left),
-                                        credentials.access_token(),
-                                    )
-                                    .await;
-                                    match fresh {
+                                    match fetch_token(queued).await {
                                         // Credentials that cannot refresh give the same token
                                         // back: resending would only earn the same 401.
                                         Ok(Ok(fresh)) if fresh.secret() == token.secret() => {
