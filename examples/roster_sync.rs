@@ -21,10 +21,10 @@ use classroom::auth::{
     ClientCredentials, ClientSecret, OAuthClient, Provider, ServiceAccountCredentials,
     ServiceAccountKey,
 };
-use classroom::sync::synthetic::{District, DistrictSpec};
-use classroom::sync::{CourseNaming, Progress, Roster, RosterSync, SCOPES, SyncOptions, Template};
 use classroom::{Classroom, RateLimit, RetryPolicy};
 use classroom_emulator::{Emulator, Quotas, Role};
+use classroom_sync::synthetic::{District, DistrictSpec};
+use classroom_sync::{CourseNaming, Progress, Roster, RosterSync, SCOPES, SyncOptions, Template};
 
 const USAGE: &str = "\
 usage: roster_sync <plan|apply|generate> [options]
@@ -48,7 +48,7 @@ options:
                             and its school, e.g. --section '{class.periods} · {school.name}'
                             (default: name {course.title}, section {class.title|class.classCode}
                             without the name it repeats, room {class.location}; see
-                            classroom::sync::CourseNaming)
+                            classroom_sync::CourseNaming)
   --concurrency N           batch requests in flight at once (default 4)
   --rate-limit LIMIT        `classroom` (Classroom's quotas: 1,200 calls a minute per user,
                             3,000 per project), `none`, or calls per minute for the user;

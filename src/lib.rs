@@ -215,10 +215,8 @@
 //!
 //! - `scope-check`: clients typed with a static scope set ([`scope_check`]); a call the set
 //!   cannot authorize does not compile. Adds API only.
-//! - `sync`: `classroom::sync`, roster sync from OneRoster CSV files, planned, then applied.
 //!
-//! None is on by default; on docs.rs every feature's items are shown, each marked with the
-//! feature it needs.
+//! It is not on by default; on docs.rs its items are shown, marked with the feature they need.
 //!
 //! Each builder knows its method ([`MethodInfo`]: id, verb, path, scopes) as its `METHOD`
 //! constant; [`resources::METHODS`] lists them all.
@@ -231,7 +229,8 @@
 //!   their scopes at compile time.
 //! - [`classroom-emulator`](https://docs.rs/classroom-emulator), a crate of its own: a local
 //!   Classroom and OAuth server, as a library for tests and a binary for any language.
-//! - `sync` (feature `sync`): roster sync from OneRoster CSV files, planned, then applied.
+//! - [`classroom-sync`](https://docs.rs/classroom-sync), a crate of its own: roster sync from
+//!   OneRoster CSV files, planned, then applied, as a library and the `classroom-sync` tool.
 //! - [`Error`]: what can go wrong, with predicates such as [`Error::is_missing_scope`],
 //!   [`Error::is_already_exists`] and [`ApiError::is_scope_insufficient`].
 //! - [`RetryPolicy`] and [`RequestOptions`]: what is retried (never a write the server may have
@@ -284,10 +283,6 @@ pub use method::{HttpMethod, MethodInfo};
 pub use reason::ClassroomReason;
 pub use request::RequestOptions;
 pub use retry::{RetryBudget, RetryPolicy};
-
-#[cfg(feature = "sync")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
-pub mod sync;
 
 /// The README's Rust snippets, compiled as doctests so they cannot drift from the API; never
 /// part of the crate.

@@ -77,6 +77,21 @@ impl PageGuard {
         }
     }
 
+    /// A guard for the pages of `call`, with its client's limit of empty pages.
+    pub fn for_call<P: Paginate>(call: &P) -> Self {
+        PageGuard::new(call.max_empty_pages())
+    }
+
+    /// [`next_token`](PageGuard::next_token) for a page of `P`'s method, failing with the
+    /// [`Error::PageLoop`] the SDK's streams end with.
+    pub fn next_page<'p, P: Paginate>(&mut self, page: &'p P::Page) -> Result<Option<&'p str>> {
+        self.next_token(page.is_empty(), page.next_page_token())
+            .map_err(|kind| Error::PageLoop {
+                method: P::METHOD_ID,
+                kind,
+            })
+    }
+
     /// Notes a page that listed nothing when `empty` and named `token` as the next: gives the
     /// token to ask for next, none after the last page (no token, or an empty one), or how
     /// the list failed to end.
@@ -137,7 +152,7 @@ impl Seen {
 /// [`max_empty_pages`](Paginate::max_empty_pages) empty pages that each name a next page.
 pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send {
     let state = State {
-        guard: PageGuard::new(call.max_empty_pages()),
+        guard: PageGuard::for_call(&call),
         next: Some(call),
         failed: None,
     };
@@ -151,21 +166,13 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
             Ok(page) => page,
             Err(e) => return Some((Err(e), state)),
         };
-        match state
-            .guard
-            .next_token(page.is_empty(), page.next_page_token())
-        {
+        match state.guard.next_page::<P>(&page) {
             Ok(Some(token)) => {
                 following.set_page_token(token.to_string());
                 state.next = Some(following);
             }
             Ok(None) => {}
-            Err(kind) => {
-                state.failed = Some(Error::PageLoop {
-                    method: P::METHOD_ID,
-                    kind,
-                });
-            }
+            Err(e) => state.failed = Some(e),
         }
         Some((Ok(page), state))
     })

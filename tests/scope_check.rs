@@ -117,9 +117,6 @@ impl Built {
         if cfg!(feature = "scope-check") {
             features.push("scope-check");
         }
-        if cfg!(feature = "sync") {
-            features.push("sync");
-        }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
         let mut command = Command::new(cargo);
         // Without what cargo sets for this test process: build scripts that watch a variable

@@ -16,7 +16,7 @@ use super::roster::{InputError, Problems, Roster};
 /// by two upper-case hex digits is one byte of the UTF-8 encoding of any other character.
 ///
 /// ```
-/// use classroom::sync::alias_for;
+/// use classroom_sync::alias_for;
 ///
 /// assert_eq!(alias_for("sis-", "math-101"), "d:sis-math-101");
 /// assert_eq!(alias_for("sis-", "2026/Math 101"), "d:sis-2026_2FMath_20101");
@@ -556,7 +556,7 @@ mod tests {
 
     #[test]
     fn classes_whose_aliases_differ_only_in_case_or_are_too_long_are_refused() {
-        use crate::sync::roster::tests::{CLASSES_CSV, good, positions};
+        use crate::roster::tests::{CLASSES_CSV, good, positions};
         let dir = good("alias-collisions");
         let long = "x".repeat(MAX_ALIAS);
         let mut classes = CLASSES_CSV.to_string();
@@ -621,7 +621,7 @@ mod tests {
 #[cfg(test)]
 mod desired_tests {
     use super::*;
-    use crate::sync::roster::tests::good;
+    use crate::roster::tests::good;
 
     #[test]
     fn only_active_records_count_and_the_primary_teacher_owns() {

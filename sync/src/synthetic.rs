@@ -2,8 +2,8 @@
 //! the same seed gives the same district, byte for byte.
 //!
 //! ```
-//! use classroom::sync::synthetic::{District, DistrictSpec};
-//! use classroom::sync::Roster;
+//! use classroom_sync::synthetic::{District, DistrictSpec};
+//! use classroom_sync::Roster;
 //!
 //! let dir = std::env::temp_dir().join(format!("district-doc-{}", std::process::id()));
 //! District::generate(&DistrictSpec::default()).write(&dir).unwrap();

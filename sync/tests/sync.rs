@@ -1,4 +1,4 @@
-//! Roster sync (feature `sync`) against the emulator: a synthetic district planned, applied and
+//! Roster sync against the emulator: a synthetic district planned, applied and
 //! planned again; CSV changes planned exactly; faults and interruptions converging; malformed
 //! input refused before anything is written.
 
@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use classroom::models::Course;
-use classroom::sync::synthetic::{District, DistrictSpec};
-use classroom::sync::{
+use classroom::{BearerToken, Classroom, RetryPolicy};
+use classroom_emulator::{Emulator, Fault, Role};
+use classroom_sync::synthetic::{District, DistrictSpec};
+use classroom_sync::{
     Change, ChangeKind, CourseNaming, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions,
     Template, alias_for,
 };
-use classroom::{BearerToken, Classroom, RetryPolicy};
-use classroom_emulator::{Emulator, Fault, Role};
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 use futures::TryStreamExt;
 
@@ -723,7 +724,7 @@ async fn the_plan_reads_as_json_with_its_counts() {
             .unwrap()
             .starts_with("d:sis-class-")
     );
-    let back: classroom::sync::Plan = serde_json::from_value(json).unwrap();
+    let back: classroom_sync::Plan = serde_json::from_value(json).unwrap();
     assert_eq!(back, plan, "a plan read back from JSON is the same plan");
     assert!(plan.to_string().contains("Plan: 12 create course"));
 }

@@ -51,7 +51,7 @@ pub struct Manifest {
 
 impl Manifest {
     /// How the export holds `name` (`enrollments`, say); a file the manifest does not name
-    /// reads as `bulk`, which only a manifest made by hand can lead to: [`Roster::read`](crate::sync::Roster::read) requires an
+    /// reads as `bulk`, which only a manifest made by hand can lead to: [`Roster::read`](crate::Roster::read) requires an
     /// entry for every file the sync reads.
     pub fn mode(&self, name: &str) -> FileMode {
         self.files.get(name).copied().unwrap_or_default()

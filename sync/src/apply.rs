@@ -10,8 +10,8 @@ use serde::ser::SerializeStruct;
 
 use super::RosterSync;
 use super::plan::{Change, ChangeKind};
-use crate::models::{Course, CourseState, Empty, Student, Teacher};
-use crate::{BatchSlot, FieldMask, MAX_BATCH_CALLS};
+use classroom::models::{Course, CourseState, Empty, Student, Teacher};
+use classroom::{BatchSlot, FieldMask, MAX_BATCH_CALLS};
 
 /// What became of one change.
 #[derive(Debug)]
@@ -29,11 +29,11 @@ pub enum Outcome {
     AlreadySo,
     /// Not sent, because a change it depends on failed (the course's creation).
     Skipped(String),
-    /// Failed. [`Error::is_retryable`](crate::Error::is_retryable) tells a transient failure
+    /// Failed. [`Error::is_retryable`](classroom::Error::is_retryable) tells a transient failure
     /// (apply again later) from one that will not clear by itself (a user not in the domain,
-    /// a full course: [`ApiError::is_lasting`](crate::ApiError::is_lasting), a 404 user, a
+    /// a full course: [`ApiError::is_lasting`](classroom::ApiError::is_lasting), a 404 user, a
     /// `FAILED_PRECONDITION`).
-    Failed(crate::Error),
+    Failed(classroom::Error),
 }
 
 impl Outcome {
@@ -419,7 +419,7 @@ impl RosterSync {
 }
 
 /// A call's result as the change's outcome.
-fn outcome(kind: ChangeKind, result: crate::Result<()>) -> Outcome {
+fn outcome(kind: ChangeKind, result: classroom::Result<()>) -> Outcome {
     match result {
         Ok(()) => Outcome::Done,
         Err(e)

@@ -81,7 +81,7 @@ enum Part {
 /// syntax and how it renders.
 ///
 /// ```
-/// use classroom::sync::Template;
+/// use classroom_sync::Template;
 ///
 /// let t: Template = "{course.title} ({school.name})".parse().unwrap();
 /// assert_eq!(t.as_str(), "{course.title} ({school.name})");
@@ -514,9 +514,9 @@ impl Rows<'_> {
 /// # Example
 ///
 /// ```
-/// use classroom::sync::{CourseNaming, SyncOptions, Template};
+/// use classroom_sync::{CourseNaming, SyncOptions, Template};
 ///
-/// # fn main() -> Result<(), classroom::sync::TemplateError> {
+/// # fn main() -> Result<(), classroom_sync::TemplateError> {
 /// let naming = CourseNaming::default()
 ///     .name(Template::parse("{course.title} ({school.name})")?)
 ///     .section(Template::parse("{class.periods|class.title} · {class.metadata.teacher}")?);
@@ -727,8 +727,8 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::roster::tests::{CLASSES_CSV, COURSES_CSV, ORGS_CSV, good};
-    use crate::sync::{RosterSync, SyncError};
+    use crate::roster::tests::{CLASSES_CSV, COURSES_CSV, ORGS_CSV, good};
+    use crate::{RosterSync, SyncError};
 
     fn row(pairs: &[(&str, &str)]) -> Columns {
         pairs
@@ -968,16 +968,15 @@ mod tests {
         }
         let roster = Roster::read(&dir).unwrap();
         // Nothing listens there: a plan that got as far as reading Classroom would fail to.
-        let classroom = crate::Classroom::builder()
+        let classroom = classroom::Classroom::builder()
             .root_url("http://127.0.0.1:9/")
-            .credentials(crate::BearerToken::new(
+            .credentials(classroom::BearerToken::new(
                 "t",
-                crate::sync::SCOPES.iter().map(|s| s.url()),
+                crate::SCOPES.iter().map(|s| s.url()),
             ))
             .build()
             .unwrap();
-        let sync =
-            RosterSync::new(classroom).options(crate::sync::SyncOptions::default().naming(naming));
+        let sync = RosterSync::new(classroom).options(crate::SyncOptions::default().naming(naming));
         match sync.plan(&roster).await {
             Err(SyncError::Input(error)) => error,
             other => panic!("{name}: an input error, not {other:?}"),

@@ -1,22 +1,22 @@
-//! Roster sync from OneRoster files: plan, then apply (feature `sync`).
+//! Roster sync from OneRoster files to Google Classroom: plan, then apply.
 //!
 //! A student information system exports the district's classes, users and enrollments as
-//! OneRoster v1.1 CSV files; this module makes Classroom match them, the way `terraform plan`
+//! OneRoster v1.1 CSV files; this crate makes Classroom match them, the way `terraform plan`
 //! and `terraform apply` make infrastructure match its description:
 //!
 //! 1. [`Roster::read`] reads and checks the files. Any bad row is an [`InputError`] naming its
 //!    file, line and column, and nothing goes further.
 //! 2. [`RosterSync::plan`] reads Classroom's state through the SDK (each class's course by its
 //!    alias, its teachers and students; in batches, paced by the client's
-//!    [`RateLimit`](crate::RateLimit) when it has one) and returns a [`Plan`]: the list of
+//!    [`RateLimit`](classroom::RateLimit) when it has one) and returns a [`Plan`]: the list of
 //!    [`Change`]s, printable for a person and serializable as JSON. Nothing is written.
 //! 3. [`RosterSync::apply`] carries the plan out in batches and returns one [`Outcome`] per
-//!    change: done, already so, skipped, or failed with the typed [`Error`](crate::Error).
+//!    change: done, already so, skipped, or failed with the typed [`Error`](classroom::Error).
 //!    Failures that will not clear (a user outside the domain, a full course) are reported
 //!    and the rest goes on.
 //!
 //! ```no_run
-//! use classroom::sync::{Roster, RosterSync, SyncOptions};
+//! use classroom_sync::{Roster, RosterSync, SyncOptions};
 //!
 //! # async fn run(classroom: classroom::Classroom) -> Result<(), Box<dyn std::error::Error>> {
 //! let roster = Roster::read("/data/oneroster")?;
@@ -69,7 +69,7 @@
 //! # Reruns converge
 //!
 //! Courses are created under their alias with
-//! [`with_idempotency(true)`](crate::RequestOptions::with_idempotency): a create whose answer
+//! [`with_idempotency(true)`](classroom::RequestOptions::with_idempotency): a create whose answer
 //! was lost is retried, and a second create of the same alias answers `ALREADY_EXISTS`, which
 //! counts as already so; a member added twice answers 409 the same way, a member removed twice
 //! 404. So an apply that failed or was cut off at any point, planned and applied again, ends
@@ -93,9 +93,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::{StreamExt, TryStreamExt};
 
-use crate::models::{Course, CourseState};
-use crate::paging::{Page, PageGuard, Paginate};
-use crate::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
+use classroom::models::{Course, CourseState};
+use classroom::paging::{Page, PageGuard, Paginate};
+use classroom::{BatchCall, Classroom, MAX_BATCH_CALLS, Scope};
 
 pub use apply::{ApplyReport, ChangeOutcome, Outcome, Progress, Summary};
 pub use manifest::{FileMode, Manifest};
@@ -229,12 +229,12 @@ pub enum SyncError {
         what: String,
         /// The SDK's error.
         #[source]
-        source: crate::Error,
+        source: classroom::Error,
     },
     /// Classroom did not give a member's email, so members cannot be matched to the roster.
     #[error(
         "{alias}: Classroom gave no email for member {user_id}; authorize with the \
-         classroom.profile.emails scope (see classroom::sync::SCOPES)"
+         classroom.profile.emails scope (see classroom_sync::SCOPES)"
     )]
     #[non_exhaustive]
     NoEmail {
@@ -254,7 +254,7 @@ pub enum SyncError {
 /// [`apply`](RosterSync::apply). See the [module docs](self).
 ///
 /// The client decides how calls are paced and retried: give it a
-/// [`RateLimit`](crate::RateLimit) (`RateLimit::classroom()` for Classroom's documented quotas)
+/// [`RateLimit`](classroom::RateLimit) (`RateLimit::classroom()` for Classroom's documented quotas)
 /// to keep the sync under the quota rather than bouncing off it.
 #[derive(Clone, Debug)]
 pub struct RosterSync {
@@ -450,7 +450,7 @@ impl RosterSync {
         &self,
         calls: Vec<C>,
         count: &mut u64,
-    ) -> Vec<crate::Result<C::Response>> {
+    ) -> Vec<classroom::Result<C::Response>> {
         *count += calls.len() as u64;
         let mut chunks: Vec<Vec<C>> = Vec::new();
         for call in calls {
@@ -470,7 +470,7 @@ impl RosterSync {
     /// Every page of a list method for each key, in batches: round after round, each
     /// asking for the next page of the lists that have one. Each list is guarded as the SDK's
     /// streams are ([`PageGuard`]): a repeated page token, or a run of empty pages naming a
-    /// next one, ends the read with [`Error::PageLoop`](crate::Error::PageLoop).
+    /// next one, ends the read with [`Error::PageLoop`](classroom::Error::PageLoop).
     async fn list_all<C>(
         &self,
         keys: &[String],
@@ -481,13 +481,15 @@ impl RosterSync {
     where
         C: BatchCall<Response = C::Page> + Paginate,
     {
-        let max_empty = self.classroom.settings().max_empty_pages;
         let mut out: Vec<Vec<_>> = keys.iter().map(|_| Vec::new()).collect();
-        let mut guards: Vec<PageGuard> = keys.iter().map(|_| PageGuard::new(max_empty)).collect();
         let mut pending: Vec<(usize, C)> = keys
             .iter()
             .enumerate()
             .map(|(i, key)| (i, make(key)))
+            .collect();
+        let mut guards: Vec<PageGuard> = pending
+            .iter()
+            .map(|(_, call)| PageGuard::for_call(call))
             .collect();
         while !pending.is_empty() {
             let batch = pending.iter().map(|(_, call)| call.clone()).collect();
@@ -499,18 +501,9 @@ impl RosterSync {
                     source,
                 };
                 let page = result.map_err(read)?;
-                match guards[i].next_token(page.is_empty(), page.next_page_token()) {
-                    Ok(Some(token)) => {
-                        call.set_page_token(token.to_string());
-                        next.push((i, call));
-                    }
-                    Ok(None) => {}
-                    Err(kind) => {
-                        return Err(read(crate::Error::PageLoop {
-                            method: C::METHOD_ID,
-                            kind,
-                        }));
-                    }
+                if let Some(token) = guards[i].next_page::<C>(&page).map_err(read)? {
+                    call.set_page_token(token.to_string());
+                    next.push((i, call));
                 }
                 out[i].extend(page.into_items());
             }
@@ -674,7 +667,7 @@ impl RosterSync {
 /// Members by lower-cased email, with their user ids; the id of a member without an email as
 /// the error.
 fn by_email(
-    members: Vec<(Option<String>, Option<crate::models::UserProfile>)>,
+    members: Vec<(Option<String>, Option<classroom::models::UserProfile>)>,
 ) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (user_id, profile) in members {
