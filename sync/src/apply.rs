@@ -29,6 +29,10 @@ pub enum Outcome {
     AlreadySo,
     /// Not sent, because a change it depends on failed (the course's creation).
     Skipped(String),
+    /// Not possible yet, and not an error: the next run plans it again. An ownership transfer
+    /// Classroom refuses with `FAILED_PRECONDITION` (the new owner is not yet a teacher
+    /// of the course, say) is deferred, so that a transfer in progress never loops as an error.
+    Deferred(String),
     /// Failed. [`Error::is_retryable`](classroom::Error::is_retryable) tells a transient failure
     /// (apply again later) from one that will not clear by itself (a user not in the domain,
     /// a full course: [`ApiError::is_lasting`](classroom::ApiError::is_lasting), a 404 user, a
@@ -47,6 +51,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::AlreadySo => "already so",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Deferred(_) => "deferred",
             Outcome::Failed(_) => "failed",
         }
     }
@@ -61,11 +66,12 @@ impl Serialize for Outcome {
                 Outcome::Done => "done",
                 Outcome::AlreadySo => "already_so",
                 Outcome::Skipped(_) => "skipped",
+                Outcome::Deferred(_) => "deferred",
                 Outcome::Failed(_) => "failed",
             },
         )?;
         match self {
-            Outcome::Skipped(why) => st.serialize_field("reason", why)?,
+            Outcome::Skipped(why) | Outcome::Deferred(why) => st.serialize_field("reason", why)?,
             Outcome::Failed(e) => {
                 st.serialize_field("error", &e.to_string())?;
                 st.serialize_field("http_status", &e.http_status())?;
@@ -94,7 +100,7 @@ impl fmt::Display for ChangeOutcome {
         write!(f, "{}: {}", self.change, self.outcome.label())?;
         match &self.outcome {
             Outcome::Failed(e) => write!(f, ": {e}"),
-            Outcome::Skipped(why) => write!(f, ": {why}"),
+            Outcome::Skipped(why) | Outcome::Deferred(why) => write!(f, ": {why}"),
             _ => Ok(()),
         }
     }
@@ -122,6 +128,8 @@ pub struct Summary {
     pub already_so: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Deferred to the next run.
+    pub deferred: usize,
     /// Failed.
     pub failed: usize,
 }
@@ -130,8 +138,8 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} done, {} already so, {} skipped, {} failed",
-            self.done, self.already_so, self.skipped, self.failed
+            "{} done, {} already so, {} skipped, {} deferred, {} failed",
+            self.done, self.already_so, self.skipped, self.deferred, self.failed
         )
     }
 }
@@ -222,7 +230,7 @@ impl RosterSync {
         let mut done = 0usize;
         let mut failed = 0usize;
         let mut not_created: HashSet<&str> = HashSet::new();
-        for phase in 0..=3u8 {
+        for phase in 0..=ChangeKind::LAST_PHASE {
             let mut send = Vec::new();
             for (i, change) in changes.iter().enumerate() {
                 if change.kind().phase() != phase {
@@ -283,6 +291,7 @@ impl RosterSync {
                 Outcome::Done => summary.done += 1,
                 Outcome::AlreadySo => summary.already_so += 1,
                 Outcome::Skipped(_) => summary.skipped += 1,
+                Outcome::Deferred(_) => summary.deferred += 1,
                 Outcome::Failed(_) => summary.failed += 1,
             }
         }
@@ -306,6 +315,7 @@ impl RosterSync {
                     alias,
                     fields,
                     owner,
+                    state,
                     ..
                 } => Slot::Course(
                     batch.add(
@@ -316,7 +326,7 @@ impl RosterSync {
                                 section: Some(fields.section.clone()),
                                 room: Some(fields.room.clone()),
                                 owner_id: Some(owner.clone()),
-                                course_state: Some(CourseState::Active),
+                                course_state: Some(state.course_state()),
                                 ..Default::default()
                             })
                             // Under an alias a second create cannot duplicate: it answers
@@ -385,6 +395,23 @@ impl RosterSync {
                 Change::RemoveStudent { alias, user_id, .. } => {
                     Slot::Empty(batch.add(courses.students().delete(alias, user_id)))
                 }
+                Change::TransferOwnership { alias, to, .. } => Slot::Course(
+                    batch.add(
+                        courses
+                            .patch(
+                                alias,
+                                Course {
+                                    owner_id: Some(to.clone()),
+                                    ..Default::default()
+                                },
+                            )
+                            .update_mask(FieldMask::new(["ownerId"]))
+                            .with_idempotency(true),
+                    ),
+                ),
+                Change::DeleteCourse { course_id, .. } => {
+                    Slot::Empty(batch.add(courses.delete(course_id)))
+                }
                 Change::ArchiveCourse { course_id, .. } => Slot::Course(
                     batch.add(
                         courses
@@ -431,10 +458,17 @@ fn outcome(kind: ChangeKind, result: classroom::Result<()>) -> Outcome {
             Outcome::AlreadySo
         }
         Err(e)
-            if matches!(kind, ChangeKind::RemoveTeacher | ChangeKind::RemoveStudent)
-                && e.is_not_found() =>
+            if matches!(
+                kind,
+                ChangeKind::RemoveTeacher | ChangeKind::RemoveStudent | ChangeKind::DeleteCourse
+            ) && e.is_not_found() =>
         {
             Outcome::AlreadySo
+        }
+        Err(e) if kind == ChangeKind::TransferOwnership && e.is_failed_precondition() => {
+            Outcome::Deferred(format!(
+                "Classroom cannot make them the owner yet ({e}); the next run tries again"
+            ))
         }
         Err(e) => Outcome::Failed(e),
     }

@@ -33,8 +33,12 @@
 //!
 //! - Each active class (of an active course) is one Classroom course, identified by the domain
 //!   alias [`alias_for`]`(prefix, class sourcedId)`, `d:sis-...` by default. A new course is
-//!   created `ACTIVE`, owned by the class's primary teacher (the first teacher if none is
-//!   primary, the acting user if it has none); ownership is never changed later.
+//!   created `ACTIVE`, or `PROVISIONED` for its owner to accept ([`SyncOptions::create_as`]),
+//!   owned by the class's primary teacher (the first teacher if none is primary, the acting
+//!   user if it has none). When the primary teacher changes, ownership moves to them only with
+//!   [`transfer_ownership`](SyncOptions::transfer_ownership): they are added as a teacher,
+//!   then made the owner; a transfer Classroom refuses for now is
+//!   [deferred](Outcome::Deferred) to the next run, never retried in a loop.
 //! - Its name, section and room follow Classroom's convention, the subject as the name and
 //!   the period as the section: the name is the course's `title` (`10th Grade Biology`), the
 //!   section the class's `title` without the course's title it may start with (`Period 3`
@@ -47,7 +51,12 @@
 //! - Each active enrollment of an active, enabled user with role `teacher` or `student` is a
 //!   membership, by the user's `email`. Other roles (`administrator`, `proctor`) are left out.
 //! - A course's owner is never removed, and courses without the sync's alias prefix are never
-//!   touched.
+//!   touched. Declined and suspended courses are left as they are: Classroom lets only their
+//!   state change, and that is a person's choice.
+//! - Name, section and room follow the roster, unless a field is one a teacher may edit
+//!   ([`SyncOptions::teacher_fields`]): then it is updated only while it still holds what the
+//!   sync last wrote, which the sync keeps in a JSON state file ([`SyncState`]; pass it to
+//!   [`RosterSync::plan_with`], and [`SyncState::record`] what an apply wrote).
 //!
 //! # Bulk and delta exports
 //!
@@ -60,8 +69,10 @@
 //!   [`remove_members`](SyncOptions::remove_members)) only when it is bulk; from a delta, only
 //!   the members whose enrollment it marks `tobedeleted` are; from an absent file, none;
 //! - courses are archived for want of their class
-//!   ([`archive_missing`](SyncOptions::archive_missing)) only when `classes.csv` and
-//!   `courses.csv` are bulk; a delta's deleted classes are left for the next bulk run;
+//!   ([`archive_missing`](SyncOptions::archive_missing)) when `classes.csv` and
+//!   `courses.csv` are bulk, or when a delta marks their class `tobedeleted`; a course
+//!   already archived is deleted only with [`delete_archived`](SyncOptions::delete_archived),
+//!   so a course is never archived and deleted in one run;
 //! - a class a delta leaves out (unchanged) but whose enrollments it lists keeps its fields,
 //!   and must already be in Classroom; the users of a delta's teacher and student enrollments
 //!   must be in its `users.csv`, as the sync matches members by email.
@@ -82,14 +93,18 @@
 //! match members by email).
 
 mod apply;
+mod diff;
 mod lines;
 mod manifest;
 mod naming;
 mod plan;
 mod roster;
+mod state;
 pub mod synthetic;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
 
 use futures::{StreamExt, TryStreamExt};
 
@@ -106,6 +121,9 @@ pub use roster::{
     Status, User,
 };
 
+pub use state::{StateError, SyncState, Written};
+
+use diff::{Current, CurrentCourse, GoneCourse};
 use plan::{DesiredCourse, desired};
 
 /// The scopes a sync needs: courses (create, update, archive), rosters (teachers and
@@ -140,6 +158,19 @@ pub struct SyncOptions {
     /// Changing it plans an update of every course whose fields change (with
     /// `update_courses`).
     pub naming: CourseNaming,
+    /// The state a new course is created in (default [`CreateAs::Active`]).
+    pub create_as: CreateAs,
+    /// Fields a teacher may edit (default none: the roster's values always win). Such a field
+    /// is updated only while it still holds what the sync last wrote, as its [`SyncState`]
+    /// records; a teacher's rename then survives every later run.
+    pub teacher_fields: BTreeSet<CourseField>,
+    /// When a class's primary teacher changes, transfer the course's ownership to them: add
+    /// them as a teacher, then make them the owner (default off: the owner stays who it was).
+    pub transfer_ownership: bool,
+    /// Plan courses under the alias prefix whose class is gone and that are already archived
+    /// to be deleted (default off). A course is archived first (`archive_missing`) and deleted
+    /// by a later run, never both at once.
+    pub delete_archived: bool,
 }
 
 impl Default for SyncOptions {
@@ -154,6 +185,10 @@ impl Default for SyncOptions {
             concurrency: 4,
             page_size: 100,
             naming: CourseNaming::default(),
+            create_as: CreateAs::Active,
+            teacher_fields: BTreeSet::new(),
+            transfer_ownership: false,
+            delete_archived: false,
         }
     }
 }
@@ -212,6 +247,77 @@ impl SyncOptions {
         self.naming = naming;
         self
     }
+
+    /// Sets [`SyncOptions::create_as`].
+    pub fn create_as(mut self, state: CreateAs) -> Self {
+        self.create_as = state;
+        self
+    }
+
+    /// Sets [`SyncOptions::teacher_fields`].
+    pub fn teacher_fields(mut self, fields: impl IntoIterator<Item = CourseField>) -> Self {
+        self.teacher_fields = fields.into_iter().collect();
+        self
+    }
+
+    /// Sets [`SyncOptions::transfer_ownership`].
+    pub fn transfer_ownership(mut self, on: bool) -> Self {
+        self.transfer_ownership = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::delete_archived`].
+    pub fn delete_archived(mut self, on: bool) -> Self {
+        self.delete_archived = on;
+        self
+    }
+}
+
+/// The state a new course is created in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CreateAs {
+    /// `ACTIVE`: teachers and students see it at once.
+    #[default]
+    Active,
+    /// `PROVISIONED`: its owner accepts it first, as with Google's own roster import; until
+    /// then students do not see it.
+    Provisioned,
+}
+
+impl CreateAs {
+    pub(crate) fn course_state(self) -> CourseState {
+        match self {
+            CreateAs::Active => CourseState::Active,
+            CreateAs::Provisioned => CourseState::Provisioned,
+        }
+    }
+}
+
+/// A course field the sync manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseField {
+    /// `name`.
+    Name,
+    /// `section`.
+    Section,
+    /// `room`.
+    Room,
+}
+
+impl CourseField {
+    /// Every field.
+    pub const ALL: [CourseField; 3] = [CourseField::Name, CourseField::Section, CourseField::Room];
+
+    /// The field's API name: `name`, `section`, `room`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CourseField::Name => "name",
+            CourseField::Section => "section",
+            CourseField::Room => "room",
+        }
+    }
 }
 
 /// What stopped a plan. Nothing was written.
@@ -262,18 +368,6 @@ pub struct RosterSync {
     options: SyncOptions,
 }
 
-/// A course as Classroom has it.
-#[derive(Debug)]
-struct CurrentCourse {
-    id: String,
-    fields: CourseFields,
-    state: Option<CourseState>,
-    owner_id: String,
-    /// Members by lower-cased email: their user ids.
-    teachers: BTreeMap<String, String>,
-    students: BTreeMap<String, String>,
-}
-
 impl RosterSync {
     /// A sync through this client, with default [`SyncOptions`].
     pub fn new(classroom: Classroom) -> Self {
@@ -294,9 +388,17 @@ impl RosterSync {
         &self.options
     }
 
-    /// Reads Classroom's state and returns the changes that would make it match `roster`.
-    /// Writes nothing.
+    /// Reads Classroom's state and returns the changes that would make it match `roster`,
+    /// with no record of what the sync wrote before: see [`RosterSync::plan_with`]. Writes
+    /// nothing.
     pub async fn plan(&self, roster: &Roster) -> Result<Plan, SyncError> {
+        self.plan_with(roster, &SyncState::new()).await
+    }
+
+    /// Reads Classroom's state and returns the changes that would make it match `roster`,
+    /// leaving alone the [teacher-editable fields](SyncOptions::teacher_fields) that no
+    /// longer hold what `state` says the sync wrote. Writes nothing.
+    pub async fn plan_with(&self, roster: &Roster, state: &SyncState) -> Result<Plan, SyncError> {
         let prefix = &self.options.alias_prefix;
         if !plan::valid_prefix(prefix) {
             return Err(SyncError::InvalidPrefix(prefix.clone()));
@@ -305,143 +407,26 @@ impl RosterSync {
         plan::check_aliases(roster, &wanted)?;
         naming::check(roster, &wanted, &self.options.naming)?;
         let mut calls = 0u64;
-        let current = self.read_current(&wanted, &mut calls).await?;
-        let mut changes = Vec::new();
-        let mut problems = roster::Problems::default();
-        for course in &wanted {
-            match current.get(&course.alias) {
-                None if course.fields.is_none() => {
-                    // Named only by a delta's enrollments, and not in Classroom either.
-                    problems.add(
-                        "enrollments.csv",
-                        None,
-                        Some("classSourcedId"),
-                        format!(
-                            "class {:?} is not in this export's classes.csv, and Classroom has no course {}: there is nothing to enroll into; include the class, or export classes.csv in bulk",
-                            course.class, course.alias
-                        ),
-                    );
-                }
-                None => self.plan_new(course, &mut changes),
-                Some(now) => self.plan_existing(course, now, &mut changes),
-            }
-        }
-        problems.into_result(&roster.dir)?;
-        // Only files that hold every record say which courses are gone.
+        let mut current = Current {
+            courses: self.read_current(&wanted, &mut calls).await?,
+            gone: Vec::new(),
+        };
+        let (archive, delete) = (self.options.archive_missing, self.options.delete_archived);
+        // Only files that hold every record say which courses are gone; a delta says which
+        // classes it deleted.
         let whole = |name| roster.manifest.mode(name).is_bulk();
-        if self.options.archive_missing && whole("classes") && whole("courses") {
-            let known: HashSet<&str> = current.values().map(|c| c.id.as_str()).collect();
-            self.plan_archives(&known, &mut changes, &mut calls).await?;
+        if (archive || delete) && whole("classes") && whole("courses") {
+            let known: HashSet<&str> = current.courses.values().map(|c| c.id.as_str()).collect();
+            current.gone = self.read_gone(&known, &mut calls).await?;
+        } else if archive || delete {
+            current.gone = self.read_deleted(roster, &mut calls).await?;
         }
-        Ok(Plan::new(changes, wanted.len(), calls))
-    }
-
-    fn plan_new(&self, course: &DesiredCourse, changes: &mut Vec<Change>) {
-        let Some(fields) = &course.fields else { return };
-        if !self.options.create_courses {
-            return;
-        }
-        changes.push(Change::CreateCourse {
-            alias: course.alias.clone(),
-            class: course.class.clone(),
-            fields: fields.clone(),
-            owner: course.owner.clone().unwrap_or_else(|| "me".into()),
-        });
-        if self.options.add_members {
-            for email in course.teachers.keys() {
-                // The owner is a teacher from the moment the course exists.
-                if course.owner.as_ref() != Some(email) {
-                    changes.push(Change::AddTeacher {
-                        alias: course.alias.clone(),
-                        email: email.clone(),
-                    });
-                }
-            }
-            for email in course.students.keys() {
-                changes.push(Change::AddStudent {
-                    alias: course.alias.clone(),
-                    email: email.clone(),
-                });
-            }
-        }
-    }
-
-    fn plan_existing(
-        &self,
-        course: &DesiredCourse,
-        now: &CurrentCourse,
-        changes: &mut Vec<Change>,
-    ) {
-        let alias = &course.alias;
-        if let (true, Some(want)) = (self.options.update_courses, &course.fields) {
-            let mut diff = Vec::new();
-            let have = &now.fields;
-            for (field, want, have) in [
-                ("name", &want.name, &have.name),
-                ("section", &want.section, &have.section),
-                ("room", &want.room, &have.room),
-            ] {
-                if want != have {
-                    diff.push(FieldChange::new(field, have, want));
-                }
-            }
-            if now.state == Some(CourseState::Archived) {
-                diff.push(FieldChange::new("courseState", "ARCHIVED", "ACTIVE"));
-            }
-            if !diff.is_empty() {
-                changes.push(Change::UpdateCourse {
-                    alias: alias.clone(),
-                    changes: diff,
-                });
-            }
-        }
-        if self.options.add_members {
-            for email in course.teachers.keys() {
-                if !now.teachers.contains_key(email) {
-                    changes.push(Change::AddTeacher {
-                        alias: alias.clone(),
-                        email: email.clone(),
-                    });
-                }
-            }
-            for email in course.students.keys() {
-                if !now.students.contains_key(email) {
-                    changes.push(Change::AddStudent {
-                        alias: alias.clone(),
-                        email: email.clone(),
-                    });
-                }
-            }
-        }
-        if self.options.remove_members {
-            // A member is gone when a bulk file leaves them out, or a delta marks them so.
-            let gone = |want: &BTreeMap<String, ()>, gone: &BTreeMap<String, ()>, email| {
-                if course.complete {
-                    !want.contains_key(email)
-                } else {
-                    gone.contains_key(email) && !want.contains_key(email)
-                }
-            };
-            for (email, user_id) in &now.teachers {
-                if gone(&course.teachers, &course.gone_teachers, email) && *user_id != now.owner_id
-                {
-                    changes.push(Change::RemoveTeacher {
-                        alias: alias.clone(),
-                        email: email.clone(),
-                        user_id: user_id.clone(),
-                    });
-                }
-            }
-            for (email, user_id) in &now.students {
-                if gone(&course.students, &course.gone_students, email) {
-                    changes.push(Change::RemoveStudent {
-                        alias: alias.clone(),
-                        email: email.clone(),
-                        user_id: user_id.clone(),
-                    });
-                }
-            }
-        }
+        let mut problems = roster::Problems::default();
+        let diff = diff::diff(&wanted, &current, state, &self.options, &mut problems);
+        problems.into_result(&roster.dir)?;
+        let mut plan = Plan::new(diff.changes, wanted.len(), calls);
+        plan.written = diff.written;
+        Ok(plan)
     }
 
     /// Sends calls of one method in batches, up to `concurrency` batch requests at once, and
@@ -604,22 +589,26 @@ impl RosterSync {
         Ok(current)
     }
 
-    /// Courses under the alias prefix whose class the roster no longer has.
-    async fn plan_archives(
+    /// Courses under the alias prefix whose class the roster no longer has, in the states a
+    /// plan may change: active and provisioned (to archive), archived (to delete).
+    async fn read_gone(
         &self,
         known: &HashSet<&str>,
-        changes: &mut Vec<Change>,
         calls: &mut u64,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Vec<GoneCourse>, SyncError> {
         let listing = |source| SyncError::Read {
             what: "the list of courses".into(),
             source,
         };
+        let mut states = vec![CourseState::Active, CourseState::Provisioned];
+        if self.options.delete_archived {
+            states.push(CourseState::Archived);
+        }
         let pages: Vec<_> = self
             .classroom
             .courses()
             .list()
-            .course_states([CourseState::Active, CourseState::Provisioned])
+            .course_states(states)
             .page_size(self.options.page_size)
             .pages()
             .try_collect()
@@ -650,17 +639,56 @@ impl RosterSync {
             )
             .await?;
         let ours = format!("d:{}", self.options.alias_prefix);
+        let mut gone = Vec::new();
         for (course, aliases) in others.into_iter().zip(aliases) {
             let mut aliases = aliases.into_iter().filter_map(|a| a.alias);
             if let Some(alias) = aliases.find(|a| a.starts_with(&ours)) {
-                changes.push(Change::ArchiveCourse {
+                gone.push(GoneCourse {
                     alias,
-                    course_id: course.id.unwrap_or_default(),
+                    id: course.id.unwrap_or_default(),
                     name: course.name.unwrap_or_default(),
+                    state: course.course_state,
                 });
             }
         }
-        Ok(())
+        Ok(gone)
+    }
+
+    /// The courses of the classes a delta export marks `tobedeleted`, those Classroom has.
+    async fn read_deleted(
+        &self,
+        roster: &Roster,
+        calls: &mut u64,
+    ) -> Result<Vec<GoneCourse>, SyncError> {
+        let aliases: Vec<String> = roster
+            .classes
+            .iter()
+            .filter(|c| c.status == Status::ToBeDeleted)
+            .map(|c| alias_for(&self.options.alias_prefix, &c.sourced_id))
+            .collect();
+        let gets = aliases
+            .iter()
+            .map(|alias| self.classroom.courses().get(alias))
+            .collect();
+        let mut gone = Vec::new();
+        for (alias, result) in aliases.iter().zip(self.batched(gets, calls).await) {
+            match result {
+                Ok(course) => gone.push(GoneCourse {
+                    alias: alias.clone(),
+                    id: course.id.unwrap_or_default(),
+                    name: course.name.unwrap_or_default(),
+                    state: course.course_state,
+                }),
+                Err(e) if e.is_not_found() => {}
+                Err(source) => {
+                    return Err(SyncError::Read {
+                        what: format!("course {alias}"),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(gone)
     }
 }
 

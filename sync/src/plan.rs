@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::naming::CourseNaming;
 use super::roster::{InputError, Problems, Roster};
+use super::state::Written;
+use super::{CourseField, CreateAs};
 
 /// The domain alias of a class: `d:` + `prefix` + the class's `sourcedId`, escaped so that any
 /// `sourcedId` gives a valid alias and two different ones never give the same alias.
@@ -128,6 +130,17 @@ pub struct CourseFields {
     pub section: String,
     /// `room`: by default the class's `location`.
     pub room: String,
+}
+
+impl CourseFields {
+    /// A field's value.
+    pub fn get(&self, field: CourseField) -> &str {
+        match field {
+            CourseField::Name => &self.name,
+            CourseField::Section => &self.section,
+            CourseField::Room => &self.room,
+        }
+    }
 }
 
 /// The Classroom courses and memberships a roster asks for: every active class of an active
@@ -261,6 +274,9 @@ pub enum Change {
         fields: CourseFields,
         /// The owner: the primary teacher's email, or `me`.
         owner: String,
+        /// The state it is created in ([`SyncOptions::create_as`](super::SyncOptions::create_as)).
+        #[serde(default)]
+        state: CreateAs,
     },
     /// Change a course's name, section or room, or bring it back from the archive.
     UpdateCourse {
@@ -302,8 +318,29 @@ pub enum Change {
         /// The student's Classroom user id.
         user_id: String,
     },
+    /// Make the class's primary teacher the course's owner (an ownership transfer). The new
+    /// owner is a teacher of the course first (an [`AddTeacher`](Change::AddTeacher) in the
+    /// same plan, applied before); the old owner stays a teacher.
+    TransferOwnership {
+        /// The course's alias.
+        alias: String,
+        /// The owner now: their email, or their user id when Classroom lists no email.
+        from: String,
+        /// The new owner's email.
+        to: String,
+    },
     /// Archive a course whose class is no longer in the roster.
     ArchiveCourse {
+        /// The course's alias.
+        alias: String,
+        /// The course's Classroom id.
+        course_id: String,
+        /// Its name, for the reader.
+        name: String,
+    },
+    /// Delete a course that is archived and whose class is no longer in the roster
+    /// ([`SyncOptions::delete_archived`](super::SyncOptions::delete_archived)).
+    DeleteCourse {
         /// The course's alias.
         alias: String,
         /// The course's Classroom id.
@@ -352,20 +389,26 @@ pub enum ChangeKind {
     AddStudent,
     /// [`Change::RemoveStudent`].
     RemoveStudent,
+    /// [`Change::TransferOwnership`].
+    TransferOwnership,
     /// [`Change::ArchiveCourse`].
     ArchiveCourse,
+    /// [`Change::DeleteCourse`].
+    DeleteCourse,
 }
 
 impl ChangeKind {
     /// Every kind, in the order a plan lists and applies them.
-    pub const ALL: [ChangeKind; 7] = [
+    pub const ALL: [ChangeKind; 9] = [
         ChangeKind::CreateCourse,
         ChangeKind::UpdateCourse,
         ChangeKind::RemoveTeacher,
         ChangeKind::RemoveStudent,
         ChangeKind::AddTeacher,
         ChangeKind::AddStudent,
+        ChangeKind::TransferOwnership,
         ChangeKind::ArchiveCourse,
+        ChangeKind::DeleteCourse,
     ];
 
     /// A few words for a person: `create course`.
@@ -377,20 +420,27 @@ impl ChangeKind {
             ChangeKind::RemoveTeacher => "remove teacher",
             ChangeKind::AddStudent => "add student",
             ChangeKind::RemoveStudent => "remove student",
+            ChangeKind::TransferOwnership => "transfer ownership",
             ChangeKind::ArchiveCourse => "archive course",
+            ChangeKind::DeleteCourse => "delete course",
         }
     }
 
     /// Where in an apply the kind goes: courses exist before members are added, members
-    /// leave before others join (a full course has room), archiving comes last.
+    /// leave before others join (a full course has room), a new owner is a teacher before
+    /// the transfer, archiving and deleting come last.
     pub(crate) fn phase(self) -> u8 {
         match self {
             ChangeKind::CreateCourse | ChangeKind::UpdateCourse => 0,
             ChangeKind::RemoveTeacher | ChangeKind::RemoveStudent => 1,
             ChangeKind::AddTeacher | ChangeKind::AddStudent => 2,
-            ChangeKind::ArchiveCourse => 3,
+            ChangeKind::TransferOwnership => 3,
+            ChangeKind::ArchiveCourse | ChangeKind::DeleteCourse => 4,
         }
     }
+
+    /// The last phase.
+    pub(crate) const LAST_PHASE: u8 = 4;
 }
 
 impl Change {
@@ -403,7 +453,9 @@ impl Change {
             Change::RemoveTeacher { .. } => ChangeKind::RemoveTeacher,
             Change::AddStudent { .. } => ChangeKind::AddStudent,
             Change::RemoveStudent { .. } => ChangeKind::RemoveStudent,
+            Change::TransferOwnership { .. } => ChangeKind::TransferOwnership,
             Change::ArchiveCourse { .. } => ChangeKind::ArchiveCourse,
+            Change::DeleteCourse { .. } => ChangeKind::DeleteCourse,
         }
     }
 
@@ -416,8 +468,18 @@ impl Change {
             | Change::RemoveTeacher { alias, .. }
             | Change::AddStudent { alias, .. }
             | Change::RemoveStudent { alias, .. }
-            | Change::ArchiveCourse { alias, .. } => alias,
+            | Change::TransferOwnership { alias, .. }
+            | Change::ArchiveCourse { alias, .. }
+            | Change::DeleteCourse { alias, .. } => alias,
         }
+    }
+
+    /// Whether it writes a course's name, section or room.
+    pub(crate) fn writes_fields(&self) -> bool {
+        matches!(
+            self,
+            Change::CreateCourse { .. } | Change::UpdateCourse { .. }
+        )
     }
 }
 
@@ -428,12 +490,19 @@ impl fmt::Display for Change {
                 alias,
                 fields,
                 owner,
+                state,
                 ..
-            } => write!(
-                f,
-                "+ create course {alias}: name {:?}, section {:?}, room {:?}, owner {owner}",
-                fields.name, fields.section, fields.room
-            ),
+            } => {
+                write!(
+                    f,
+                    "+ create course {alias}: name {:?}, section {:?}, room {:?}, owner {owner}",
+                    fields.name, fields.section, fields.room
+                )?;
+                match state {
+                    CreateAs::Active => Ok(()),
+                    CreateAs::Provisioned => f.write_str(", provisioned"),
+                }
+            }
             Change::UpdateCourse { alias, changes } => {
                 write!(f, "~ update course {alias}:")?;
                 for (i, c) in changes.iter().enumerate() {
@@ -456,6 +525,13 @@ impl fmt::Display for Change {
                     "- archive course {alias} ({name:?}): its class is not in the roster"
                 )
             }
+            Change::TransferOwnership { alias, from, to } => {
+                write!(f, "~ transfer course {alias} from {from} to {to}")
+            }
+            Change::DeleteCourse { alias, name, .. } => write!(
+                f,
+                "- delete course {alias} ({name:?}): archived, and its class is not in the roster"
+            ),
         }
     }
 }
@@ -518,6 +594,10 @@ pub struct Plan {
     pub courses_in_roster: usize,
     /// How many calls reading Classroom's state took (each batch part counts one).
     pub read_calls: u64,
+    /// What each course's fields will hold once the plan is applied, as far as the sync
+    /// wrote them or found them as the roster has them: [`SyncState::record`](super::SyncState::record) keeps it.
+    #[serde(default)]
+    pub written: BTreeMap<String, Written>,
 }
 
 impl Plan {
@@ -528,6 +608,7 @@ impl Plan {
             changes,
             courses_in_roster,
             read_calls,
+            written: BTreeMap::new(),
         }
     }
 
@@ -677,10 +758,20 @@ mod plan_tests {
     fn one_of_each() -> Vec<Change> {
         let (k1, k2) = ("d:sis-k1".to_string(), "d:sis-k2".to_string());
         vec![
+            Change::DeleteCourse {
+                alias: "d:sis-older".into(),
+                course_id: "122".into(),
+                name: "Physics".into(),
+            },
             Change::ArchiveCourse {
                 alias: "d:sis-old".into(),
                 course_id: "123".into(),
                 name: "Chemistry".into(),
+            },
+            Change::TransferOwnership {
+                alias: "d:sis-k2".into(),
+                from: "ed@school.example".into(),
+                to: "ann.lee@school.example".into(),
             },
             Change::AddStudent {
                 alias: k1.clone(),
@@ -720,6 +811,7 @@ mod plan_tests {
                     room: "Lab 2".into(),
                 },
                 owner: "bo@school.example".into(),
+                state: CreateAs::Active,
             },
         ]
     }
@@ -731,7 +823,9 @@ mod plan_tests {
         assert_eq!(
             aliases,
             [
+                "d:sis-older",
                 "d:sis-old",
+                "d:sis-k2",
                 "d:sis-k1",
                 "d:sis-k2",
                 "d:sis-k1",
@@ -756,18 +850,21 @@ mod plan_tests {
              + add student cy@school.example to d:sis-k1\n\
              + add teacher ann.lee@school.example to d:sis-k1\n\
              + add student fay@school.example to d:sis-k1\n\
+             ~ transfer course d:sis-k2 from ed@school.example to ann.lee@school.example\n\
+             - delete course d:sis-older (\"Physics\"): archived, and its class is not in the roster\n\
              - archive course d:sis-old (\"Chemistry\"): its class is not in the roster\n\
              Plan: 1 create course, 1 update course, 1 remove teacher, 1 remove student, \
-             1 add teacher, 2 add student, 1 archive course for 3 course(s) in the roster",
-            "courses first, then removals, adds, archives, each phase in planned order; the \
-             counts in the order of ChangeKind::ALL"
+             1 add teacher, 2 add student, 1 transfer ownership, 1 archive course, \
+             1 delete course for 3 course(s) in the roster",
+            "courses first, then removals, adds, transfers, archives and deletes, each phase \
+             in planned order; the counts in the order of ChangeKind::ALL"
         );
         let counts: Vec<usize> = ChangeKind::ALL
             .iter()
             .map(|k| plan.counts.get(*k))
             .collect();
-        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1]);
-        assert_eq!(plan.counts.total(), 8);
+        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1, 1, 1]);
+        assert_eq!(plan.counts.total(), 10);
         assert!(!plan.is_empty());
         assert_eq!((plan.courses_in_roster, plan.read_calls), (3, 9));
 
