@@ -171,6 +171,10 @@ pub struct SyncOptions {
     /// to be deleted (default off). A course is archived first (`archive_missing`) and deleted
     /// by a later run, never both at once.
     pub delete_archived: bool,
+    /// The Google Workspace domain (`district.example`): when set, an active teacher or
+    /// student whose email is in another domain is an input error, since Classroom would
+    /// refuse them one call at a time (default none).
+    pub domain: Option<String>,
 }
 
 impl Default for SyncOptions {
@@ -189,6 +193,7 @@ impl Default for SyncOptions {
             teacher_fields: BTreeSet::new(),
             transfer_ownership: false,
             delete_archived: false,
+            domain: None,
         }
     }
 }
@@ -266,6 +271,12 @@ impl SyncOptions {
         self
     }
 
+    /// Sets [`SyncOptions::domain`].
+    pub fn domain(mut self, domain: impl Into<Option<String>>) -> Self {
+        self.domain = domain.into();
+        self
+    }
+
     /// Sets [`SyncOptions::delete_archived`].
     pub fn delete_archived(mut self, on: bool) -> Self {
         self.delete_archived = on;
@@ -335,7 +346,7 @@ pub enum SyncError {
         what: String,
         /// The SDK's error.
         #[source]
-        source: classroom::Error,
+        source: Box<classroom::Error>,
     },
     /// Classroom did not give a member's email, so members cannot be matched to the roster.
     #[error(
@@ -388,6 +399,27 @@ impl RosterSync {
         &self.options
     }
 
+    /// Checks `roster` as a plan would before reading Classroom: the alias prefix, the
+    /// aliases and course fields its classes make, and (with [`SyncOptions::domain`]) its
+    /// members' domain. Reads and writes nothing.
+    pub fn check(&self, roster: &Roster) -> Result<(), SyncError> {
+        self.wanted(roster).map(drop)
+    }
+
+    fn wanted(&self, roster: &Roster) -> Result<Vec<DesiredCourse>, SyncError> {
+        let prefix = &self.options.alias_prefix;
+        if !plan::valid_prefix(prefix) {
+            return Err(SyncError::InvalidPrefix(prefix.clone()));
+        }
+        let wanted = desired(roster, prefix, &self.options.naming);
+        plan::check_aliases(roster, &wanted)?;
+        naming::check(roster, &wanted, &self.options.naming)?;
+        if let Some(domain) = &self.options.domain {
+            plan::check_domain(roster, domain)?;
+        }
+        Ok(wanted)
+    }
+
     /// Reads Classroom's state and returns the changes that would make it match `roster`,
     /// with no record of what the sync wrote before: see [`RosterSync::plan_with`]. Writes
     /// nothing.
@@ -399,13 +431,7 @@ impl RosterSync {
     /// leaving alone the [teacher-editable fields](SyncOptions::teacher_fields) that no
     /// longer hold what `state` says the sync wrote. Writes nothing.
     pub async fn plan_with(&self, roster: &Roster, state: &SyncState) -> Result<Plan, SyncError> {
-        let prefix = &self.options.alias_prefix;
-        if !plan::valid_prefix(prefix) {
-            return Err(SyncError::InvalidPrefix(prefix.clone()));
-        }
-        let wanted = desired(roster, prefix, &self.options.naming);
-        plan::check_aliases(roster, &wanted)?;
-        naming::check(roster, &wanted, &self.options.naming)?;
+        let wanted = self.wanted(roster)?;
         let mut calls = 0u64;
         let mut current = Current {
             courses: self.read_current(&wanted, &mut calls).await?,
@@ -483,7 +509,7 @@ impl RosterSync {
             for ((i, mut call), result) in pending.into_iter().zip(results) {
                 let read = |source| SyncError::Read {
                     what: format!("the {what} of {}", keys[i]),
-                    source,
+                    source: Box::new(source),
                 };
                 let page = result.map_err(read)?;
                 if let Some(token) = guards[i].next_page::<C>(&page).map_err(read)? {
@@ -516,7 +542,7 @@ impl RosterSync {
                 Err(source) => {
                     return Err(SyncError::Read {
                         what: format!("course {}", course.alias),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }
@@ -598,7 +624,7 @@ impl RosterSync {
     ) -> Result<Vec<GoneCourse>, SyncError> {
         let listing = |source| SyncError::Read {
             what: "the list of courses".into(),
-            source,
+            source: Box::new(source),
         };
         let mut states = vec![CourseState::Active, CourseState::Provisioned];
         if self.options.delete_archived {
@@ -683,7 +709,7 @@ impl RosterSync {
                 Err(source) => {
                     return Err(SyncError::Read {
                         what: format!("course {alias}"),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             }

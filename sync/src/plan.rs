@@ -119,6 +119,30 @@ pub(crate) struct DesiredCourse {
     pub(crate) gone_students: BTreeMap<String, ()>,
 }
 
+/// Every active, enabled teacher and student has an email in `domain`.
+pub(crate) fn check_domain(roster: &Roster, domain: &str) -> Result<(), InputError> {
+    let mut problems = Problems::default();
+    for user in &roster.users {
+        let member = matches!(user.role.as_str(), "teacher" | "student");
+        if !member || !user.status.is_active() || !user.enabled {
+            continue;
+        }
+        let theirs = user.email.rsplit_once('@').map(|(_, d)| d);
+        if !theirs.is_some_and(|d| d.eq_ignore_ascii_case(domain)) {
+            problems.add(
+                "users.csv",
+                Some(user.line),
+                Some("email"),
+                format!(
+                    "{:?} is not in the domain {domain}: Classroom would refuse this {} in every class; correct the email, or the domain in the config",
+                    user.email, user.role
+                ),
+            );
+        }
+    }
+    problems.into_result(&roster.dir)
+}
+
 /// The course fields the sync manages, rendered from the roster by
 /// [`SyncOptions::naming`](super::SyncOptions::naming).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -920,18 +920,17 @@ async fn a_list_that_repeats_its_page_token_ends_the_plan_with_an_error() {
     .await
     .expect("the sync kept asking for a page it had read");
     match plan {
-        Err(SyncError::Read {
-            source:
-                classroom::Error::PageLoop {
-                    method,
-                    kind: classroom::PageLoop::RepeatedToken(token),
-                    ..
-                },
-            ..
-        }) => {
-            assert_eq!(method, "classroom.courses.teachers.list");
-            assert_eq!(token, "again");
-        }
+        Err(SyncError::Read { source, .. }) => match *source {
+            classroom::Error::PageLoop {
+                method,
+                kind: classroom::PageLoop::RepeatedToken(token),
+                ..
+            } => {
+                assert_eq!(method, "classroom.courses.teachers.list");
+                assert_eq!(token, "again");
+            }
+            other => panic!("expected a page-loop error, got {other:?}"),
+        },
         other => panic!("expected a page-loop error, got {other:?}"),
     }
 }
