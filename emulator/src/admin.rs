@@ -52,15 +52,18 @@ pub(crate) fn is_admin(path: &str) -> bool {
     path.starts_with(PREFIX) || path == "/emulator"
 }
 
+/// A Google-shaped error. Not [`Reply::error`]: its 401 carries a `Bearer` challenge, and the
+/// admin endpoint's asks for `Basic` only.
 fn error(code: u16, status: &'static str, message: impl Into<String>) -> Reply {
-    Reply::error(&Status {
+    let status = Status {
         code,
         status,
         message: message.into(),
         reason: None,
         metadata: None,
         more_details: Vec::new(),
-    })
+    };
+    Reply::json(status.code, &status.body())
 }
 
 pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {

@@ -267,7 +267,10 @@ fn a_course_is_deleted_by_its_owner_or_an_admin_whatever_its_state() {
         ),
     );
     let cs = admin.ok("GET", "/v1/courses/d:cs-201", None);
-    assert_eq!(cs["courseState"], "ACTIVE", "an active course the admin deletes");
+    assert_eq!(
+        cs["courseState"], "ACTIVE",
+        "an active course the admin deletes"
+    );
     admin.ok("DELETE", "/v1/courses/d:cs-201", None);
 }
 
