@@ -12,7 +12,7 @@
 //!   more than once; files are added in order.
 //! - `--daily-invitations N` enforces Classroom's daily invitation quota: each user may create
 //!   `N` course and guardian invitations a day, then gets 429 `RESOURCE_EXHAUSTED`
-//!   (`@UserInvitationQuotaExhausted`); see [`Quotas`](crate::Quotas). Unlimited by default.
+//!   (`@UserInvitationQuotaExhausted`); see [`Quotas`]. Unlimited by default.
 //! - The first line on stdout, printed once the server accepts connections, is
 //!
 //!   ```text
