@@ -39,6 +39,11 @@
 //! root=http://127.0.0.1:41234/ token_url=http://127.0.0.1:41234/token client_id=... client_secret=...
 //! ```
 //!
+//! The binary takes users from a file (`--accounts FILE`, [the format](accounts)) and a daily
+//! invitation quota (`--daily-invitations N`); while it runs, an [admin endpoint](admin) under
+//! `/emulator/v1/`, authenticated with the client id and secret, adds users, mints a token for
+//! any user and moves the quota day on.
+//!
 //! Point a client's root URL at `root` (for Google's generated clients: the discovery
 //! document's `rootUrl`), and get a token from `token_url` with the client credentials grant.
 //! The SDK's `tests/python/third_party_client.py` does this with google-api-python-client.
@@ -78,6 +83,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
+pub mod admin;
 mod batch;
 mod errors;
 mod faults;
@@ -100,6 +107,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+pub use accounts::{Account, Accounts, AccountsError};
 pub use faults::Fault;
 pub use quota::Quotas;
 pub use risc::RISC_KEY_ID;
@@ -217,6 +225,7 @@ pub struct EmulatorBuilder {
     token_lifetime: Duration,
     limits: server::Limits,
     quotas: Quotas,
+    accounts: Vec<Accounts>,
 }
 
 impl Default for EmulatorBuilder {
@@ -227,6 +236,7 @@ impl Default for EmulatorBuilder {
             token_lifetime: Duration::from_secs(3600),
             limits: server::Limits::default(),
             quotas: Quotas::none(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -271,7 +281,17 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds the port and starts serving on a thread of its own.
+    /// Adds these users at start, after the demo users (and school): the same as
+    /// [`Emulator::add_accounts`] right after [`start`](EmulatorBuilder::start). May be given
+    /// more than once; the documents are added in order.
+    pub fn accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts.push(accounts);
+        self
+    }
+
+    /// Binds the port and starts serving on a thread of its own. Fails with
+    /// [`InvalidInput`](std::io::ErrorKind::InvalidInput) if [`accounts`](Self::accounts) name
+    /// a user the emulator already has (the error's message is the [`AccountsError`]).
     pub fn start(self) -> std::io::Result<Emulator> {
         let listener = server::listen(self.port)?;
         let addr = listener.local_addr()?;
@@ -282,6 +302,11 @@ impl EmulatorBuilder {
         seed::users_and_clients(&mut state);
         if self.seed {
             seed::school(&mut state);
+        }
+        for accounts in &self.accounts {
+            accounts
+                .add_to(&mut state)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         }
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -475,6 +500,20 @@ impl Emulator {
     pub fn add_user(&self, email: &str, given_name: &str, family_name: &str, role: Role) -> String {
         let mut state = self.shared.state();
         seed::add_user(&mut state, email, given_name, family_name, role)
+    }
+
+    /// Adds every user of `accounts`, or none if one of their emails is already a user's.
+    /// Returns the new users' ids, in the document's order.
+    pub fn add_accounts(&self, accounts: &Accounts) -> Result<Vec<String>, AccountsError> {
+        accounts.add_to(&mut self.shared.state())
+    }
+
+    /// Moves the day Classroom's daily quotas count in ([`Quotas::daily_invitations_per_user`])
+    /// `days` ahead, as if that many midnights (Pacific time) had passed: what users invited
+    /// "today" no longer counts. Nothing else moves: timestamps and token expiry follow the
+    /// system clock. Returns the quota day now in force, `YYYY-MM-DD`.
+    pub fn advance_quota_day(&self, days: u32) -> String {
+        self.shared.quotas.advance_day(days)
     }
 
     /// The id of a user (email, id or `admin`), if the domain has one.

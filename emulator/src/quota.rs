@@ -192,6 +192,8 @@ pub(crate) struct Enforcer {
     counts: Mutex<Counts>,
     calls: AtomicU64,
     rejections: AtomicU64,
+    /// Days the quota day is ahead of the system clock's ([`Enforcer::advance_day`]).
+    day_offset: AtomicU64,
 }
 
 /// Which limit a call ran into.
@@ -232,6 +234,22 @@ impl Enforcer {
             quotas,
             ..Counts::default()
         };
+    }
+
+    /// The Pacific day number the daily quotas count in now.
+    fn today(&self) -> u64 {
+        pacific_day() + self.day_offset.load(Ordering::Relaxed)
+    }
+
+    /// Moves the quota day `days` ahead; returns it as `YYYY-MM-DD`. The day's counts are kept
+    /// by day number, so a user's count from an earlier day no longer applies.
+    pub(crate) fn advance_day(&self, days: u32) -> String {
+        self.day_offset
+            .fetch_add(u64::from(days), Ordering::Relaxed);
+        let day = self.today();
+        chrono::DateTime::from_timestamp(i64::try_from(day * 86_400).unwrap_or(i64::MAX), 0)
+            .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
     }
 
     /// Counts one Classroom API call (a batch part counts one).
@@ -320,7 +338,7 @@ impl Enforcer {
         ) {
             return call();
         }
-        let today = pacific_day();
+        let today = self.today();
         {
             let mut counts = self.lock();
             let Some(limit) = counts.quotas.daily_invitations_per_user else {

@@ -66,9 +66,14 @@ pub(super) fn course_create(state: &mut State, ctx: &Ctx, body: Value) -> ApiRes
     let t = now();
     course.insert("id".into(), json!(id));
     course.insert("ownerId".into(), json!(owner.id));
-    course
-        .entry("courseState")
-        .or_insert_with(|| json!("PROVISIONED"));
+    // Unset or COURSE_STATE_UNSPECIFIED: the default, PROVISIONED ("No returned Course
+    // message will use this value").
+    if matches!(
+        course.get("courseState").and_then(Value::as_str),
+        None | Some("COURSE_STATE_UNSPECIFIED")
+    ) {
+        course.insert("courseState".into(), json!("PROVISIONED"));
+    }
     course.insert("creationTime".into(), json!(t));
     course.insert("updateTime".into(), json!(t));
     course.insert("enrollmentCode".into(), json!(enrollment_code(&id)));
@@ -174,16 +179,31 @@ pub(super) fn course_patch(
     }
     let mut body = body;
     if fields.iter().any(|f| f == "ownerId") {
+        // An ownership transfer. Classroom: "Admins can also specify this field in a patch
+        // course request to transfer ownership"; the new owner must already teach the course
+        // (IneligibleOwner), needs no acceptance, and the old owner stays a co-teacher.
         let owner = text(&body, "ownerId")
             .and_then(|o| state.user(o, ctx.me()))
             .map(|u| u.id.clone())
             .ok_or_else(|| {
                 Status::invalid("ownerId: The new owner is not a user of this domain.")
             })?;
-        if !state.is_teacher(&id, &owner) {
-            return Err(Status::precondition(
-                "@UserNotTeacher The new owner must be a teacher of the course.",
-            ));
+        let current = state
+            .course(&id)
+            .and_then(|c| text(c, "ownerId"))
+            .unwrap_or_default();
+        if owner != current {
+            if !ctx.is_admin() {
+                return Err(Status::denied(
+                    "Only a domain administrator may transfer a course's ownership; a teacher \
+                     invites the new owner (invitations.create with role OWNER).",
+                ));
+            }
+            if !state.is_teacher(&id, &owner) {
+                return Err(Status::precondition(
+                    "@IneligibleOwner The new owner must already be a teacher of the course.",
+                ));
+            }
         }
         body["ownerId"] = json!(owner);
     }

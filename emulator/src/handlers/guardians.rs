@@ -35,6 +35,13 @@ fn guardian_access(state: &State, ctx: &Ctx, student: &str, manage: bool) -> boo
 /// The students a call covers: one, or every visible one for `-`.
 fn students_for(state: &State, ctx: &Ctx, key: &str, manage: bool) -> ApiResult<Vec<String>> {
     if key == "-" {
+        // guardians.list and guardianInvitations.list: PERMISSION_DENIED "if "-" is
+        // specified as the student_id and the user is not a domain administrator".
+        if !ctx.is_admin() {
+            return Err(Status::denied(
+                "Only a domain administrator may list across all students with '-'.",
+            ));
+        }
         return Ok(state
             .users
             .iter()
@@ -78,6 +85,13 @@ pub(super) fn guardians(
     match action {
         "list" => {
             let email = q(query, "invitedEmailAddress");
+            // PERMISSION_DENIED "if the invited_email_address filter is set by a user who is
+            // not a domain administrator".
+            if email.is_some() && !ctx.is_admin() {
+                return Err(Status::denied(
+                    "Only a domain administrator may filter guardians by invited_email_address.",
+                ));
+            }
             let mut items = Vec::new();
             for s in &students {
                 for g in state.items(&format!("userProfiles/{s}/guardians")) {
@@ -141,13 +155,26 @@ pub(super) fn guardian_invitations(
     match action {
         "list" => {
             let email = q(query, "invitedEmailAddress");
-            let states = q_all(query, "states");
+            // "If specified, only results with the specified state values are returned.
+            // Otherwise, results with a state of PENDING are returned."
+            let mut states = q_all(query, "states");
+            if states.is_empty() {
+                states.push("PENDING");
+            }
+            if let Some(bad) = states
+                .iter()
+                .find(|s| !matches!(**s, "PENDING" | "COMPLETE"))
+            {
+                return Err(Status::invalid(format!(
+                    "states: {bad:?} is not a state a guardian invitation can be in (PENDING, COMPLETE)."
+                )));
+            }
             let mut items = Vec::new();
             for s in &students {
                 for i in state.items(&coll(s)) {
-                    if email.is_none_or(|e| text(i, "invitedEmailAddress") == Some(e))
-                        && (states.is_empty()
-                            || states.contains(&text(i, "state").unwrap_or_default()))
+                    if email.is_none_or(|e| {
+                        text(i, "invitedEmailAddress").is_some_and(|a| a.eq_ignore_ascii_case(e))
+                    }) && states.contains(&text(i, "state").unwrap_or_default())
                     {
                         items.push(i.clone());
                     }
@@ -165,6 +192,29 @@ pub(super) fn guardian_invitations(
             .ok_or_else(Status::entity_not_found),
         "create" => {
             let student = &first()?;
+            // "Failing to set these fields, or setting any other fields in the request, will
+            // result in an error": INVALID_ARGUMENT for read-only fields or a state other than
+            // PENDING. A studentId, if given, must be the path's student.
+            if let Some(other) = body.as_object().and_then(|b| {
+                b.keys()
+                    .find(|k| !matches!(k.as_str(), "studentId" | "invitedEmailAddress" | "state"))
+            }) {
+                return Err(Status::invalid(format!(
+                    "{other}: This field is read-only; set only student_id and invited_email_address."
+                )));
+            }
+            if text(&body, "state").is_some_and(|s| s != "PENDING") {
+                return Err(Status::invalid(
+                    "state: A new guardian invitation can only be PENDING.",
+                ));
+            }
+            if let Some(named) = text(&body, "studentId")
+                && state.user(named, ctx.me()).map(|u| u.id.as_str()) != Some(student.as_str())
+            {
+                return Err(Status::invalid(
+                    "student_id: The body names another student than the path.",
+                ));
+            }
             let email = text(&body, "invitedEmailAddress")
                 .filter(|e| e.contains('@'))
                 .ok_or_else(|| {

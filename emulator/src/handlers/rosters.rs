@@ -163,8 +163,8 @@ pub(super) fn member_delete(
         && state.course(&course).and_then(|c| text(c, "ownerId")) == Some(user.as_str())
     {
         return Err(Status::precondition(
-            "The course owner cannot be removed from the course's teachers. \
-             Transfer ownership first.",
+            "@CannotRemoveCourseOwner The course owner cannot be removed from the course's \
+             teachers. Transfer ownership first.",
         ));
     }
     state
