@@ -101,6 +101,7 @@ mod plan;
 mod roster;
 mod state;
 pub mod synthetic;
+mod v12;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
