@@ -765,9 +765,14 @@ impl Roster {
     pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
         let dir = dir.as_ref();
         let mut problems = Problems::default();
-        // Without a usable manifest, the files are still checked (as 1.1, bulk) for the report.
+        // Without a usable manifest, the files are still checked (as bulk) for the report: as
+        // 1.2 if there is a roles.csv, which only 1.2 has, else as 1.1.
         let manifest = manifest::read(dir, &mut problems).unwrap_or_default();
-        let version = manifest.version();
+        let version = match manifest.oneroster_version.as_str() {
+            "1.1" | "1.2" => manifest.version(),
+            _ if dir.join(v12::ROLES.file).is_file() => Version::V1_2,
+            _ => Version::V1_1,
+        };
         let [orgs, users, courses, classes, enrollments] = tables(version);
         let mode = |name: &str| manifest.mode(name);
         let mut roster = Roster {
