@@ -217,7 +217,50 @@ impl Lines {
 
 #[cfg(test)]
 mod tests {
-    use super::Lines;
+    use super::{Encoding, Lines, not_utf8};
+
+    #[test]
+    fn only_text_that_is_not_utf8_is_named_for_its_encoding() {
+        for utf8 in [
+            &b"sourcedId,name"[..],
+            b"\xEF\xBB\xBFsourcedId",
+            b"",
+            b"a",
+            b"\xE9t\xE9",
+        ] {
+            assert_eq!(Encoding::sniff(utf8), None, "{utf8:?}");
+        }
+        let utf16le = Encoding::sniff(b"\xFF\xFEs\0o\0").unwrap();
+        assert_eq!(
+            utf16le.to_string(),
+            "UTF-16LE text (it starts with a UTF-16 byte-order mark)"
+        );
+        assert_eq!(
+            utf16le.first_column(b"\xFF\xFE \0i\0d\0,\0x\0"),
+            Some("id".into())
+        );
+        assert_eq!(
+            Encoding::sniff(b"\0i\0d").unwrap().to_string(),
+            "UTF-16BE text (every other byte of its header is NUL)"
+        );
+        // UTF-32's little-endian mark begins with UTF-16's: the longer one is told first.
+        let utf32 = Encoding::sniff(b"\xFF\xFE\0\0i\0\0\0").unwrap();
+        assert_eq!(
+            utf32.to_string(),
+            "UTF-32LE text (it starts with a UTF-32 byte-order mark)"
+        );
+        assert_eq!(utf32.first_column(b"\xFF\xFE\0\0i\0\0\0"), None);
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_shown_with_what_latin1_means_by_it() {
+        assert!(
+            not_utf8(b"Ren\xE9", 3)
+                .contains("at its byte 4, 0xE9, which Latin-1 and Windows-1252 write for '\u{e9}'")
+        );
+        // A byte Latin-1 does not print (a Windows-1252 quote): no guess at what it means.
+        assert!(not_utf8(b"\x93hi", 0).contains("(at its byte 1, 0x93);"));
+    }
 
     fn line(text: &str, offset: usize) -> u64 {
         Lines::new(text.as_bytes()).line_at(text.as_bytes(), offset as u64)

@@ -1,5 +1,5 @@
-//! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
-//! every problem named by file, line and column before anything else happens.
+//! Reading a OneRoster v1.1 or v1.2 CSV directory: every row checked, every reference
+//! resolved, and every problem named by file, line and column before anything else happens.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -60,7 +60,12 @@ pub struct User {
     pub status: Status,
     /// `enabledUser`.
     pub enabled: bool,
-    /// `role` (teacher, student, administrator, aide, guardian, parent, proctor, relative).
+    /// `role`: in OneRoster 1.1 users.csv's (teacher, student, administrator, aide, guardian,
+    /// parent, proctor, relative); in 1.2 the role of the user's primary role in `roles.csv`
+    /// (1.2 adds counselor, districtAdministrator, principal, siteAdministrator and
+    /// systemAdministrator, drops administrator, and allows `ext:` extensions), in the
+    /// standard's spelling. Empty only in a 1.2 delta export whose `roles.csv` does not list
+    /// the user (their roles are unchanged).
     pub role: String,
     /// `username`.
     pub username: String,
@@ -150,21 +155,47 @@ pub struct Enrollment {
     pub line: u64,
 }
 
-/// A OneRoster v1.1 CSV export (bulk), read and checked by [`Roster::read`].
+/// A OneRoster v1.1 or v1.2 CSV export, read and checked by [`Roster::read`].
 ///
-/// Read: `manifest.csv` (required, as OneRoster 1.1 requires it), then `orgs.csv`,
-/// `users.csv`, `courses.csv`, `classes.csv` and `enrollments.csv` as the manifest says:
-/// a `bulk` file holds every record, a `delta` file the records changed since the last export
-/// (one gone is marked `tobedeleted`), and an `absent` file is not read even if present (see
-/// [`Manifest`]). Other files, such as `academicSessions.csv`, are not read. Checked, with
-/// every problem reported at once:
+/// Read: `manifest.csv` (required, as OneRoster requires it), then `orgs.csv`, `users.csv`,
+/// `courses.csv`, `classes.csv` and `enrollments.csv` as the manifest says: a `bulk` file
+/// holds every record, a `delta` file the records changed since the last export (one gone is
+/// marked `tobedeleted`), and an `absent` file is not read even if present (see
+/// [`Manifest`]). Other files, such as `academicSessions.csv`, are not read.
 ///
-/// - the manifest: its header, `oneroster.version` 1.1, and a `bulk`, `delta` or `absent`
-///   entry for each of the five files;
-/// - each file's header: every column is one of the standard's for that file (or an
-///   extension, `metadata.*`), none twice, and the columns the sync needs are present;
+/// The manifest's `oneroster.version` (`1.1` or `1.2`) says how. A 1.2 export is read into
+/// the same values as its 1.1 twin, so the plan cannot tell them apart:
+///
+/// - `orgs.csv`, `courses.csv`, `classes.csv` and `enrollments.csv` have 1.1's columns in
+///   1.2 too, and are read alike;
+/// - `users.csv` has 1.2's columns: no `role` nor `orgSourcedIds` (a header with them is
+///   refused, saying where 1.2 keeps them), and `userMasterIdentifier`,
+///   `resourceSourcedIds`, `preferredGivenName`, `preferredMiddleName`,
+///   `preferredFamilyName`, `primaryOrgSourcedId` and `pronouns` allowed. Of those, only
+///   `primaryOrgSourcedId` is used (it must name an org);
+/// - `roles.csv` (required with a bulk `users.csv`, and in the manifest as `file.roles`)
+///   gives each [`User::role`]: the `role` of the user's `primary` role (`roleType`), the one
+///   at their `primaryOrgSourcedId` if they have primary roles at several orgs, else the
+///   first; active roles before those to be deleted. Its rows are checked like the others':
+///   `roleType` primary or secondary, `role` one of 1.2's roles (or `ext:...`), the user, the
+///   org and the user profile resolved; in a bulk `roles.csv`, every active user has an active
+///   role, and one of each user's roles is primary;
+/// - `userProfiles.csv`, when the manifest says the export has it, is checked (its header,
+///   required values, unique ids, its users), for the references of `roles.csv`; nothing of
+///   it is kept.
+///
+/// Checked, with every problem reported at once:
+///
+/// - the manifest: its header, `oneroster.version` 1.1 or 1.2, and a `bulk`, `delta` or
+///   `absent` entry for each file the sync reads (the five, and `roles` in 1.2);
+/// - every file's encoding: UTF-8, as OneRoster requires. A file in UTF-16 or UTF-32 is one
+///   problem saying so; bytes that are not UTF-8 (Latin-1 text, say) are named by line,
+///   column and byte, and their row is skipped;
+/// - each file's header: every column is one of the standard's for that file in the
+///   export's version (or an extension, `metadata.*`), none twice, and the columns the sync
+///   needs are present;
 /// - each row: as many fields as the header; required values present; `status`, `role`,
-///   `classType`, `enabledUser` and `primary` hold values the standard allows;
+///   `roleType`, `classType`, `enabledUser` and `primary` hold values the standard allows;
 /// - `sourcedId`s unique within each file;
 /// - references resolve: a class's course and school, a course's org, an enrollment's class,
 ///   school and user. A reference into a file that is not bulk may be to a record left out

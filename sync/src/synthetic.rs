@@ -12,6 +12,11 @@
 //! assert_eq!(roster.classes.len(), 60);
 //! assert_eq!(roster.users.len(), 1_000);
 //! assert_eq!(roster.enrollments.len(), 2_000);
+//!
+//! // The same district as a OneRoster 1.2 export: the same roster.
+//! let v12 = dir.join("v12");
+//! District::generate(&DistrictSpec::default()).write_v12(&v12).unwrap();
+//! assert_eq!(Roster::read(&v12).unwrap().users, roster.users);
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
