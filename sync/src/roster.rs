@@ -301,10 +301,10 @@ pub(crate) struct Table {
 }
 
 /// Why each of the five files is needed, said when one is missing.
-const FIVE: &str =
+pub(crate) const FIVE: &str =
     " (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)";
 
-pub(crate) const ORGS: Table = Table {
+const ORGS: Table = Table {
     file: "orgs.csv",
     columns: &[
         "sourcedId",
@@ -355,7 +355,7 @@ const USERS: Table = Table {
     moved: &[],
 };
 
-pub(crate) const COURSES: Table = Table {
+const COURSES: Table = Table {
     file: "courses.csv",
     columns: &[
         "sourcedId",
@@ -374,7 +374,7 @@ pub(crate) const COURSES: Table = Table {
     moved: &[],
 };
 
-pub(crate) const CLASSES: Table = Table {
+const CLASSES: Table = Table {
     file: "classes.csv",
     columns: &[
         "sourcedId",
@@ -404,7 +404,7 @@ pub(crate) const CLASSES: Table = Table {
     moved: &[],
 };
 
-pub(crate) const ENROLLMENTS: Table = Table {
+const ENROLLMENTS: Table = Table {
     file: "enrollments.csv",
     columns: &[
         "sourcedId",

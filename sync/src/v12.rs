@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::manifest::{FileMode, Manifest, Version};
-use super::roster::{Problems, Roster, Status, Table, read_table, unique, unresolved};
+use super::roster::{FIVE, Problems, Roster, Status, Table, read_table, unique, unresolved};
 
 /// `users.csv` as OneRoster 1.2 defines it.
 pub(crate) const USERS: Table = Table {
@@ -56,7 +56,7 @@ pub(crate) const USERS: Table = Table {
         "familyName",
         "email",
     ],
-    needed_for: " (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)",
+    needed_for: FIVE,
     moved: &[
         (
             "role",
