@@ -1,8 +1,8 @@
 //! Roster sync from OneRoster files to Google Classroom: plan, then apply.
 //!
 //! A student information system exports the district's classes, users and enrollments as
-//! OneRoster v1.1 CSV files; this crate makes Classroom match them, the way `terraform plan`
-//! and `terraform apply` make infrastructure match its description:
+//! OneRoster v1.1 or v1.2 CSV files; this crate makes Classroom match them, the way
+//! `terraform plan` and `terraform apply` make infrastructure match its description:
 //!
 //! 1. [`Roster::read`] reads and checks the files. Any bad row is an [`InputError`] naming its
 //!    file, line and column, and nothing goes further.
@@ -58,6 +58,17 @@
 //!   sync last wrote, which the sync keeps in a JSON state file ([`SyncState`]; pass it to
 //!   [`RosterSync::plan_with`], and [`SyncState::record`] what an apply wrote).
 //!
+//! # OneRoster 1.1 and 1.2
+//!
+//! `manifest.csv`'s `oneroster.version` says which; any other version is refused. A 1.2
+//! export reads into the same [`Roster`] as the same district's 1.1 export, so it plans the
+//! same changes: 1.2 moved a user's role from `users.csv` to `roles.csv`, where each
+//! [`User::role`] is read from the user's primary role (at their `primaryOrgSourcedId` when
+//! they have several), and added columns that are checked but not used. The other files the
+//! sync reads kept their columns. [`Roster`] tells what is read and checked in each version.
+//! Either way every file must be UTF-8, as OneRoster requires: one in UTF-16 or Latin-1 is an
+//! [`InputError`] naming it, its line and its column.
+//!
 //! # Bulk and delta exports
 //!
 //! `manifest.csv` says of each file whether it is `bulk` (every record), `delta` (the records
@@ -101,6 +112,7 @@ mod plan;
 mod roster;
 mod state;
 pub mod synthetic;
+mod v12;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

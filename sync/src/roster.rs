@@ -1,5 +1,5 @@
-//! Reading a OneRoster v1.1 CSV directory: every row checked, every reference resolved, and
-//! every problem named by file, line and column before anything else happens.
+//! Reading a OneRoster v1.1 or v1.2 CSV directory: every row checked, every reference
+//! resolved, and every problem named by file, line and column before anything else happens.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::lines::CsvFile;
-use super::manifest::{self, FileMode, Manifest};
+use super::lines::{CsvFile, not_utf8};
+use super::manifest::{self, FileMode, Manifest, Version};
+use super::v12;
 
 /// A record's `status` (OneRoster's `StatusType`). An empty status (usual in bulk exports)
 /// reads as active.
@@ -59,7 +60,12 @@ pub struct User {
     pub status: Status,
     /// `enabledUser`.
     pub enabled: bool,
-    /// `role` (teacher, student, administrator, aide, guardian, parent, proctor, relative).
+    /// `role`: in OneRoster 1.1 users.csv's (teacher, student, administrator, aide, guardian,
+    /// parent, proctor, relative); in 1.2 the role of the user's primary role in `roles.csv`
+    /// (1.2 adds counselor, districtAdministrator, principal, siteAdministrator and
+    /// systemAdministrator, drops administrator, and allows `ext:` extensions), in the
+    /// standard's spelling. Empty only in a 1.2 delta export whose `roles.csv` does not list
+    /// the user (their roles are unchanged).
     pub role: String,
     /// `username`.
     pub username: String,
@@ -149,21 +155,47 @@ pub struct Enrollment {
     pub line: u64,
 }
 
-/// A OneRoster v1.1 CSV export (bulk), read and checked by [`Roster::read`].
+/// A OneRoster v1.1 or v1.2 CSV export, read and checked by [`Roster::read`].
 ///
-/// Read: `manifest.csv` (required, as OneRoster 1.1 requires it), then `orgs.csv`,
-/// `users.csv`, `courses.csv`, `classes.csv` and `enrollments.csv` as the manifest says:
-/// a `bulk` file holds every record, a `delta` file the records changed since the last export
-/// (one gone is marked `tobedeleted`), and an `absent` file is not read even if present (see
-/// [`Manifest`]). Other files, such as `academicSessions.csv`, are not read. Checked, with
-/// every problem reported at once:
+/// Read: `manifest.csv` (required, as OneRoster requires it), then `orgs.csv`, `users.csv`,
+/// `courses.csv`, `classes.csv` and `enrollments.csv` as the manifest says: a `bulk` file
+/// holds every record, a `delta` file the records changed since the last export (one gone is
+/// marked `tobedeleted`), and an `absent` file is not read even if present (see
+/// [`Manifest`]). Other files, such as `academicSessions.csv`, are not read.
 ///
-/// - the manifest: its header, `oneroster.version` 1.1, and a `bulk`, `delta` or `absent`
-///   entry for each of the five files;
-/// - each file's header: every column is one of the standard's for that file (or an
-///   extension, `metadata.*`), none twice, and the columns the sync needs are present;
+/// The manifest's `oneroster.version` (`1.1` or `1.2`) says how. A 1.2 export is read into
+/// the same values as its 1.1 twin, so the plan cannot tell them apart:
+///
+/// - `orgs.csv`, `courses.csv`, `classes.csv` and `enrollments.csv` have 1.1's columns in
+///   1.2 too, and are read alike;
+/// - `users.csv` has 1.2's columns: no `role` nor `orgSourcedIds` (a header with them is
+///   refused, saying where 1.2 keeps them), and `userMasterIdentifier`,
+///   `resourceSourcedIds`, `preferredGivenName`, `preferredMiddleName`,
+///   `preferredFamilyName`, `primaryOrgSourcedId` and `pronouns` allowed. Of those, only
+///   `primaryOrgSourcedId` is used (it must name an org);
+/// - `roles.csv` (required with a bulk `users.csv`, and in the manifest as `file.roles`)
+///   gives each [`User::role`]: the `role` of the user's `primary` role (`roleType`), the one
+///   at their `primaryOrgSourcedId` if they have primary roles at several orgs, else the
+///   first; active roles before those to be deleted. Its rows are checked like the others':
+///   `roleType` primary or secondary, `role` one of 1.2's roles (or `ext:...`), the user, the
+///   org and the user profile resolved; in a bulk `roles.csv`, every active user has an active
+///   role, and one of each user's roles is primary;
+/// - `userProfiles.csv`, when the manifest says the export has it, is checked (its header,
+///   required values, unique ids, its users), for the references of `roles.csv`; nothing of
+///   it is kept.
+///
+/// Checked, with every problem reported at once:
+///
+/// - the manifest: its header, `oneroster.version` 1.1 or 1.2, and a `bulk`, `delta` or
+///   `absent` entry for each file the sync reads (the five, and `roles` in 1.2);
+/// - every file's encoding: UTF-8, as OneRoster requires. A file in UTF-16 or UTF-32 is one
+///   problem saying so; bytes that are not UTF-8 (Latin-1 text, say) are named by line,
+///   column and byte, and their row is skipped;
+/// - each file's header: every column is one of the standard's for that file in the
+///   export's version (or an extension, `metadata.*`), none twice, and the columns the sync
+///   needs are present;
 /// - each row: as many fields as the header; required values present; `status`, `role`,
-///   `classType`, `enabledUser` and `primary` hold values the standard allows;
+///   `roleType`, `classType`, `enabledUser` and `primary` hold values the standard allows;
 /// - `sourcedId`s unique within each file;
 /// - references resolve: a class's course and school, a course's org, an enrollment's class,
 ///   school and user. A reference into a file that is not bulk may be to a record left out
@@ -257,11 +289,20 @@ impl fmt::Display for InputError {
 }
 
 /// A file's columns as the standard defines them, and which of them the sync needs.
-struct Table {
-    file: &'static str,
-    columns: &'static [&'static str],
-    required: &'static [&'static str],
+pub(crate) struct Table {
+    pub(crate) file: &'static str,
+    pub(crate) columns: &'static [&'static str],
+    pub(crate) required: &'static [&'static str],
+    /// Why the file is needed, said when it is missing.
+    pub(crate) needed_for: &'static str,
+    /// Columns of another version of the standard, each with where that version keeps what
+    /// the column held: said when a header has one.
+    pub(crate) moved: &'static [(&'static str, &'static str)],
 }
+
+/// Why each of the five files is needed, said when one is missing.
+pub(crate) const FIVE: &str =
+    " (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)";
 
 const ORGS: Table = Table {
     file: "orgs.csv",
@@ -275,6 +316,8 @@ const ORGS: Table = Table {
         "parentSourcedId",
     ],
     required: &["sourcedId", "name", "type"],
+    needed_for: FIVE,
+    moved: &[],
 };
 
 const USERS: Table = Table {
@@ -308,6 +351,8 @@ const USERS: Table = Table {
         "familyName",
         "email",
     ],
+    needed_for: FIVE,
+    moved: &[],
 };
 
 const COURSES: Table = Table {
@@ -325,6 +370,8 @@ const COURSES: Table = Table {
         "subjectCodes",
     ],
     required: &["sourcedId", "title", "orgSourcedId"],
+    needed_for: FIVE,
+    moved: &[],
 };
 
 const CLASSES: Table = Table {
@@ -353,6 +400,8 @@ const CLASSES: Table = Table {
         "schoolSourcedId",
         "termSourcedIds",
     ],
+    needed_for: FIVE,
+    moved: &[],
 };
 
 const ENROLLMENTS: Table = Table {
@@ -376,14 +425,27 @@ const ENROLLMENTS: Table = Table {
         "userSourcedId",
         "role",
     ],
+    needed_for: FIVE,
+    moved: &[],
 };
 
-/// The standard's column names of each file, in its order (what the synthetic district writes).
+/// The OneRoster 1.1 column names of each file, in its order (what the synthetic district
+/// writes).
 pub(crate) fn columns(file: &str) -> &'static [&'static str] {
     [ORGS, USERS, COURSES, CLASSES, ENROLLMENTS]
         .into_iter()
         .find(|t| t.file == file)
         .map_or(&[], |t| t.columns)
+}
+
+/// The files of a version, in the order they are read: the five, and `users.csv` as that
+/// version defines it.
+fn tables(version: Version) -> [&'static Table; 5] {
+    let users = match version {
+        Version::V1_1 => &USERS,
+        Version::V1_2 => &v12::USERS,
+    };
+    [&ORGS, users, &COURSES, &CLASSES, &ENROLLMENTS]
 }
 
 /// Collects problems, up to [`MAX_PROBLEMS`], and counts them all.
@@ -426,18 +488,19 @@ impl Problems {
 }
 
 /// One data row of a file, with where it is.
-struct Row<'a> {
+pub(crate) struct Row<'a> {
     table: &'a Table,
+    version: Version,
     index: &'a HashMap<&'static str, usize>,
     /// The header's names, without a byte-order mark, trimmed.
     names: &'a [String],
     record: csv::StringRecord,
-    line: u64,
+    pub(crate) line: u64,
 }
 
 impl Row<'_> {
     /// The trimmed value of a column; empty when the header lacks it.
-    fn get(&self, column: &str) -> &str {
+    pub(crate) fn get(&self, column: &str) -> &str {
         self.index
             .get(column)
             .and_then(|&i| self.record.get(i))
@@ -453,7 +516,7 @@ impl Row<'_> {
             .collect()
     }
 
-    fn required(&self, column: &str, problems: &mut Problems) -> String {
+    pub(crate) fn required(&self, column: &str, problems: &mut Problems) -> String {
         let value = self.get(column);
         if value.is_empty() && self.index.contains_key(column) {
             problems.add(
@@ -466,7 +529,7 @@ impl Row<'_> {
         value.to_string()
     }
 
-    fn status(&self, problems: &mut Problems) -> Status {
+    pub(crate) fn status(&self, problems: &mut Problems) -> Status {
         match self.get("status").to_ascii_lowercase().as_str() {
             "" | "active" => Status::Active,
             "inactive" => Status::Inactive,
@@ -482,16 +545,27 @@ impl Row<'_> {
         }
     }
 
-    fn one_of(&self, column: &str, allowed: &[&str], problems: &mut Problems) -> String {
+    /// The value of a column that holds one of `allowed`, in the standard's spelling (case
+    /// is not held against it). OneRoster 1.2 lets an enumeration be extended with values
+    /// that start with `ext:`; those are kept as written.
+    pub(crate) fn one_of(&self, column: &str, allowed: &[&str], problems: &mut Problems) -> String {
         let value = self.get(column);
-        if !value.is_empty() && !allowed.iter().any(|a| a.eq_ignore_ascii_case(value)) {
+        if let Some(known) = allowed.iter().find(|a| a.eq_ignore_ascii_case(value)) {
+            return known.to_string();
+        }
+        let extension = self.version == Version::V1_2 && value.starts_with("ext:");
+        if !value.is_empty() && !extension {
+            let extensions = match self.version {
+                Version::V1_1 => "",
+                Version::V1_2 => ", or an extension starting with ext:",
+            };
             self.bad(
                 column,
-                format!("{value:?} is not one of {}", allowed.join(", ")),
+                format!("{value:?} is not one of {}{extensions}", allowed.join(", ")),
                 problems,
             );
         }
-        value.to_ascii_lowercase()
+        value.to_string()
     }
 
     fn boolean(&self, column: &str, default: bool, problems: &mut Problems) -> bool {
@@ -506,7 +580,7 @@ impl Row<'_> {
         }
     }
 
-    fn bad(&self, column: &str, message: String, problems: &mut Problems) {
+    pub(crate) fn bad(&self, column: &str, message: String, problems: &mut Problems) {
         problems.add(self.table.file, Some(self.line), Some(column), message);
     }
 }
@@ -514,9 +588,10 @@ impl Row<'_> {
 /// Reads one file: its header checked, then each row handed to `each` (rows with the wrong
 /// number of fields or not in UTF-8 are reported and skipped). A missing or unreadable file is
 /// one problem, without a line.
-fn read_table(
+pub(crate) fn read_table(
     dir: &Path,
     table: &Table,
+    version: Version,
     mode: FileMode,
     problems: &mut Problems,
     mut each: impl FnMut(&Row<'_>, &mut Problems),
@@ -525,12 +600,7 @@ fn read_table(
         // The export says it has no such file: one left in the directory is not read.
         return None;
     }
-    let file = CsvFile::read(
-        dir,
-        table.file,
-        " (a OneRoster export has orgs.csv, users.csv, courses.csv, classes.csv and enrollments.csv)",
-        problems,
-    )?;
+    let file = CsvFile::read(dir, table.file, table.needed_for, problems)?;
     let mut reader = file.reader();
     let header = match reader.headers() {
         Ok(h) => h.clone(),
@@ -541,7 +611,7 @@ fn read_table(
                     Some(1),
                     None,
                     format!(
-                        "the header is not UTF-8 text (column {}); OneRoster files are UTF-8",
+                        "the header is not UTF-8 text (column {}); OneRoster files are UTF-8: save the file as UTF-8",
                         err.field() + 1
                     ),
                 ),
@@ -588,13 +658,20 @@ fn read_table(
                     .iter()
                     .find(|c| c.eq_ignore_ascii_case(name))
                     .map(|c| format!(" (did you mean {c}? names are case-sensitive)"))
+                    .or_else(|| {
+                        table
+                            .moved
+                            .iter()
+                            .find(|(column, _)| *column == name)
+                            .map(|(_, place)| format!(" ({place})"))
+                    })
                     .unwrap_or_default();
                 problems.add(
                     table.file,
                     Some(1),
                     Some(name),
                     format!(
-                        "unknown column {name:?} (column {}){hint}; OneRoster v1.1 defines {}, and extensions start with metadata.",
+                        "unknown column {name:?} (column {}){hint}; OneRoster v{version} defines {}, and extensions start with metadata.",
                         i + 1,
                         table.columns.join(", ")
                     ),
@@ -642,7 +719,7 @@ fn read_table(
         let record = match csv::StringRecord::from_byte_record(raw) {
             Ok(r) => r,
             Err(e) => {
-                let (field, byte) = (e.utf8_error().field(), e.utf8_error().valid_up_to() + 1);
+                let (field, valid) = (e.utf8_error().field(), e.utf8_error().valid_up_to());
                 let raw = e.into_byte_record();
                 // Skipped like a row of the wrong width: references to it are not reported.
                 if let Some(id) = index.get("sourcedId").and_then(|&i| raw.get(i)) {
@@ -654,9 +731,7 @@ fn read_table(
                     header
                         .get(field)
                         .map(|h| h.trim_start_matches('\u{feff}').trim()),
-                    format!(
-                        "the value is not UTF-8 text (at its byte {byte}); OneRoster files are UTF-8"
-                    ),
+                    not_utf8(raw.get(field).unwrap_or_default(), valid),
                 );
                 continue;
             }
@@ -684,6 +759,7 @@ fn read_table(
         }
         let row = Row {
             table,
+            version,
             index: &index,
             names: &names,
             record,
@@ -695,7 +771,12 @@ fn read_table(
 }
 
 /// Records each `sourcedId` of a file; a second one is a problem naming both lines.
-fn unique(seen: &mut HashMap<String, u64>, row: &Row<'_>, id: &str, problems: &mut Problems) {
+pub(crate) fn unique(
+    seen: &mut HashMap<String, u64>,
+    row: &Row<'_>,
+    id: &str,
+    problems: &mut Problems,
+) {
     if id.is_empty() {
         return;
     }
@@ -715,9 +796,15 @@ impl Roster {
     pub fn read(dir: impl AsRef<Path>) -> Result<Roster, InputError> {
         let dir = dir.as_ref();
         let mut problems = Problems::default();
-        let files = ["orgs", "users", "courses", "classes", "enrollments"];
-        // Without a usable manifest, the files are still checked (as bulk) for the report.
-        let manifest = manifest::read(dir, &files, &mut problems).unwrap_or_default();
+        // Without a usable manifest, the files are still checked (as bulk) for the report: as
+        // 1.2 if there is a roles.csv, which only 1.2 has, else as 1.1.
+        let manifest = manifest::read(dir, &mut problems).unwrap_or_default();
+        let version = match manifest.oneroster_version.as_str() {
+            "1.1" | "1.2" => manifest.version(),
+            _ if dir.join(v12::ROLES.file).is_file() => Version::V1_2,
+            _ => Version::V1_1,
+        };
+        let [orgs, users, courses, classes, enrollments] = tables(version);
         let mode = |name: &str| manifest.mode(name);
         let mut roster = Roster {
             dir: dir.to_path_buf(),
@@ -725,7 +812,7 @@ impl Roster {
         };
 
         let mut seen = HashMap::new();
-        let orgs_ok = read_table(dir, &ORGS, mode("orgs"), &mut problems, |row, p| {
+        let orgs_ok = read_table(dir, orgs, version, mode("orgs"), &mut problems, |row, p| {
             let org = Org {
                 sourced_id: row.required("sourcedId", p),
                 status: row.status(p),
@@ -739,89 +826,132 @@ impl Roster {
         });
 
         let mut seen = HashMap::new();
-        let users_ok = read_table(dir, &USERS, mode("users"), &mut problems, |row, p| {
-            row.required("enabledUser", p);
-            row.required("role", p);
-            let user = User {
-                sourced_id: row.required("sourcedId", p),
-                status: row.status(p),
-                enabled: row.boolean("enabledUser", true, p),
-                role: row.one_of(
-                    "role",
-                    &[
-                        "administrator",
-                        "aide",
-                        "guardian",
-                        "parent",
-                        "proctor",
-                        "relative",
-                        "student",
-                        "teacher",
-                    ],
-                    p,
-                ),
-                username: row.required("username", p),
-                given_name: row.get("givenName").to_string(),
-                family_name: row.get("familyName").to_string(),
-                email: row.get("email").to_string(),
-                line: row.line,
-            };
-            if !user.email.is_empty() && !plausible_email(&user.email) {
-                row.bad(
-                    "email",
-                    format!("{:?} is not an email address", user.email),
-                    p,
+        // OneRoster 1.2's users.csv names each user's primary org, where its primary role is.
+        let mut primary_orgs = HashMap::new();
+        let users_ok = read_table(
+            dir,
+            users,
+            version,
+            mode("users"),
+            &mut problems,
+            |row, p| {
+                row.required("enabledUser", p);
+                row.required("role", p);
+                let user = User {
+                    sourced_id: row.required("sourcedId", p),
+                    status: row.status(p),
+                    enabled: row.boolean("enabledUser", true, p),
+                    role: row.one_of(
+                        "role",
+                        &[
+                            "administrator",
+                            "aide",
+                            "guardian",
+                            "parent",
+                            "proctor",
+                            "relative",
+                            "student",
+                            "teacher",
+                        ],
+                        p,
+                    ),
+                    username: row.required("username", p),
+                    given_name: row.get("givenName").to_string(),
+                    family_name: row.get("familyName").to_string(),
+                    email: row.get("email").to_string(),
+                    line: row.line,
+                };
+                if !user.email.is_empty() && !plausible_email(&user.email) {
+                    row.bad(
+                        "email",
+                        format!("{:?} is not an email address", user.email),
+                        p,
+                    );
+                }
+                unique(&mut seen, row, &user.sourced_id, p);
+                primary_orgs.insert(
+                    user.sourced_id.clone(),
+                    row.get("primaryOrgSourcedId").to_string(),
                 );
-            }
-            unique(&mut seen, row, &user.sourced_id, p);
-            roster.users.push(user);
-        });
+                roster.users.push(user);
+            },
+        );
+        if version == Version::V1_2 {
+            // Each user's role, from roles.csv.
+            v12::read(
+                dir,
+                &manifest,
+                &mut roster,
+                v12::Usable {
+                    orgs: orgs_ok.as_ref().filter(|_| mode("orgs").is_bulk()),
+                    users: users_ok.as_ref().filter(|_| mode("users").is_bulk()),
+                    users_read: users_ok.is_some(),
+                },
+                &primary_orgs,
+                &mut problems,
+            );
+        }
 
         let mut seen = HashMap::new();
-        let courses_ok = read_table(dir, &COURSES, mode("courses"), &mut problems, |row, p| {
-            let course = Course {
-                sourced_id: row.required("sourcedId", p),
-                status: row.status(p),
-                title: row.required("title", p),
-                course_code: row.get("courseCode").to_string(),
-                org_sourced_id: row.required("orgSourcedId", p),
-                columns: row.columns(),
-                line: row.line,
-            };
-            unique(&mut seen, row, &course.sourced_id, p);
-            roster.courses.push(course);
-        });
+        let courses_ok = read_table(
+            dir,
+            courses,
+            version,
+            mode("courses"),
+            &mut problems,
+            |row, p| {
+                let course = Course {
+                    sourced_id: row.required("sourcedId", p),
+                    status: row.status(p),
+                    title: row.required("title", p),
+                    course_code: row.get("courseCode").to_string(),
+                    org_sourced_id: row.required("orgSourcedId", p),
+                    columns: row.columns(),
+                    line: row.line,
+                };
+                unique(&mut seen, row, &course.sourced_id, p);
+                roster.courses.push(course);
+            },
+        );
 
         let mut seen = HashMap::new();
-        let classes_ok = read_table(dir, &CLASSES, mode("classes"), &mut problems, |row, p| {
-            row.required("classType", p);
-            let class = Class {
-                sourced_id: row.required("sourcedId", p),
-                status: row.status(p),
-                title: row.required("title", p),
-                course_sourced_id: row.required("courseSourcedId", p),
-                class_code: row.get("classCode").to_string(),
-                class_type: row.one_of("classType", &["homeroom", "scheduled"], p),
-                location: row.get("location").to_string(),
-                school_sourced_id: row.required("schoolSourcedId", p),
-                term_sourced_ids: row
-                    .required("termSourcedIds", p)
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                columns: row.columns(),
-                line: row.line,
-            };
-            unique(&mut seen, row, &class.sourced_id, p);
-            roster.classes.push(class);
-        });
+        let classes_ok = read_table(
+            dir,
+            classes,
+            version,
+            mode("classes"),
+            &mut problems,
+            |row, p| {
+                row.required("classType", p);
+                let class = Class {
+                    sourced_id: row.required("sourcedId", p),
+                    status: row.status(p),
+                    title: row.required("title", p),
+                    course_sourced_id: row.required("courseSourcedId", p),
+                    class_code: row.get("classCode").to_string(),
+                    class_type: row.one_of("classType", &["homeroom", "scheduled"], p),
+                    location: row.get("location").to_string(),
+                    school_sourced_id: row.required("schoolSourcedId", p),
+                    term_sourced_ids: row
+                        .required("termSourcedIds", p)
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    columns: row.columns(),
+                    line: row.line,
+                };
+                unique(&mut seen, row, &class.sourced_id, p);
+                roster.classes.push(class);
+            },
+        );
 
         let mut seen = HashMap::new();
         read_table(
             dir,
-            &ENROLLMENTS,
+            enrollments,
+            version,
             mode("enrollments"),
             &mut problems,
             |row, p| {
@@ -899,7 +1029,7 @@ impl Roster {
             );
         };
         for course in &self.courses {
-            if unresolved(&usable.orgs, &orgs, &course.org_sourced_id) {
+            if unresolved(usable.orgs.as_ref(), &orgs, &course.org_sourced_id) {
                 missing(
                     problems,
                     "courses.csv",
@@ -912,7 +1042,7 @@ impl Roster {
             }
         }
         for class in &self.classes {
-            if unresolved(&usable.courses, &courses, &class.course_sourced_id) {
+            if unresolved(usable.courses.as_ref(), &courses, &class.course_sourced_id) {
                 missing(
                     problems,
                     "classes.csv",
@@ -923,7 +1053,7 @@ impl Roster {
                     "courses.csv",
                 );
             }
-            if unresolved(&usable.orgs, &orgs, &class.school_sourced_id) {
+            if unresolved(usable.orgs.as_ref(), &orgs, &class.school_sourced_id) {
                 missing(
                     problems,
                     "classes.csv",
@@ -937,7 +1067,7 @@ impl Roster {
         }
         let mut reported_no_email = std::collections::HashSet::new();
         for e in &self.enrollments {
-            if unresolved(&usable.classes, &classes, &e.class_sourced_id) {
+            if unresolved(usable.classes.as_ref(), &classes, &e.class_sourced_id) {
                 missing(
                     problems,
                     "enrollments.csv",
@@ -948,7 +1078,7 @@ impl Roster {
                     "classes.csv",
                 );
             }
-            if unresolved(&usable.orgs, &orgs, &e.school_sourced_id) {
+            if unresolved(usable.orgs.as_ref(), &orgs, &e.school_sourced_id) {
                 missing(
                     problems,
                     "enrollments.csv",
@@ -960,7 +1090,7 @@ impl Roster {
                 );
             }
             match users.get(e.user_sourced_id.as_str()) {
-                None if unresolved(&usable.users, &users, &e.user_sourced_id) => {
+                None if unresolved(usable.users.as_ref(), &users, &e.user_sourced_id) => {
                     missing(
                         problems,
                         "enrollments.csv",
@@ -1092,10 +1222,12 @@ struct Usable {
 
 /// Whether a reference to `id` is to be reported: its file was usable, and `id` is neither
 /// in it nor on a row already reported.
-fn unresolved<T>(usable: &Option<HashSet<String>>, rows: &HashMap<&str, T>, id: &str) -> bool {
-    usable
-        .as_ref()
-        .is_some_and(|broken| !id.is_empty() && !rows.contains_key(id) && !broken.contains(id))
+pub(crate) fn unresolved<T>(
+    usable: Option<&HashSet<String>>,
+    rows: &HashMap<&str, T>,
+    id: &str,
+) -> bool {
+    usable.is_some_and(|broken| !id.is_empty() && !rows.contains_key(id) && !broken.contains(id))
 }
 
 /// Something `@` something: Classroom decides the rest.
@@ -1307,7 +1439,7 @@ pub(crate) mod tests {
         let wrong = full
             .replace("file.users,bulk", "file.users,partial")
             .replace("file.classes,bulk\r\n", "")
-            .replace("oneroster.version,1.1", "oneroster.version,1.2")
+            .replace("oneroster.version,1.1", "oneroster.version,1.3")
             + "file.orgs,delta\r\n";
         let found = problems("manifest-values", Some(&wrong));
         let lines: Vec<Option<u64>> = found.iter().map(|p| p.0).collect();
@@ -1320,7 +1452,10 @@ pub(crate) mod tests {
             found[1].1.contains("file.orgs is already given on line 4"),
             "{found:?}"
         );
-        assert!(found[2].1.contains("\"1.2\""), "{found:?}");
+        assert!(
+            found[2].1.contains("\"1.3\"") && found[2].1.contains("reads OneRoster 1.1 and 1.2"),
+            "a version other than 1.1 and 1.2 is refused: {found:?}"
+        );
         assert!(found[3].1.contains("lacks file.classes"), "{found:?}");
 
         let roster = Roster::read(good("manifest-good")).unwrap();
