@@ -10,7 +10,7 @@ use serde::ser::SerializeStruct;
 
 use super::RosterSync;
 use super::plan::{Change, ChangeKind};
-use classroom::models::{Course, CourseState, Empty, Student, Teacher};
+use classroom::models::{Course, CourseState, Empty, GuardianInvitation, Student, Teacher};
 use classroom::{BatchSlot, FieldMask, MAX_BATCH_CALLS};
 
 /// What became of one change.
@@ -20,7 +20,8 @@ pub enum Outcome {
     /// Carried out.
     Done,
     /// Classroom was already so: the course existed under its alias (`ALREADY_EXISTS`), the
-    /// member was already in the course (409), or no longer in it (404). Usual on a rerun
+    /// member was already in the course (409), or no longer in it (404), the guardian was
+    /// already invited (a pending invitation) or linked (`ALREADY_EXISTS`). Usual on a rerun
     /// after a failure, when the earlier attempt had acted.
     ///
     /// Classroom answers 409 too when the user is in the course in the other role (a student
@@ -29,6 +30,12 @@ pub enum Outcome {
     AlreadySo,
     /// Not sent, because a change it depends on failed (the course's creation).
     Skipped(String),
+    /// Not carried out in this run, for a limit that clears by itself: the acting user's daily
+    /// invitation quota is spent (`@UserInvitationQuotaExhausted`), or the run's
+    /// [`guardian_invitations_per_run`](super::SyncOptions::guardian_invitations_per_run) is
+    /// reached. The reason says which. Nothing is wrong: the next plan plans it again (it is
+    /// still missing), so a daily run sends the rest on the following days.
+    Deferred(String),
     /// Failed. [`Error::is_retryable`](classroom::Error::is_retryable) tells a transient failure
     /// (apply again later) from one that will not clear by itself (a user not in the domain,
     /// a full course: [`ApiError::is_lasting`](classroom::ApiError::is_lasting), a 404 user, a
@@ -47,6 +54,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::AlreadySo => "already so",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Deferred(_) => "deferred",
             Outcome::Failed(_) => "failed",
         }
     }
@@ -61,11 +69,12 @@ impl Serialize for Outcome {
                 Outcome::Done => "done",
                 Outcome::AlreadySo => "already_so",
                 Outcome::Skipped(_) => "skipped",
+                Outcome::Deferred(_) => "deferred",
                 Outcome::Failed(_) => "failed",
             },
         )?;
         match self {
-            Outcome::Skipped(why) => st.serialize_field("reason", why)?,
+            Outcome::Skipped(why) | Outcome::Deferred(why) => st.serialize_field("reason", why)?,
             Outcome::Failed(e) => {
                 st.serialize_field("error", &e.to_string())?;
                 st.serialize_field("http_status", &e.http_status())?;
@@ -94,7 +103,7 @@ impl fmt::Display for ChangeOutcome {
         write!(f, "{}: {}", self.change, self.outcome.label())?;
         match &self.outcome {
             Outcome::Failed(e) => write!(f, ": {e}"),
-            Outcome::Skipped(why) => write!(f, ": {why}"),
+            Outcome::Skipped(why) | Outcome::Deferred(why) => write!(f, ": {why}"),
             _ => Ok(()),
         }
     }
@@ -124,15 +133,22 @@ pub struct Summary {
     pub skipped: usize,
     /// Failed.
     pub failed: usize,
+    /// Deferred to the next run ([`Outcome::Deferred`]).
+    pub deferred: usize,
 }
 
 impl fmt::Display for Summary {
+    /// `3 done, 0 already so, 0 skipped, 0 failed`, then `, 2 deferred` when some were.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} done, {} already so, {} skipped, {} failed",
             self.done, self.already_so, self.skipped, self.failed
-        )
+        )?;
+        if self.deferred > 0 {
+            write!(f, ", {} deferred", self.deferred)?;
+        }
+        Ok(())
     }
 }
 
@@ -163,7 +179,8 @@ impl ApplyReport {
         self.summary
     }
 
-    /// The changes that failed or were skipped.
+    /// The changes that failed, were skipped or were deferred: those the next plan holds
+    /// again.
     pub fn failures(&self) -> Vec<&ChangeOutcome> {
         self.outcomes
             .iter()
@@ -194,6 +211,7 @@ enum Slot {
     Teacher(BatchSlot<Teacher>),
     Student(BatchSlot<Student>),
     Empty(BatchSlot<Empty>),
+    Invitation(BatchSlot<GuardianInvitation>),
 }
 
 impl RosterSync {
@@ -206,7 +224,7 @@ impl RosterSync {
     /// at once, paced by the client's rate limit), calling `progress` after each batch.
     ///
     /// Courses are created and updated first, then members removed, then added, then courses
-    /// archived. Each change gets its own outcome; a failure stops nothing but the changes
+    /// archived, then guardians invited. Each change gets its own outcome; a failure stops nothing but the changes
     /// that depend on it (the members of a course whose creation failed are skipped). Plan
     /// and apply again to finish what failed: reruns converge.
     pub async fn apply_with_progress(
@@ -268,6 +286,19 @@ impl RosterSync {
                 }
             }
         }
+        // Guardian invitations (phase 4): sent one batch at a time, to stop at the quota.
+        let sent = super::guardians::apply(self, changes, &mut outcomes, |now_done, now_failed| {
+            done += now_done;
+            failed += now_failed;
+            progress(Progress {
+                done,
+                total: changes.len(),
+                failed,
+            });
+        })
+        .await;
+        calls += sent.calls;
+        requests += sent.batch_requests;
         let outcomes: Vec<ChangeOutcome> = changes
             .iter()
             .cloned()
@@ -283,6 +314,7 @@ impl RosterSync {
                 Outcome::Done => summary.done += 1,
                 Outcome::AlreadySo => summary.already_so += 1,
                 Outcome::Skipped(_) => summary.skipped += 1,
+                Outcome::Deferred(_) => summary.deferred += 1,
                 Outcome::Failed(_) => summary.failed += 1,
             }
         }
@@ -296,7 +328,11 @@ impl RosterSync {
     }
 
     /// Sends one batch of changes and reads each one's outcome.
-    async fn send_chunk(&self, changes: &[Change], chunk: &[usize]) -> Vec<(usize, Outcome)> {
+    pub(crate) async fn send_chunk(
+        &self,
+        changes: &[Change],
+        chunk: &[usize],
+    ) -> Vec<(usize, Outcome)> {
         let courses = self.classroom.courses();
         let mut batch = self.classroom.batch();
         let mut slots = Vec::with_capacity(chunk.len());
@@ -399,6 +435,13 @@ impl RosterSync {
                             .with_idempotency(true),
                     ),
                 ),
+                Change::InviteGuardian {
+                    student, guardian, ..
+                } => Slot::Invitation(batch.add(super::guardians::invitation(
+                    &self.classroom,
+                    student,
+                    guardian,
+                ))),
             };
             slots.push((i, slot));
         }
@@ -411,6 +454,7 @@ impl RosterSync {
                     Slot::Teacher(s) => results.take(s).map(drop),
                     Slot::Student(s) => results.take(s).map(drop),
                     Slot::Empty(s) => results.take(s).map(drop),
+                    Slot::Invitation(s) => results.take(s).map(drop),
                 };
                 (i, outcome(changes[i].kind(), result))
             })
@@ -425,7 +469,10 @@ fn outcome(kind: ChangeKind, result: classroom::Result<()>) -> Outcome {
         Err(e)
             if matches!(
                 kind,
-                ChangeKind::CreateCourse | ChangeKind::AddTeacher | ChangeKind::AddStudent
+                ChangeKind::CreateCourse
+                    | ChangeKind::AddTeacher
+                    | ChangeKind::AddStudent
+                    | ChangeKind::InviteGuardian
             ) && e.is_already_exists() =>
         {
             Outcome::AlreadySo

@@ -82,6 +82,7 @@
 //! match members by email).
 
 mod apply;
+mod guardians;
 mod lines;
 mod manifest;
 mod naming;
@@ -109,8 +110,15 @@ pub use roster::{
 use plan::{DesiredCourse, desired};
 
 /// The scopes a sync needs: courses (create, update, archive), rosters (teachers and
-/// students), and members' emails (to match them to the roster).
+/// students), and members' emails (to match them to the roster). A sync that
+/// [invites guardians](SyncOptions::invite_guardians) needs [`GUARDIAN_SCOPE`] as well; see
+/// [`SyncOptions::scopes`].
 pub const SCOPES: [Scope; 3] = [Scope::Courses, Scope::Rosters, Scope::ProfileEmails];
+
+/// The scope a sync that [invites guardians](SyncOptions::invite_guardians) needs besides
+/// [`SCOPES`]: `classroom.guardianlinks.students`, to list students' guardians and guardian
+/// invitations and to send invitations.
+pub const GUARDIAN_SCOPE: Scope = Scope::GuardianlinksStudents;
 
 /// What a sync plans, and how it reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +148,16 @@ pub struct SyncOptions {
     /// Changing it plans an update of every course whose fields change (with
     /// `update_courses`).
     pub naming: CourseNaming,
+    /// Plan and send guardian invitations for the parents, guardians and relatives that
+    /// students' `agentSourcedIds` name (default off: it needs [`GUARDIAN_SCOPE`], and
+    /// Classroom emails each one). See "Guardians" in the [crate docs](crate).
+    pub invite_guardians: bool,
+    /// The most guardian invitations one apply sends (default `None`: as many as the acting
+    /// user's daily invitation quota allows). The rest are [deferred](Outcome::Deferred) to the
+    /// next run. A district's first run may plan an invitation for every parent at once; a cap
+    /// leaves part of the acting user's daily quota for other invitations sent as that user,
+    /// and spreads the emails to families (and their questions to schools) over days.
+    pub guardian_invitations_per_run: Option<usize>,
 }
 
 impl Default for SyncOptions {
@@ -154,6 +172,8 @@ impl Default for SyncOptions {
             concurrency: 4,
             page_size: 100,
             naming: CourseNaming::default(),
+            invite_guardians: false,
+            guardian_invitations_per_run: None,
         }
     }
 }
@@ -212,6 +232,28 @@ impl SyncOptions {
         self.naming = naming;
         self
     }
+
+    /// Sets [`SyncOptions::invite_guardians`].
+    pub fn invite_guardians(mut self, on: bool) -> Self {
+        self.invite_guardians = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::guardian_invitations_per_run`].
+    pub fn guardian_invitations_per_run(mut self, cap: impl Into<Option<usize>>) -> Self {
+        self.guardian_invitations_per_run = cap.into();
+        self
+    }
+
+    /// The scopes a sync with these options needs: [`SCOPES`], and [`GUARDIAN_SCOPE`] when it
+    /// invites guardians.
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut scopes = SCOPES.to_vec();
+        if self.invite_guardians {
+            scopes.push(GUARDIAN_SCOPE);
+        }
+        scopes
+    }
 }
 
 /// What stopped a plan. Nothing was written.
@@ -242,6 +284,19 @@ pub enum SyncError {
         alias: String,
         /// The member's user id.
         user_id: String,
+    },
+    /// Classroom did not give the email a student's guardian (or guardian invitation) was
+    /// invited at, so guardians cannot be matched to the roster's.
+    #[error(
+        "Classroom gave no email for {what} of student {student}; Classroom shows guardians' \
+         invited emails only to domain administrators: run a sync that invites guardians as one"
+    )]
+    #[non_exhaustive]
+    NoGuardianEmail {
+        /// The student's email.
+        student: String,
+        /// The guardian or invitation, with its id.
+        what: String,
     },
     /// The alias prefix holds a character aliases do not allow.
     #[error(
@@ -304,6 +359,7 @@ impl RosterSync {
         let wanted = desired(roster, prefix, &self.options.naming);
         plan::check_aliases(roster, &wanted)?;
         naming::check(roster, &wanted, &self.options.naming)?;
+        let guardians = guardians::wanted(roster, &self.options)?;
         let mut calls = 0u64;
         let current = self.read_current(&wanted, &mut calls).await?;
         let mut changes = Vec::new();
@@ -333,6 +389,7 @@ impl RosterSync {
             let known: HashSet<&str> = current.values().map(|c| c.id.as_str()).collect();
             self.plan_archives(&known, &mut changes, &mut calls).await?;
         }
+        guardians::plan(self, &guardians, &mut changes, &mut calls).await?;
         Ok(Plan::new(changes, wanted.len(), calls))
     }
 

@@ -311,6 +311,21 @@ pub enum Change {
         /// Its name, for the reader.
         name: String,
     },
+    /// Invite a guardian of a student: Classroom emails the guardian an invitation, and links
+    /// them to the student once they accept. Planned with
+    /// [`SyncOptions::invite_guardians`](super::SyncOptions::invite_guardians) where the
+    /// student has neither a guardian nor a pending invitation at this address. It concerns no
+    /// course ([`Change::alias`] is empty).
+    InviteGuardian {
+        /// The student's email.
+        student: String,
+        /// The guardian's email, where the invitation goes.
+        guardian: String,
+        /// The student's `sourcedId`.
+        student_sourced_id: String,
+        /// The guardian's `sourcedId`, one of the student's `agentSourcedIds`.
+        guardian_sourced_id: String,
+    },
 }
 
 /// A field of a course that a plan changes.
@@ -354,11 +369,13 @@ pub enum ChangeKind {
     RemoveStudent,
     /// [`Change::ArchiveCourse`].
     ArchiveCourse,
+    /// [`Change::InviteGuardian`].
+    InviteGuardian,
 }
 
 impl ChangeKind {
     /// Every kind, in the order a plan lists and applies them.
-    pub const ALL: [ChangeKind; 7] = [
+    pub const ALL: [ChangeKind; 8] = [
         ChangeKind::CreateCourse,
         ChangeKind::UpdateCourse,
         ChangeKind::RemoveTeacher,
@@ -366,6 +383,7 @@ impl ChangeKind {
         ChangeKind::AddTeacher,
         ChangeKind::AddStudent,
         ChangeKind::ArchiveCourse,
+        ChangeKind::InviteGuardian,
     ];
 
     /// A few words for a person: `create course`.
@@ -378,17 +396,20 @@ impl ChangeKind {
             ChangeKind::AddStudent => "add student",
             ChangeKind::RemoveStudent => "remove student",
             ChangeKind::ArchiveCourse => "archive course",
+            ChangeKind::InviteGuardian => "invite guardian",
         }
     }
 
     /// Where in an apply the kind goes: courses exist before members are added, members
-    /// leave before others join (a full course has room), archiving comes last.
+    /// leave before others join (a full course has room), archiving comes after; guardian
+    /// invitations, which no course depends on, last (see `guardians::apply`).
     pub(crate) fn phase(self) -> u8 {
         match self {
             ChangeKind::CreateCourse | ChangeKind::UpdateCourse => 0,
             ChangeKind::RemoveTeacher | ChangeKind::RemoveStudent => 1,
             ChangeKind::AddTeacher | ChangeKind::AddStudent => 2,
             ChangeKind::ArchiveCourse => 3,
+            ChangeKind::InviteGuardian => 4,
         }
     }
 }
@@ -404,10 +425,12 @@ impl Change {
             Change::AddStudent { .. } => ChangeKind::AddStudent,
             Change::RemoveStudent { .. } => ChangeKind::RemoveStudent,
             Change::ArchiveCourse { .. } => ChangeKind::ArchiveCourse,
+            Change::InviteGuardian { .. } => ChangeKind::InviteGuardian,
         }
     }
 
-    /// The alias of the course it concerns.
+    /// The alias of the course it concerns; empty for a change that concerns none
+    /// ([`Change::InviteGuardian`]).
     pub fn alias(&self) -> &str {
         match self {
             Change::CreateCourse { alias, .. }
@@ -417,6 +440,7 @@ impl Change {
             | Change::AddStudent { alias, .. }
             | Change::RemoveStudent { alias, .. }
             | Change::ArchiveCourse { alias, .. } => alias,
+            Change::InviteGuardian { .. } => "",
         }
     }
 }
@@ -456,6 +480,9 @@ impl fmt::Display for Change {
                     "- archive course {alias} ({name:?}): its class is not in the roster"
                 )
             }
+            Change::InviteGuardian {
+                student, guardian, ..
+            } => write!(f, "+ invite guardian {guardian} for student {student}"),
         }
     }
 }
@@ -766,7 +793,7 @@ mod plan_tests {
             .iter()
             .map(|k| plan.counts.get(*k))
             .collect();
-        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1]);
+        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1, 0]);
         assert_eq!(plan.counts.total(), 8);
         assert!(!plan.is_empty());
         assert_eq!((plan.courses_in_roster, plan.read_calls), (3, 9));
