@@ -11,7 +11,8 @@
 //!    [`RateLimit`](classroom::RateLimit) when it has one) and returns a [`Plan`]: the list of
 //!    [`Change`]s, printable for a person and serializable as JSON. Nothing is written.
 //! 3. [`RosterSync::apply`] carries the plan out in batches and returns one [`Outcome`] per
-//!    change: done, already so, skipped, or failed with the typed [`Error`](classroom::Error).
+//!    change: done, already so, skipped, deferred to the next run (guardian invitations past
+//!    the daily quota), or failed with the typed [`Error`](classroom::Error).
 //!    Failures that will not clear (a user outside the domain, a full course) are reported
 //!    and the rest goes on.
 //!
@@ -48,6 +49,42 @@
 //!   membership, by the user's `email`. Other roles (`administrator`, `proctor`) are left out.
 //! - A course's owner is never removed, and courses without the sync's alias prefix are never
 //!   touched.
+//! - With [`SyncOptions::invite_guardians`], each active, enabled student's active, enabled
+//!   agents (`agentSourcedIds`: parents, guardians, relatives) are invited as the student's
+//!   Classroom guardians, by email; see [Guardians](#guardians).
+//!
+//! # Guardians
+//!
+//! A student's `agentSourcedIds` in `users.csv` name their parents, guardians and relatives.
+//! With [`invite_guardians`](SyncOptions::invite_guardians) (off by default) the sync makes
+//! each of them the student's Classroom guardian, the one way Classroom allows: an
+//! invitation, emailed to the guardian, which links them once they accept.
+//!
+//! - Checked before anything is read: each agent named is in a bulk `users.csv` (always), and,
+//!   with the option, each active agent of an active student has role `parent`, `guardian` or
+//!   `relative` and an email, the student has an email, and an agent a delta `users.csv`
+//!   names is in it (an unchanged guardian it leaves out has no email to invite); each
+//!   problem at its file, line and column.
+//! - Planned: the plan reads each such student's guardians and pending invitations
+//!   (`userProfiles.guardians.list`, `userProfiles.guardianInvitations.list` with
+//!   `states=PENDING`, in batches) and plans a [`Change::InviteGuardian`] for each guardian
+//!   who is neither linked (by the email they were invited at, or their profile's) nor
+//!   invited and pending. So a run never sends a second invitation where one is pending. An
+//!   invitation declined or expired (no longer pending, no guardian) is planned again. A
+//!   student Classroom does not know (404) has nothing to read; their invitations are planned
+//!   and fail at apply, each with its own outcome, as an unknown member's add does.
+//! - Applied last, one batch at a time. `ALREADY_EXISTS` (invited or linked meanwhile) is
+//!   already so. Classroom limits the invitations a user may send a day; once a reply says the
+//!   acting user's quota is spent (`@UserInvitationQuotaExhausted`), that invitation and every
+//!   one not yet sent is [`Outcome::Deferred`], one outcome each, and nothing more is sent.
+//!   [`guardian_invitations_per_run`](SyncOptions::guardian_invitations_per_run) defers the
+//!   rest past a cap of its own. The next plan plans whatever is still missing, so a daily
+//!   run sends the rest on the following days. With a delta `users.csv`, only the students it
+//!   holds are planned: the deferred invitations of a student it leaves out wait for the next
+//!   bulk export.
+//! - Guardians are never removed, whether or not the roster names them.
+//! - It needs [`GUARDIAN_SCOPE`] besides [`SCOPES`] ([`SyncOptions::scopes`]), and a domain
+//!   administrator: Classroom shows the email a guardian was invited at only to them.
 //!
 //! # Bulk and delta exports
 //!
@@ -79,7 +116,9 @@
 //!
 //! A domain administrator (a service account acting as one) with the scopes
 //! [`SCOPES`]: `classroom.courses`, `classroom.rosters` and `classroom.profile.emails` (to
-//! match members by email).
+//! match members by email); to invite guardians, [`GUARDIAN_SCOPE`] too
+//! (`classroom.guardianlinks.students`). [`SyncOptions::scopes`] gives the list for a sync's
+//! options.
 
 mod apply;
 mod guardians;
@@ -150,7 +189,9 @@ pub struct SyncOptions {
     pub naming: CourseNaming,
     /// Plan and send guardian invitations for the parents, guardians and relatives that
     /// students' `agentSourcedIds` name (default off: it needs [`GUARDIAN_SCOPE`], and
-    /// Classroom emails each one). See "Guardians" in the [crate docs](crate).
+    /// Classroom emails each one). The plan reads two lists for each student with guardians
+    /// to invite (their guardians, their pending invitations): about two calls each, in
+    /// batches. See "Guardians" in the [crate docs](crate).
     pub invite_guardians: bool,
     /// The most guardian invitations one apply sends (default `None`: as many as the acting
     /// user's daily invitation quota allows). The rest are [deferred](Outcome::Deferred) to the
