@@ -347,9 +347,9 @@ pub(crate) const QUOTA_SPENT: &str = "the acting user's daily invitation quota i
     (@UserInvitationQuotaExhausted); the next run after the quota resets sends it";
 
 /// Whether an error is the acting user's daily invitation quota being spent. Classroom answers
-/// it 429 `RESOURCE_EXHAUSTED` with a message starting `@UserInvitationQuotaExhausted`; a
-/// `RESOURCE_EXHAUSTED` without that code is the student's or guardian's guardian link limit,
-/// which is the row's own failure.
+/// it 429 `RESOURCE_EXHAUSTED` with a message starting `@UserInvitationQuotaExhausted`. Any
+/// other `RESOURCE_EXHAUSTED` (Classroom documents one for a student or guardian past the
+/// guardian link limit) is that row's own failure, and the rest go on.
 pub(crate) fn is_quota_spent(error: &classroom::Error) -> bool {
     error.classroom_reason() == Some(&ClassroomReason::UserInvitationQuotaExhausted)
 }

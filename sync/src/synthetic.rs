@@ -332,11 +332,13 @@ impl District {
         let student_ids = &users[spec.teachers..];
         let agents = d.users.col("agentSourcedIds");
         let family_col = d.users.col("familyName");
-        for i in 0..if student_ids.is_empty() {
+        // A district without students has nobody to be a guardian of.
+        let guardians = if student_ids.is_empty() {
             0
         } else {
             spec.guardians
-        } {
+        };
+        for i in 0..guardians {
             let child = i % student_ids.len();
             let child_row = spec.teachers + child;
             let id = format!("g-{:05}", i + 1);
