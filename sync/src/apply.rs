@@ -10,7 +10,7 @@ use serde::ser::SerializeStruct;
 
 use super::RosterSync;
 use super::plan::{Change, ChangeKind};
-use classroom::models::{Course, CourseState, Empty, Student, Teacher};
+use classroom::models::{Course, CourseState, Empty, GuardianInvitation, Student, Teacher};
 use classroom::{BatchSlot, FieldMask, MAX_BATCH_CALLS};
 
 /// What became of one change.
@@ -20,7 +20,8 @@ pub enum Outcome {
     /// Carried out.
     Done,
     /// Classroom was already so: the course existed under its alias (`ALREADY_EXISTS`), the
-    /// member was already in the course (409), or no longer in it (404). Usual on a rerun
+    /// member was already in the course (409), or no longer in it (404), the guardian was
+    /// already invited (a pending invitation) or linked (`ALREADY_EXISTS`). Usual on a rerun
     /// after a failure, when the earlier attempt had acted.
     ///
     /// Classroom answers 409 too when the user is in the course in the other role (a student
@@ -29,9 +30,13 @@ pub enum Outcome {
     AlreadySo,
     /// Not sent, because a change it depends on failed (the course's creation).
     Skipped(String),
-    /// Not possible yet, and not an error: the next run plans it again. An ownership transfer
-    /// Classroom refuses with `FAILED_PRECONDITION` (the new owner is not yet a teacher
-    /// of the course, say) is deferred, so that a transfer in progress never loops as an error.
+    /// Not carried out in this run, for a reason that clears by itself; the next plan plans
+    /// it again. The reason says which: an ownership transfer Classroom refuses with
+    /// `FAILED_PRECONDITION` for now (the new owner is not yet a teacher of the course, say),
+    /// so that a transfer in progress never loops as an error; the acting user's daily
+    /// invitation quota spent (`@UserInvitationQuotaExhausted`), or the run's
+    /// [`guardian_invitations_per_run`](super::SyncOptions::guardian_invitations_per_run)
+    /// reached, so that a daily run sends the rest on the following days.
     Deferred(String),
     /// Failed. [`Error::is_retryable`](classroom::Error::is_retryable) tells a transient failure
     /// (apply again later) from one that will not clear by itself (a user not in the domain,
@@ -128,19 +133,24 @@ pub struct Summary {
     pub already_so: usize,
     /// Skipped.
     pub skipped: usize,
-    /// Deferred to the next run.
-    pub deferred: usize,
     /// Failed.
     pub failed: usize,
+    /// Deferred to the next run ([`Outcome::Deferred`]).
+    pub deferred: usize,
 }
 
 impl fmt::Display for Summary {
+    /// `3 done, 0 already so, 0 skipped, 0 failed`, then `, 2 deferred` when some were.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} done, {} already so, {} skipped, {} deferred, {} failed",
-            self.done, self.already_so, self.skipped, self.deferred, self.failed
-        )
+            "{} done, {} already so, {} skipped, {} failed",
+            self.done, self.already_so, self.skipped, self.failed
+        )?;
+        if self.deferred > 0 {
+            write!(f, ", {} deferred", self.deferred)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,7 +181,8 @@ impl ApplyReport {
         self.summary
     }
 
-    /// The changes that failed or were skipped.
+    /// The changes that failed, were skipped or were deferred: those the next plan holds
+    /// again.
     pub fn failures(&self) -> Vec<&ChangeOutcome> {
         self.outcomes
             .iter()
@@ -202,6 +213,7 @@ enum Slot {
     Teacher(BatchSlot<Teacher>),
     Student(BatchSlot<Student>),
     Empty(BatchSlot<Empty>),
+    Invitation(BatchSlot<GuardianInvitation>),
 }
 
 impl RosterSync {
@@ -214,7 +226,7 @@ impl RosterSync {
     /// at once, paced by the client's rate limit), calling `progress` after each batch.
     ///
     /// Courses are created and updated first, then members removed, then added, then courses
-    /// archived. Each change gets its own outcome; a failure stops nothing but the changes
+    /// archived, then guardians invited. Each change gets its own outcome; a failure stops nothing but the changes
     /// that depend on it (the members of a course whose creation failed are skipped). Plan
     /// and apply again to finish what failed: reruns converge.
     pub async fn apply_with_progress(
@@ -276,6 +288,19 @@ impl RosterSync {
                 }
             }
         }
+        // Guardian invitations (the last phase): one batch at a time, to stop at the quota.
+        let sent = super::guardians::apply(self, changes, &mut outcomes, |now_done, now_failed| {
+            done += now_done;
+            failed += now_failed;
+            progress(Progress {
+                done,
+                total: changes.len(),
+                failed,
+            });
+        })
+        .await;
+        calls += sent.calls;
+        requests += sent.batch_requests;
         let outcomes: Vec<ChangeOutcome> = changes
             .iter()
             .cloned()
@@ -305,7 +330,11 @@ impl RosterSync {
     }
 
     /// Sends one batch of changes and reads each one's outcome.
-    async fn send_chunk(&self, changes: &[Change], chunk: &[usize]) -> Vec<(usize, Outcome)> {
+    pub(crate) async fn send_chunk(
+        &self,
+        changes: &[Change],
+        chunk: &[usize],
+    ) -> Vec<(usize, Outcome)> {
         let courses = self.classroom.courses();
         let mut batch = self.classroom.batch();
         let mut slots = Vec::with_capacity(chunk.len());
@@ -426,6 +455,13 @@ impl RosterSync {
                             .with_idempotency(true),
                     ),
                 ),
+                Change::InviteGuardian {
+                    student, guardian, ..
+                } => Slot::Invitation(batch.add(super::guardians::invitation(
+                    &self.classroom,
+                    student,
+                    guardian,
+                ))),
             };
             slots.push((i, slot));
         }
@@ -438,6 +474,7 @@ impl RosterSync {
                     Slot::Teacher(s) => results.take(s).map(drop),
                     Slot::Student(s) => results.take(s).map(drop),
                     Slot::Empty(s) => results.take(s).map(drop),
+                    Slot::Invitation(s) => results.take(s).map(drop),
                 };
                 (i, outcome(changes[i].kind(), result))
             })
@@ -452,7 +489,10 @@ fn outcome(kind: ChangeKind, result: classroom::Result<()>) -> Outcome {
         Err(e)
             if matches!(
                 kind,
-                ChangeKind::CreateCourse | ChangeKind::AddTeacher | ChangeKind::AddStudent
+                ChangeKind::CreateCourse
+                    | ChangeKind::AddTeacher
+                    | ChangeKind::AddStudent
+                    | ChangeKind::InviteGuardian
             ) && e.is_already_exists() =>
         {
             Outcome::AlreadySo

@@ -11,7 +11,8 @@
 //!    [`RateLimit`](classroom::RateLimit) when it has one) and returns a [`Plan`]: the list of
 //!    [`Change`]s, printable for a person and serializable as JSON. Nothing is written.
 //! 3. [`RosterSync::apply`] carries the plan out in batches and returns one [`Outcome`] per
-//!    change: done, already so, skipped, or failed with the typed [`Error`](classroom::Error).
+//!    change: done, already so, skipped, deferred to the next run (guardian invitations past
+//!    the daily quota), or failed with the typed [`Error`](classroom::Error).
 //!    Failures that will not clear (a user outside the domain, a full course) are reported
 //!    and the rest goes on.
 //!
@@ -57,6 +58,42 @@
 //!   ([`SyncOptions::teacher_fields`]): then it is updated only while it still holds what the
 //!   sync last wrote, which the sync keeps in a JSON state file ([`SyncState`]; pass it to
 //!   [`RosterSync::plan_with`], and [`SyncState::record`] what an apply wrote).
+//! - With [`SyncOptions::invite_guardians`], each active, enabled student's active, enabled
+//!   agents (`agentSourcedIds`: parents, guardians, relatives) are invited as the student's
+//!   Classroom guardians, by email; see [Guardians](#guardians).
+//!
+//! # Guardians
+//!
+//! A student's `agentSourcedIds` in `users.csv` name their parents, guardians and relatives.
+//! With [`invite_guardians`](SyncOptions::invite_guardians) (off by default) the sync makes
+//! each of them the student's Classroom guardian, the one way Classroom allows: an
+//! invitation, emailed to the guardian, which links them once they accept.
+//!
+//! - Checked before anything is read: each agent named is in a bulk `users.csv` (always), and,
+//!   with the option, each active agent of an active student has role `parent`, `guardian` or
+//!   `relative` and an email, the student has an email, and an agent a delta `users.csv`
+//!   names is in it (an unchanged guardian it leaves out has no email to invite); each
+//!   problem at its file, line and column.
+//! - Planned: the plan reads each such student's guardians and pending invitations
+//!   (`userProfiles.guardians.list`, `userProfiles.guardianInvitations.list` with
+//!   `states=PENDING`, in batches) and plans a [`Change::InviteGuardian`] for each guardian
+//!   who is neither linked (by the email they were invited at, or their profile's) nor
+//!   invited and pending. So a run never sends a second invitation where one is pending. An
+//!   invitation declined or expired (no longer pending, no guardian) is planned again. A
+//!   student Classroom does not know (404) has nothing to read; their invitations are planned
+//!   and fail at apply, each with its own outcome, as an unknown member's add does.
+//! - Applied last, one batch at a time. `ALREADY_EXISTS` (invited or linked meanwhile) is
+//!   already so. Classroom limits the invitations a user may send a day; once a reply says the
+//!   acting user's quota is spent (`@UserInvitationQuotaExhausted`), that invitation and every
+//!   one not yet sent is [`Outcome::Deferred`], one outcome each, and nothing more is sent.
+//!   [`guardian_invitations_per_run`](SyncOptions::guardian_invitations_per_run) defers the
+//!   rest past a cap of its own. The next plan plans whatever is still missing, so a daily
+//!   run sends the rest on the following days. With a delta `users.csv`, only the students it
+//!   holds are planned: the deferred invitations of a student it leaves out wait for the next
+//!   bulk export.
+//! - Guardians are never removed, whether or not the roster names them.
+//! - It needs [`GUARDIAN_SCOPE`] besides [`SCOPES`] ([`SyncOptions::scopes`]), and a domain
+//!   administrator: Classroom shows the email a guardian was invited at only to them.
 //!
 //! # OneRoster 1.1 and 1.2
 //!
@@ -101,10 +138,13 @@
 //!
 //! A domain administrator (a service account acting as one) with the scopes
 //! [`SCOPES`]: `classroom.courses`, `classroom.rosters` and `classroom.profile.emails` (to
-//! match members by email).
+//! match members by email); to invite guardians, [`GUARDIAN_SCOPE`] too
+//! (`classroom.guardianlinks.students`). [`SyncOptions::scopes`] gives the list for a sync's
+//! options.
 
 mod apply;
 mod diff;
+mod guardians;
 mod lines;
 mod manifest;
 mod naming;
@@ -139,8 +179,15 @@ use diff::{Current, CurrentCourse, GoneCourse};
 use plan::{DesiredCourse, desired};
 
 /// The scopes a sync needs: courses (create, update, archive), rosters (teachers and
-/// students), and members' emails (to match them to the roster).
+/// students), and members' emails (to match them to the roster). A sync that
+/// [invites guardians](SyncOptions::invite_guardians) needs [`GUARDIAN_SCOPE`] as well; see
+/// [`SyncOptions::scopes`].
 pub const SCOPES: [Scope; 3] = [Scope::Courses, Scope::Rosters, Scope::ProfileEmails];
+
+/// The scope a sync that [invites guardians](SyncOptions::invite_guardians) needs besides
+/// [`SCOPES`]: `classroom.guardianlinks.students`, to list students' guardians and guardian
+/// invitations and to send invitations.
+pub const GUARDIAN_SCOPE: Scope = Scope::GuardianlinksStudents;
 
 /// What a sync plans, and how it reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,6 +234,18 @@ pub struct SyncOptions {
     /// student whose email is in another domain is an input error, since Classroom would
     /// refuse them one call at a time (default none).
     pub domain: Option<String>,
+    /// Plan and send guardian invitations for the parents, guardians and relatives that
+    /// students' `agentSourcedIds` name (default off: it needs [`GUARDIAN_SCOPE`], and
+    /// Classroom emails each one). The plan reads two lists for each student with guardians
+    /// to invite (their guardians, their pending invitations): about two calls each, in
+    /// batches. See "Guardians" in the [crate docs](crate).
+    pub invite_guardians: bool,
+    /// The most guardian invitations one apply sends (default `None`: as many as the acting
+    /// user's daily invitation quota allows). The rest are [deferred](Outcome::Deferred) to the
+    /// next run. A district's first run may plan an invitation for every parent at once; a cap
+    /// leaves part of the acting user's daily quota for other invitations sent as that user,
+    /// and spreads the emails to families (and their questions to schools) over days.
+    pub guardian_invitations_per_run: Option<usize>,
 }
 
 impl Default for SyncOptions {
@@ -206,6 +265,8 @@ impl Default for SyncOptions {
             transfer_ownership: false,
             delete_archived: false,
             domain: None,
+            invite_guardians: false,
+            guardian_invitations_per_run: None,
         }
     }
 }
@@ -294,6 +355,28 @@ impl SyncOptions {
         self.delete_archived = on;
         self
     }
+
+    /// Sets [`SyncOptions::invite_guardians`].
+    pub fn invite_guardians(mut self, on: bool) -> Self {
+        self.invite_guardians = on;
+        self
+    }
+
+    /// Sets [`SyncOptions::guardian_invitations_per_run`].
+    pub fn guardian_invitations_per_run(mut self, cap: impl Into<Option<usize>>) -> Self {
+        self.guardian_invitations_per_run = cap.into();
+        self
+    }
+
+    /// The scopes a sync with these options needs: [`SCOPES`], and [`GUARDIAN_SCOPE`] when it
+    /// invites guardians.
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut scopes = SCOPES.to_vec();
+        if self.invite_guardians {
+            scopes.push(GUARDIAN_SCOPE);
+        }
+        scopes
+    }
 }
 
 /// The state a new course is created in.
@@ -372,6 +455,19 @@ pub enum SyncError {
         /// The member's user id.
         user_id: String,
     },
+    /// Classroom did not give the email a student's guardian (or guardian invitation) was
+    /// invited at, so guardians cannot be matched to the roster's.
+    #[error(
+        "Classroom gave no email for {what} of student {student}; Classroom shows guardians' \
+         invited emails only to domain administrators: run a sync that invites guardians as one"
+    )]
+    #[non_exhaustive]
+    NoGuardianEmail {
+        /// The student's email.
+        student: String,
+        /// The guardian or invitation, with its id.
+        what: String,
+    },
     /// The alias prefix holds a character aliases do not allow.
     #[error(
         "the alias prefix {0:?} may hold only ASCII letters, digits, '-', '_' and '.', as Classroom aliases do"
@@ -418,7 +514,11 @@ impl RosterSync {
         self.wanted(roster).map(drop)
     }
 
-    fn wanted(&self, roster: &Roster) -> Result<Vec<DesiredCourse>, SyncError> {
+    /// The courses and the guardians the roster asks for, checked.
+    fn wanted(
+        &self,
+        roster: &Roster,
+    ) -> Result<(Vec<DesiredCourse>, Vec<guardians::WantedGuardians>), SyncError> {
         let prefix = &self.options.alias_prefix;
         if !plan::valid_prefix(prefix) {
             return Err(SyncError::InvalidPrefix(prefix.clone()));
@@ -429,7 +529,8 @@ impl RosterSync {
         if let Some(domain) = &self.options.domain {
             plan::check_domain(roster, domain)?;
         }
-        Ok(wanted)
+        let guardians = guardians::wanted(roster, &self.options)?;
+        Ok((wanted, guardians))
     }
 
     /// Reads Classroom's state and returns the changes that would make it match `roster`,
@@ -443,7 +544,7 @@ impl RosterSync {
     /// leaving alone the [teacher-editable fields](SyncOptions::teacher_fields) that no
     /// longer hold what `state` says the sync wrote. Writes nothing.
     pub async fn plan_with(&self, roster: &Roster, state: &SyncState) -> Result<Plan, SyncError> {
-        let wanted = self.wanted(roster)?;
+        let (wanted, guardians) = self.wanted(roster)?;
         let mut calls = 0u64;
         let mut current = Current {
             courses: self.read_current(&wanted, &mut calls).await?,
@@ -462,7 +563,9 @@ impl RosterSync {
         let mut problems = roster::Problems::default();
         let diff = diff::diff(&wanted, &current, state, &self.options, &mut problems);
         problems.into_result(&roster.dir)?;
-        let mut plan = Plan::new(diff.changes, wanted.len(), calls);
+        let mut changes = diff.changes;
+        guardians::plan(self, &guardians, &mut changes, &mut calls).await?;
+        let mut plan = Plan::new(changes, wanted.len(), calls);
         plan.written = diff.written;
         Ok(plan)
     }
@@ -494,11 +597,12 @@ impl RosterSync {
     /// asking for the next page of the lists that have one. Each list is guarded as the SDK's
     /// streams are ([`PageGuard`]): a repeated page token, or a run of empty pages naming a
     /// next one, ends the read with [`Error::PageLoop`](classroom::Error::PageLoop).
-    async fn list_all<C>(
+    pub(crate) async fn list_all<C>(
         &self,
         keys: &[String],
         what: &str,
         make: impl Fn(&str) -> C,
+        not_found: NotFound,
         count: &mut u64,
     ) -> Result<Vec<Vec<<C::Page as Page>::Item>>, SyncError>
     where
@@ -523,7 +627,10 @@ impl RosterSync {
                     what: format!("the {what} of {}", keys[i]),
                     source: Box::new(source),
                 };
-                let page = result.map_err(read)?;
+                let page = match result {
+                    Err(e) if e.is_not_found() && not_found == NotFound::IsEmpty => continue,
+                    result => result.map_err(read)?,
+                };
                 if let Some(token) = guards[i].next_page::<C>(&page).map_err(read)? {
                     call.set_page_token(token.to_string());
                     next.push((i, call));
@@ -572,6 +679,7 @@ impl RosterSync {
                         .list(alias)
                         .page_size(page_size)
                 },
+                NotFound::Fails,
                 calls,
             )
             .await?
@@ -593,6 +701,7 @@ impl RosterSync {
                         .list(alias)
                         .page_size(page_size)
                 },
+                NotFound::Fails,
                 calls,
             )
             .await?
@@ -673,6 +782,7 @@ impl RosterSync {
                         .list(id)
                         .page_size(self.options.page_size)
                 },
+                NotFound::Fails,
                 calls,
             )
             .await?;
@@ -728,6 +838,15 @@ impl RosterSync {
         }
         Ok(gone)
     }
+}
+
+/// What a list whose parent is not found (404) reads as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NotFound {
+    /// An error: the parent was there a moment ago.
+    Fails,
+    /// An empty list.
+    IsEmpty,
 }
 
 /// Members by lower-cased email, with their user ids; the id of a member without an email as

@@ -372,6 +372,21 @@ pub enum Change {
         /// Its name, for the reader.
         name: String,
     },
+    /// Invite a guardian of a student: Classroom emails the guardian an invitation, and links
+    /// them to the student once they accept. Planned with
+    /// [`SyncOptions::invite_guardians`](super::SyncOptions::invite_guardians) where the
+    /// student has neither a guardian nor a pending invitation at this address. It concerns no
+    /// course ([`Change::alias`] is empty).
+    InviteGuardian {
+        /// The student's email.
+        student: String,
+        /// The guardian's email, where the invitation goes.
+        guardian: String,
+        /// The student's `sourcedId`.
+        student_sourced_id: String,
+        /// The guardian's `sourcedId`, one of the student's `agentSourcedIds`.
+        guardian_sourced_id: String,
+    },
 }
 
 /// A field of a course that a plan changes.
@@ -419,11 +434,13 @@ pub enum ChangeKind {
     ArchiveCourse,
     /// [`Change::DeleteCourse`].
     DeleteCourse,
+    /// [`Change::InviteGuardian`].
+    InviteGuardian,
 }
 
 impl ChangeKind {
     /// Every kind, in the order a plan lists and applies them.
-    pub const ALL: [ChangeKind; 9] = [
+    pub const ALL: [ChangeKind; 10] = [
         ChangeKind::CreateCourse,
         ChangeKind::UpdateCourse,
         ChangeKind::RemoveTeacher,
@@ -433,6 +450,7 @@ impl ChangeKind {
         ChangeKind::TransferOwnership,
         ChangeKind::ArchiveCourse,
         ChangeKind::DeleteCourse,
+        ChangeKind::InviteGuardian,
     ];
 
     /// A few words for a person: `create course`.
@@ -447,12 +465,14 @@ impl ChangeKind {
             ChangeKind::TransferOwnership => "transfer ownership",
             ChangeKind::ArchiveCourse => "archive course",
             ChangeKind::DeleteCourse => "delete course",
+            ChangeKind::InviteGuardian => "invite guardian",
         }
     }
 
     /// Where in an apply the kind goes: courses exist before members are added, members
     /// leave before others join (a full course has room), a new owner is a teacher before
-    /// the transfer, archiving and deleting come last.
+    /// the transfer, archiving and deleting come after; guardian invitations, which no course
+    /// depends on, last (see `guardians::apply`).
     pub(crate) fn phase(self) -> u8 {
         match self {
             ChangeKind::CreateCourse | ChangeKind::UpdateCourse => 0,
@@ -460,10 +480,11 @@ impl ChangeKind {
             ChangeKind::AddTeacher | ChangeKind::AddStudent => 2,
             ChangeKind::TransferOwnership => 3,
             ChangeKind::ArchiveCourse | ChangeKind::DeleteCourse => 4,
+            ChangeKind::InviteGuardian => 5,
         }
     }
 
-    /// The last phase.
+    /// The last phase of course changes; guardian invitations come after it.
     pub(crate) const LAST_PHASE: u8 = 4;
 }
 
@@ -480,10 +501,12 @@ impl Change {
             Change::TransferOwnership { .. } => ChangeKind::TransferOwnership,
             Change::ArchiveCourse { .. } => ChangeKind::ArchiveCourse,
             Change::DeleteCourse { .. } => ChangeKind::DeleteCourse,
+            Change::InviteGuardian { .. } => ChangeKind::InviteGuardian,
         }
     }
 
-    /// The alias of the course it concerns.
+    /// The alias of the course it concerns; empty for a change that concerns none
+    /// ([`Change::InviteGuardian`]).
     pub fn alias(&self) -> &str {
         match self {
             Change::CreateCourse { alias, .. }
@@ -495,6 +518,7 @@ impl Change {
             | Change::TransferOwnership { alias, .. }
             | Change::ArchiveCourse { alias, .. }
             | Change::DeleteCourse { alias, .. } => alias,
+            Change::InviteGuardian { .. } => "",
         }
     }
 
@@ -556,6 +580,9 @@ impl fmt::Display for Change {
                 f,
                 "- delete course {alias} ({name:?}): archived, and its class is not in the roster"
             ),
+            Change::InviteGuardian {
+                student, guardian, ..
+            } => write!(f, "+ invite guardian {guardian} for student {student}"),
         }
     }
 }
@@ -887,7 +914,7 @@ mod plan_tests {
             .iter()
             .map(|k| plan.counts.get(*k))
             .collect();
-        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1, 1, 1]);
+        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 1, 1, 1, 0]);
         assert_eq!(plan.counts.total(), 10);
         assert!(!plan.is_empty());
         assert_eq!((plan.courses_in_roster, plan.read_calls), (3, 9));

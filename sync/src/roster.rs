@@ -75,6 +75,11 @@ pub struct User {
     pub family_name: String,
     /// `email`: how the user is matched to a Google account.
     pub email: String,
+    /// `agentSourcedIds`, split on commas: for a student, the users (parents, guardians,
+    /// relatives) the sync may invite as Classroom guardians (see
+    /// [`SyncOptions::invite_guardians`](crate::SyncOptions::invite_guardians)); for a parent,
+    /// their children.
+    pub agent_sourced_ids: Vec<String>,
     /// The line of the row in its file.
     pub line: u64,
 }
@@ -198,7 +203,7 @@ pub struct Enrollment {
 ///   `roleType`, `classType`, `enabledUser` and `primary` hold values the standard allows;
 /// - `sourcedId`s unique within each file;
 /// - references resolve: a class's course and school, a course's org, an enrollment's class,
-///   school and user. A reference into a file that is not bulk may be to a record left out
+///   school and user, a user's agents (`agentSourcedIds`). A reference into a file that is not bulk may be to a record left out
 ///   as unchanged, and is fine unless the sync needs the record: an active class's course,
 ///   and an enrolled teacher's or student's user;
 /// - a user with an active enrollment has an email, the key that matches them to a Google
@@ -859,6 +864,7 @@ impl Roster {
                     given_name: row.get("givenName").to_string(),
                     family_name: row.get("familyName").to_string(),
                     email: row.get("email").to_string(),
+                    agent_sourced_ids: split_ids(row.get("agentSourcedIds")),
                     line: row.line,
                 };
                 if !user.email.is_empty() && !plausible_email(&user.email) {
@@ -932,13 +938,7 @@ impl Roster {
                     class_type: row.one_of("classType", &["homeroom", "scheduled"], p),
                     location: row.get("location").to_string(),
                     school_sourced_id: row.required("schoolSourcedId", p),
-                    term_sourced_ids: row
-                        .required("termSourcedIds", p)
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
+                    term_sourced_ids: split_ids(&row.required("termSourcedIds", p)),
                     columns: row.columns(),
                     line: row.line,
                 };
@@ -985,6 +985,7 @@ impl Roster {
             classes: bulk(classes_ok, "classes"),
         };
         roster.check_references(&usable, &mut problems);
+        super::guardians::check_agents(&roster, usable.users.as_ref(), &mut problems);
         roster.check_identities(&mut problems);
         roster.manifest = manifest;
         roster.check_partial(&mut problems);
@@ -1228,6 +1229,17 @@ pub(crate) fn unresolved<T>(
     id: &str,
 ) -> bool {
     usable.is_some_and(|broken| !id.is_empty() && !rows.contains_key(id) && !broken.contains(id))
+}
+
+/// A list of `sourcedId`s as OneRoster writes them in one field: comma-separated, blanks
+/// around each ignored.
+fn split_ids(field: &str) -> Vec<String> {
+    field
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Something `@` something: Classroom decides the rest.

@@ -44,8 +44,15 @@ pub struct DistrictSpec {
     pub students: usize,
     /// Enrollments in all: one primary teacher per class, the rest students.
     pub enrollments: usize,
-    /// The email domain of every user.
+    /// The email domain of every user but guardians.
     pub domain: String,
+    /// Parents, guardians and relatives (default none), added after every other user of
+    /// `users.csv` and named in their students' `agentSourcedIds` (and their students in
+    /// theirs): one for each student in turn, a second for each once every student has one.
+    /// With none the district is what it was before guardians existed, row for row.
+    pub guardians: usize,
+    /// The email domain of guardians: not the school's, as families' addresses are not.
+    pub guardian_domain: String,
 }
 
 impl Default for DistrictSpec {
@@ -61,6 +68,8 @@ impl Default for DistrictSpec {
             students: 950,
             enrollments: 2_000,
             domain: "district.example".into(),
+            guardians: 0,
+            guardian_domain: "family.example".into(),
         }
     }
 }
@@ -327,6 +336,53 @@ impl District {
                 made += 1;
             }
         }
+        // Guardians last, so that everything above is the same with them or without.
+        let student_ids = &users[spec.teachers..];
+        let agents = d.users.col("agentSourcedIds");
+        let family_col = d.users.col("familyName");
+        // A district without students has nobody to be a guardian of.
+        let guardians = if student_ids.is_empty() {
+            0
+        } else {
+            spec.guardians
+        };
+        for i in 0..guardians {
+            let child = i % student_ids.len();
+            let child_row = spec.teachers + child;
+            let id = format!("g-{:05}", i + 1);
+            let given = GIVEN[rng.below(GIVEN.len())];
+            let family = d.users.rows[child_row][family_col].clone();
+            let role = match rng.below(10) {
+                0 => "guardian",
+                1 => "relative",
+                _ => "parent",
+            };
+            let email = format!(
+                "{}.{}.{}@{}",
+                given.to_ascii_lowercase(),
+                family.to_ascii_lowercase(),
+                id,
+                spec.guardian_domain
+            );
+            let school = schools[child_row % schools.len()].clone();
+            d.users.push(&[
+                ("sourcedId", &id),
+                ("status", "active"),
+                ("enabledUser", "true"),
+                ("orgSourcedIds", &school),
+                ("role", role),
+                ("username", &email),
+                ("givenName", given),
+                ("familyName", &family),
+                ("email", &email),
+                ("agentSourcedIds", &student_ids[child]),
+            ]);
+            let listed = &mut d.users.rows[child_row][agents];
+            if !listed.is_empty() {
+                listed.push(',');
+            }
+            listed.push_str(&id);
+        }
         d
     }
 
@@ -506,4 +562,59 @@ fn csv_writer(path: &Path) -> std::io::Result<csv::Writer<std::fs::File>> {
     Ok(csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(std::fs::File::create(path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guardians_are_added_after_everything_else_and_linked_both_ways() {
+        let spec = DistrictSpec {
+            students: 20,
+            teachers: 4,
+            enrollments: 80,
+            ..DistrictSpec::default()
+        };
+        let without = District::generate(&spec);
+        let with = District::generate(&DistrictSpec {
+            guardians: 30,
+            ..spec.clone()
+        });
+        let agents = with.users.col("agentSourcedIds");
+        assert_eq!(with.users.rows.len(), without.users.rows.len() + 30);
+        // Without the guardians and the column naming them, the district is unchanged.
+        let mut stripped = with.clone();
+        stripped.users.rows.truncate(without.users.rows.len());
+        for row in &mut stripped.users.rows {
+            row[agents].clear();
+        }
+        assert_eq!(stripped, without, "the other rows do not move");
+
+        let guardians = &with.users.rows[without.users.rows.len()..];
+        let ids: Vec<&str> = guardians.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(ids[0], "g-00001");
+        let role = with.users.col("role");
+        let email = with.users.col("email");
+        for g in guardians {
+            assert!(
+                ["parent", "guardian", "relative"].contains(&g[role].as_str()),
+                "{g:?}"
+            );
+            assert!(g[email].ends_with("@family.example"), "{g:?}");
+            let child = with.users.find("sourcedId", &g[agents]);
+            assert_eq!(child.len(), 1, "{g:?} names one student");
+            let child = &with.users.rows[child[0]];
+            assert_eq!(child[role], "student");
+            assert!(
+                child[agents].split(',').any(|a| a == g[0]),
+                "the student names the guardian back: {child:?}"
+            );
+        }
+        // 30 guardians for 20 students: every student one, the first ten a second.
+        let first = &with.users.rows[spec.teachers];
+        assert_eq!(first[agents], "g-00001,g-00021");
+        let last = &with.users.rows[spec.teachers + 19];
+        assert_eq!(last[agents], "g-00020");
+    }
 }
