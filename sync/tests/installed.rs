@@ -1,8 +1,9 @@
 //! The tool as a district installs and runs it: `cargo install` of `classroom-sync` and of
 //! `classroom-emulator`, the standalone emulator seeded from an accounts file, and a
-//! generated district (80 classes, 4,000 enrollments) synced into it through `--root-url`:
-//! plan, apply, plan again is empty; a teacher's rename survives the next run; a new primary
-//! teacher gets the course; a hand-made course is untouched.
+//! generated district (80 classes, 4,000 enrollments, 300 guardians) synced into it through
+//! `--root-url`: plan, apply, plan again is empty; guardians are invited up to the daily quota
+//! and the rest the next day; a teacher's rename survives the next run; a new primary teacher
+//! gets the course; a hand-made course is untouched.
 //!
 //! The install builds into its own target directory (`target/installed`, beside cargo's
 //! own profiles), so that it never replaces the binaries `cargo test` built; the first run
@@ -224,6 +225,7 @@ async fn an_installed_tool_syncs_a_district_into_the_standalone_emulator() {
         teachers: 70,
         students: 1_500,
         enrollments: 4_000,
+        guardians: 300,
         ..DistrictSpec::default()
     };
     let district = District::generate(&spec);
@@ -239,7 +241,12 @@ async fn an_installed_tool_syncs_a_district_into_the_standalone_emulator() {
     .unwrap();
     let emulator = Standalone::start(
         &emulator_bin,
-        &["--accounts", dir.join("accounts.json").to_str().unwrap()],
+        &[
+            "--accounts",
+            dir.join("accounts.json").to_str().unwrap(),
+            "--daily-invitations",
+            "200",
+        ],
     );
     let config = dir.join("sync.toml");
     std::fs::write(
@@ -261,6 +268,7 @@ remove_members = true
 archive_missing = true
 teacher_fields = ["name"]
 transfer_ownership = true
+invite_guardians = true
 "#,
             domain = spec.domain,
             id = emulator.client_id,
@@ -296,9 +304,40 @@ transfer_ownership = true
     assert_eq!(plan.code, 5, "{}", plan.stdout);
     let planned = plan.count("planned");
     assert!(planned >= 4_000, "{planned} changes planned");
+    let invitations = plan
+        .kinds("planned")
+        .iter()
+        .filter(|k| *k == "invite_guardian")
+        .count();
+    assert_eq!(invitations, 300, "one per guardian");
+    // The day's quota (200 invitations) sends 200; the other 100 wait for tomorrow, which is
+    // not a failure.
     let apply = tool(&sync_bin, &config, root, &["apply"]);
     assert_eq!(apply.code, 0, "{}", apply.stdout);
     assert_eq!(apply.count("change"), planned);
+    let summary = &apply.lines.last().unwrap()["summary"];
+    assert_eq!(
+        (summary["failed"].as_u64(), summary["deferred"].as_u64()),
+        (Some(0), Some(100)),
+        "{summary}"
+    );
+    let today = tool(&sync_bin, &config, root, &["plan", "--detailed-exitcode"]);
+    assert_eq!(today.code, 5);
+    assert_eq!(today.kinds("planned"), vec!["invite_guardian"; 100]);
+    let next_day: Value = reqwest::Client::new()
+        .post(format!("{root}emulator/v1/quotas/day:advance"))
+        .basic_auth(&emulator.client_id, Some(&emulator.client_secret))
+        .json(&json!({ "days": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(next_day["quotaDay"].is_string(), "{next_day}");
+    let apply = tool(&sync_bin, &config, root, &["apply"]);
+    assert_eq!(apply.code, 0, "{}", apply.stdout);
+    assert_eq!(apply.kinds("change"), vec!["invite_guardian"; 100]);
     let again = tool(&sync_bin, &config, root, &["plan", "--detailed-exitcode"]);
     assert_eq!(
         (again.code, again.count("planned")),

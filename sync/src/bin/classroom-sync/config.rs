@@ -123,6 +123,9 @@ pub struct Policies {
     pub course_state: CreateAs,
     pub teacher_fields: Vec<CourseField>,
     pub transfer_ownership: bool,
+    pub invite_guardians: bool,
+    /// At most this many guardian invitations a run; the rest wait for the next.
+    pub guardian_invitations_per_run: Option<usize>,
 }
 
 impl Default for Policies {
@@ -138,6 +141,8 @@ impl Default for Policies {
             course_state: options.create_as,
             teacher_fields: Vec::new(),
             transfer_ownership: options.transfer_ownership,
+            invite_guardians: options.invite_guardians,
+            guardian_invitations_per_run: options.guardian_invitations_per_run,
         }
     }
 }
@@ -198,6 +203,8 @@ impl Config {
             .create_as(p.course_state)
             .teacher_fields(p.teacher_fields.iter().copied())
             .transfer_ownership(p.transfer_ownership)
+            .invite_guardians(p.invite_guardians)
+            .guardian_invitations_per_run(p.guardian_invitations_per_run)
             .naming(naming)
             .domain(self.domain.clone());
         if let Some(n) = self.concurrency {

@@ -14,9 +14,7 @@ use classroom::auth::{
     ServiceAccountKey, UserCredentials, default_credentials,
 };
 use classroom::{Classroom, RateLimit};
-use classroom_sync::{
-    ApplyReport, Plan, Roster, RosterSync, SCOPES, SyncError, SyncOptions, SyncState,
-};
+use classroom_sync::{ApplyReport, Plan, Roster, RosterSync, SyncError, SyncOptions, SyncState};
 use serde_json::json;
 
 use config::{Config, CredentialsConfig, RateLimitSetting};
@@ -210,7 +208,7 @@ async fn run(cli: Cli, log: &Log) -> Result<u8, Fatal> {
         None => SyncState::new(),
     };
     let root_url = cli.root_url.clone().or(config.root_url.clone());
-    let classroom = client(&config, root_url.as_deref()).await?;
+    let classroom = client(&config, &options, root_url.as_deref()).await?;
     let sync = sync_for(classroom, options);
     let plan = sync.plan_with(&roster, &state).await.map_err(Fatal::sync)?;
     report_plan(&plan, log);
@@ -257,8 +255,12 @@ fn offline_client() -> Classroom {
         .expect("a loopback URL and a token make a client")
 }
 
-async fn client(config: &Config, root_url: Option<&str>) -> Result<Classroom, Fatal> {
-    let scopes: Vec<&str> = SCOPES.iter().map(|s| s.url()).collect();
+async fn client(
+    config: &Config,
+    options: &SyncOptions,
+    root_url: Option<&str>,
+) -> Result<Classroom, Fatal> {
+    let scopes: Vec<&str> = options.scopes().iter().map(|s| s.url()).collect();
     let signing_in = |e: &dyn std::fmt::Display| Fatal {
         code: exit::CLASSROOM,
         json: json!({ "event": "error", "kind": "credentials", "message": e.to_string() }),
