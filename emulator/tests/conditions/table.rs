@@ -60,7 +60,10 @@ pub fn methods(document: &Value) -> Vec<(String, String)> {
                 let id = method["id"].as_str().unwrap_or_default();
                 out.push((
                     id.strip_prefix("classroom.").unwrap_or(id).to_string(),
-                    method["description"].as_str().unwrap_or_default().to_string(),
+                    method["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
                 ));
             }
         }
@@ -180,9 +183,7 @@ fn canonical(piece: &str) -> Option<(String, &str)> {
     let rest = piece.strip_prefix('`')?;
     let (code, rest) = rest.split_once('`')?;
     let is_code = !code.is_empty()
-        && code
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c == '_')
+        && code.chars().all(|c| c.is_ascii_uppercase() || c == '_')
         && code.contains(|c: char| c.is_ascii_uppercase());
     is_code.then(|| (code.to_string(), rest.trim_start()))
 }
@@ -212,8 +213,8 @@ pub fn normalize(text: &str) -> String {
 /// Verbs that start one permission in "not permitted to access the course, create course work
 /// in it, share a Drive attachment, or ...": the list is cut at each.
 const VERBS: &[&str] = &[
-    "access", "create", "share", "delete", "modify", "view", "turn", "return", "unsubmit",
-    "make", "accept", "remove", "manage",
+    "access", "create", "share", "delete", "modify", "view", "turn", "return", "unsubmit", "make",
+    "accept", "remove", "manage",
 ];
 
 /// The single conditions of one text: "if A, if B, or for access errors" → A, B, access errors.
@@ -255,7 +256,14 @@ fn clauses(text: &str) -> Vec<String> {
         }
         for clause in split_outside_parentheses(
             part,
-            &[", or for ", " or for ", "; or ", ", or if ", " or if ", ", if "],
+            &[
+                ", or for ",
+                " or for ",
+                "; or ",
+                ", or if ",
+                " or if ",
+                ", if ",
+            ],
         ) {
             let clause = clause.trim().trim_end_matches([',', ';', '.']).trim();
             let clause = clause.strip_suffix("; or").unwrap_or(clause).trim();
