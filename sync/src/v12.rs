@@ -626,6 +626,46 @@ mod tests {
     }
 
     #[test]
+    fn users_the_roles_file_cannot_speak_for_have_no_role_and_no_problem() {
+        // Bulk: a user being deleted with no role at all (s2's only role is being deleted too).
+        let dir = good_v12("roles-unknown");
+        let users =
+            USERS_CSV.to_string() + "u1,tobedeleted,true,u1,Ul,Ma,ul@school.example,sch,,\n";
+        std::fs::write(dir.join("users.csv"), users).unwrap();
+        let roster = Roster::read(&dir).unwrap();
+        let role = |id: &str| {
+            let user = roster.users.iter().find(|u| u.sourced_id == id).unwrap();
+            user.role.clone()
+        };
+        assert_eq!(
+            (role("u1"), role("s2"), role("t1")),
+            ("".into(), "student".into(), "teacher".into())
+        );
+
+        // Delta: roles.csv lists only changed roles; an active user it leaves out keeps an
+        // unknown role, and one whose listed role is secondary is not refused for it.
+        let dir = good_v12("roles-delta");
+        let manifest = MANIFEST_CSV.replace("file.roles,bulk", "file.roles,delta");
+        assert_ne!(manifest, MANIFEST_CSV);
+        std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+        let roles = ROLES_CSV.replace("r1,active,,t1,primary", "r1,active,,t1,secondary");
+        std::fs::write(
+            dir.join("roles.csv"),
+            roles.replace("r5,active,,s3,primary,student,,,sch,\n", ""),
+        )
+        .unwrap();
+        let roster = Roster::read(&dir).unwrap();
+        let role = |id: &str| {
+            let user = roster.users.iter().find(|u| u.sourced_id == id).unwrap();
+            user.role.clone()
+        };
+        assert_eq!(
+            (role("s3"), role("t1"), role("s1")),
+            ("".into(), "".into(), "student".into())
+        );
+    }
+
+    #[test]
     fn roles_csv_is_needed_with_a_bulk_users_csv() {
         let dir = good_v12("no-roles-file");
         std::fs::remove_file(dir.join("roles.csv")).unwrap();

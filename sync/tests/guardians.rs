@@ -205,6 +205,12 @@ async fn guardians_are_invited_up_to_the_quota_and_the_rest_the_next_day() {
     let report = sync.apply(&again).await;
     assert_eq!(report.summary().done, 1_200 - quota as usize, "{report}");
     assert_eq!(report.summary().deferred, 0);
+    let rest = 1_200 - u64::from(quota);
+    assert_eq!(
+        (report.calls, report.batch_requests),
+        (rest, rest.div_ceil(50)),
+        "one call per invitation, in batches of 50"
+    );
     let last = sync.plan(&roster).await.unwrap();
     assert!(last.is_empty(), "{last}");
     assert_eq!(invitations(&classroom, &ids).await, wanted);
@@ -337,7 +343,16 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
         .send()
         .await
         .unwrap();
-    let report = sync.apply(&plan).await;
+    let mut last = None;
+    let report = sync
+        .apply_with_progress(&plan, |p| last = Some((p.done, p.total, p.failed)))
+        .await;
+    let total = plan.changes.len();
+    assert_eq!(
+        last,
+        Some((total, total, 1)),
+        "the unknown student's row counted as failed"
+    );
     let outcomes: Vec<String> = report
         .outcomes
         .iter()
