@@ -174,6 +174,18 @@ pub(super) fn member_delete(
              teachers. Transfer ownership first.",
         ));
     }
+    let owner_disabled = state
+        .course(&course)
+        .and_then(|c| text(c, "ownerId"))
+        .and_then(|o| state.user_by_id(o))
+        .is_some_and(|o| o.disabled);
+    if kind == "teachers" && owner_disabled && state.is_teacher(&course, &user) {
+        // "FAILED_PRECONDITION if the course no longer has an active owner."
+        return Err(Status::precondition(
+            "@CannotRemoveTeacherWithNoCourseOwner The course has no active owner; transfer \
+             it to an active teacher before removing teachers.",
+        ));
+    }
     state
         .remove(&format!("courses/{course}/{kind}"), "userId", &user)
         .ok_or_else(Status::entity_not_found)?;
@@ -500,6 +512,17 @@ mod disabled_accounts {
             ),
             "@InactiveCourseOwner ",
             "courses.students.create in a course whose owner is disabled",
+        );
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "DELETE",
+                &format!("/v1/courses/{id}/teachers/{}", demo::ADMIN),
+                Value::Null,
+            ),
+            "@CannotRemoveTeacherWithNoCourseOwner ",
+            "courses.teachers.delete while the course has no active owner",
         );
         let moved = call(
             &emulator,
