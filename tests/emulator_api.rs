@@ -336,6 +336,19 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
     );
     assert!(api.message.contains("enrollmentCode"), "{}", api.message);
 
+    // Snake case, as Google's docs write masks, works too.
+    let cleared = teacher
+        .courses()
+        .patch(demo::COURSE_ALIAS, Course::default())
+        .update_mask(FieldMask::new(["description_heading"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cleared.description_heading, None,
+        "a masked absent field is cleared"
+    );
+
     let archived = teacher
         .courses()
         .patch(
@@ -368,6 +381,18 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
         Some("FAILED_PRECONDITION"),
         "an archived course's contents cannot change"
     );
+    let renamed = teacher
+        .courses()
+        .patch(demo::COURSE_ALIAS, course("Renamed while archived"))
+        .update_mask(FieldMask::new(["name"]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        renamed.api().unwrap().message.split(' ').next(),
+        Some("@CourseNotModifiable"),
+        "nor can the archived course itself, but for its state"
+    );
 
     let no_mask = teacher
         .courses()
@@ -376,19 +401,6 @@ async fn patch_honours_update_mask_and_refuses_other_fields() {
         .await
         .unwrap_err();
     assert_eq!(no_mask.http_status(), Some(400), "updateMask is required");
-
-    // Snake case, as Google's docs write masks, works too.
-    let cleared = teacher
-        .courses()
-        .patch(demo::COURSE_ALIAS, Course::default())
-        .update_mask(FieldMask::new(["description_heading"]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        cleared.description_heading, None,
-        "a masked absent field is cleared"
-    );
 }
 
 #[tokio::test]

@@ -36,6 +36,8 @@ use crate::store::State;
 /// `courses.teachers.create` and `invitations.accept` into a course with that many students and
 /// teachers already answer 400 `FAILED_PRECONDITION` with a message starting
 /// `@CourseMemberLimitReached`.
+/// Likewise a teacher limit ([`Quotas::course_teacher_limit`]), counting teachers only:
+/// `@CourseTeacherLimitReached`.
 ///
 /// **Latency.** For a network's round trip on every call, inject a latency fault with no
 /// count: `emulator.inject(Fault::latency(Duration::from_millis(30)))` delays every HTTP
@@ -65,6 +67,8 @@ pub struct Quotas {
     pub daily_invitations_per_user: Option<u32>,
     /// Students and teachers a course may have; `None`: unlimited.
     pub course_member_limit: Option<u32>,
+    /// Teachers (the owner included) a course may have; `None`: unlimited.
+    pub course_teacher_limit: Option<u32>,
 }
 
 impl Quotas {
@@ -117,6 +121,14 @@ impl Quotas {
     /// Sets the students and teachers a course may have (`None`: unlimited).
     pub fn course_member_limit(mut self, members: impl Into<Option<u32>>) -> Quotas {
         self.course_member_limit = members.into();
+        self
+    }
+
+    /// Sets the teachers a course may have, its owner included (`None`: unlimited). Past it,
+    /// `courses.teachers.create` and accepting a `TEACHER` or `OWNER` invitation answer 400
+    /// `FAILED_PRECONDITION` with a message starting `@CourseTeacherLimitReached`.
+    pub fn course_teacher_limit(mut self, teachers: impl Into<Option<u32>>) -> Quotas {
+        self.course_teacher_limit = teachers.into();
         self
     }
 }
@@ -415,6 +427,45 @@ impl Enforcer {
         if members >= limit as usize {
             return Err(Status::precondition(format!(
                 "@CourseMemberLimitReached The course already has {members} members, the most it may have."
+            )));
+        }
+        Ok(())
+    }
+    /// Refuses adding a teacher to a course already at the teacher limit.
+    pub(crate) fn teacher_limit(
+        &self,
+        state: &State,
+        method: &str,
+        params: &[(String, String)],
+    ) -> Result<(), Status> {
+        let Some(limit) = self.lock().quotas.course_teacher_limit else {
+            return Ok(());
+        };
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        let course = match method {
+            "classroom.courses.teachers.create" => state.course_id(param("courseId")),
+            // A STUDENT invitation adds no teacher; nor does making a teacher the owner.
+            "classroom.invitations.accept" => state
+                .find("invitations", "id", param("id"))
+                .filter(|i| i["role"] != "STUDENT")
+                .and_then(|i| i["courseId"].as_str().zip(i["userId"].as_str()))
+                .filter(|(course, user)| !state.is_teacher(course, user))
+                .map(|(course, _)| course.to_string()),
+            _ => None,
+        };
+        let Some(course) = course else {
+            return Ok(());
+        };
+        let teachers = state.items(&format!("courses/{course}/teachers")).len();
+        if teachers >= limit as usize {
+            return Err(Status::precondition(format!(
+                "@CourseTeacherLimitReached The course already has {teachers} teachers, the most it may have."
             )));
         }
         Ok(())

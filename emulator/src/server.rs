@@ -459,6 +459,9 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         scopes: grant.scopes,
     };
     shared.quotas.member_limit(&state, route.info.id, &params)?;
+    shared
+        .quotas
+        .teacher_limit(&state, route.info.id, &params)?;
     let value = shared.quotas.invitation(route.info.id, &ctx.user.id, || {
         handlers::call(&mut state, &ctx, route, &params, &query, body)
     })?;

@@ -20,6 +20,10 @@ pub(crate) struct User {
     pub(crate) given: String,
     pub(crate) family: String,
     pub(crate) role: Role,
+    /// The account is disabled (suspended in the Admin console): Classroom refuses to make
+    /// it a course's owner or member, and a course it owns is refused changes
+    /// (`@InactiveCourseOwner`).
+    pub(crate) disabled: bool,
 }
 
 impl User {

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, Params, Query, apply_mask, course_read, course_teach, list_reply, obj, param, q, q_all,
-    text, update_mask,
+    Ctx, Params, Query, apply_mask, course_read, course_teach, list_reply, not_modifiable, obj,
+    owner_active, param, q, q_all, text, update_mask,
 };
 use crate::Role;
 use crate::errors::{ApiResult, Status};
@@ -30,6 +30,17 @@ pub(super) fn course_create(state: &mut State, ctx: &Ctx, body: Value) -> ApiRes
     if name.trim().is_empty() {
         return Err(Status::invalid("name: The course name is required."));
     }
+    // A course starts PROVISIONED (the default) or ACTIVE. It cannot start ARCHIVED, DECLINED
+    // or SUSPENDED: each is reached only from another state (DECLINED "only ... if it is in
+    // the PROVISIONED state"), SUSPENDED only by Google.
+    match course.get("courseState").and_then(Value::as_str) {
+        None | Some("COURSE_STATE_UNSPECIFIED" | "PROVISIONED" | "ACTIVE") => {}
+        Some(other) => {
+            return Err(Status::invalid(format!(
+                "courseState: A course is created PROVISIONED or ACTIVE, not {other}."
+            )));
+        }
+    }
     let owner_key = course
         .get("ownerId")
         .and_then(Value::as_str)
@@ -48,6 +59,12 @@ pub(super) fn course_create(state: &mut State, ctx: &Ctx, body: Value) -> ApiRes
             "Only a domain administrator may create a course for another owner.",
         ));
     }
+    if owner.disabled {
+        return Err(Status::precondition(
+            "The course owner's account is disabled.",
+        ));
+    }
+    title_without_url(&name)?;
     let alias = match course.get("id").and_then(Value::as_str) {
         None | Some("") => None,
         Some(a) if a.starts_with("d:") || a.starts_with("p:") => {
@@ -130,6 +147,14 @@ pub(super) fn courses_list(state: &State, ctx: &Ctx, route: &Route, query: &Quer
             .map(|u| u.id.clone())
             .ok_or_else(|| Status::not_found(format!("No user {key} in this domain.")))
     };
+    if q(query, "studentId").is_some_and(|s| !s.is_empty())
+        && q(query, "teacherId").is_some_and(|t| !t.is_empty())
+    {
+        // "If specified, `teacher_id` must be empty" (and the other way round).
+        return Err(Status::invalid(
+            "Only one of studentId and teacherId may be given.",
+        ));
+    }
     let student = q(query, "studentId").map(resolve).transpose()?;
     let teacher = q(query, "teacherId").map(resolve).transpose()?;
     let states = q_all(query, "courseStates");
@@ -158,7 +183,11 @@ pub(super) fn course_patch(
     body: Value,
 ) -> ApiResult {
     let id = course_teach(state, ctx, key)?;
-    let fields = if route.action() == "update" {
+    let current = state.course(&id).cloned().unwrap_or_default();
+    let from = text(&current, "courseState")
+        .unwrap_or("PROVISIONED")
+        .to_string();
+    let mut fields: Vec<String> = if route.action() == "update" {
         let patch_route = spec()
             .by_id("classroom.courses.patch")
             .map(|r| r.patchable.clone())
@@ -166,46 +195,104 @@ pub(super) fn course_patch(
         if text(&body, "name").is_none_or(|n| n.trim().is_empty()) {
             return Err(Status::invalid("name: The course name is required."));
         }
+        // An update replaces the course, but leaves the owner, and `levels` ("not cleared if
+        // omitted"), as they are when not given; an unspecified state stays as it is too.
         patch_route
             .into_iter()
-            .filter(|f| f != "ownerId" || body.get("ownerId").is_some())
+            .filter(|f| {
+                !matches!(f.as_str(), "ownerId" | "levels" | "courseState")
+                    || body.get(f.as_str()).is_some_and(|v| !v.is_null())
+            })
             .collect()
     } else {
         update_mask(route, query)?
     };
+    if route.action() == "update" && text(&body, "courseState") == Some("COURSE_STATE_UNSPECIFIED")
+    {
+        fields.retain(|f| f != "courseState");
+    }
     if fields.iter().any(|f| f == "name") && text(&body, "name").is_none_or(|n| n.trim().is_empty())
     {
         return Err(Status::invalid("name: The course name cannot be empty."));
     }
+    let to = if fields.iter().any(|f| f == "courseState") {
+        match text(&body, "courseState") {
+            None | Some("COURSE_STATE_UNSPECIFIED") => {
+                return Err(Status::invalid(
+                    "courseState: The update mask names courseState; give the state to set.",
+                ));
+            }
+            Some(to) => to.to_string(),
+        }
+    } else {
+        from.clone()
+    };
     let mut body = body;
+    let mut transfer = false;
     if fields.iter().any(|f| f == "ownerId") {
         // An ownership transfer. Classroom: "Admins can also specify this field in a patch
         // course request to transfer ownership"; the new owner must already teach the course
         // (IneligibleOwner), needs no acceptance, and the old owner stays a co-teacher.
         let owner = text(&body, "ownerId")
             .and_then(|o| state.user(o, ctx.me()))
-            .map(|u| u.id.clone())
+            .cloned()
             .ok_or_else(|| {
                 Status::invalid("ownerId: The new owner is not a user of this domain.")
             })?;
-        let current = state
-            .course(&id)
-            .and_then(|c| text(c, "ownerId"))
-            .unwrap_or_default();
-        if owner != current {
+        let current_owner = text(&current, "ownerId").unwrap_or_default();
+        if owner.id != current_owner {
             if !ctx.is_admin() {
                 return Err(Status::denied(
                     "Only a domain administrator may transfer a course's ownership; a teacher \
                      invites the new owner (invitations.create with role OWNER).",
                 ));
             }
-            if !state.is_teacher(&id, &owner) {
-                return Err(Status::precondition(
-                    "@IneligibleOwner The new owner must already be a teacher of the course.",
-                ));
-            }
+            transfer = true;
         }
-        body["ownerId"] = json!(owner);
+        body["ownerId"] = json!(owner.id);
+    }
+    // What the request changes besides the state: a field given its current value is not a
+    // change.
+    let changes = fields.iter().filter(|f| *f != "courseState").any(|f| {
+        match (body.get(f.as_str()), current.get(f.as_str())) {
+            (None | Some(Value::Null), None | Some(Value::Null)) => false,
+            (new, old) => new != old,
+        }
+    });
+    if to != from {
+        if from == "SUSPENDED" {
+            return Err(not_modifiable(&from));
+        }
+        if !state_move_allowed(&from, &to) {
+            return Err(Status::precondition(format!(
+                "The course cannot go from {from} to {to}: PROVISIONED goes to ACTIVE or \
+                 DECLINED, DECLINED back to PROVISIONED, ACTIVE to ARCHIVED and ARCHIVED back \
+                 to ACTIVE; only Google suspends a course."
+            )));
+        }
+    } else if changes && matches!(from.as_str(), "ARCHIVED" | "DECLINED" | "SUSPENDED") {
+        // "The course state can be changed in a request that changes other properties": a
+        // request that also moves the state out of ARCHIVED (or DECLINED) may change them.
+        return Err(not_modifiable(&from));
+    }
+    if !transfer && (changes || to != from) {
+        owner_active(state, &id)?;
+    }
+    if transfer {
+        let owner = text(&body, "ownerId").unwrap_or_default();
+        if !state.is_teacher(&id, owner) {
+            return Err(Status::precondition(
+                "@IneligibleOwner The new owner must already be a teacher of the course.",
+            ));
+        }
+        if state.user_by_id(owner).is_some_and(|u| u.disabled) {
+            return Err(Status::precondition(
+                "@IneligibleOwner The new owner's account is disabled.",
+            ));
+        }
+    }
+    if fields.iter().any(|f| f == "name") {
+        title_without_url(text(&body, "name").unwrap_or_default())?;
     }
     let course = state
         .find_mut("courses", "id", &id)
@@ -213,6 +300,47 @@ pub(super) fn course_patch(
     apply_mask(course, &body, &fields);
     course["updateTime"] = json!(now());
     Ok(course.clone())
+}
+
+/// The moves between course states the `CourseState` enum allows: PROVISIONED "may ... change
+/// it to the `ACTIVE` or `DECLINED` states", DECLINED may only go back to PROVISIONED, ACTIVE
+/// may be archived and an ARCHIVED course changed "to a different state" (ACTIVE: it can be
+/// neither PROVISIONED nor DECLINED, which are reached only from each other). SUSPENDED is
+/// Google's doing.
+fn state_move_allowed(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("PROVISIONED", "ACTIVE" | "DECLINED")
+            | ("DECLINED", "PROVISIONED")
+            | ("ACTIVE", "ARCHIVED")
+            | ("ARCHIVED", "ACTIVE")
+    )
+}
+
+/// `@CourseTitleCannotContainUrl`: a course name holding a URL (a word with a scheme, such as
+/// `https://...`, or starting `www.`).
+fn title_without_url(name: &str) -> ApiResult<()> {
+    let url = name.split_whitespace().any(|word| {
+        let word = word.trim_start_matches(|c: char| !c.is_alphanumeric());
+        let scheme = word.split_once("://").is_some_and(|(scheme, rest)| {
+            !scheme.is_empty()
+                && !rest.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        let www = word
+            .get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("www."))
+            && word.len() > 4;
+        scheme || www
+    });
+    if url {
+        return Err(Status::precondition(
+            "@CourseTitleCannotContainUrl A course name cannot contain a URL.",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn course_delete(state: &mut State, ctx: &Ctx, key: &str) -> ApiResult {

@@ -107,12 +107,12 @@ fn access(state: &State, ctx: &Ctx, course: &str) -> Access {
     }
 }
 
-/// Classroom refuses changes to the contents of an archived course.
+/// Classroom refuses changes to a course, and to its contents, while it is archived, declined
+/// or suspended: the `CourseState` enum says of each "You cannot modify" it (except, for the
+/// first two, to change its state).
 fn modifiable(state: &State, course: &str) -> ApiResult<()> {
     match state.course(course).and_then(|c| text(c, "courseState")) {
-        Some("ARCHIVED") => Err(Status::precondition(
-            "@CourseNotModifiable The course is archived; its contents cannot change.",
-        )),
+        Some(s @ ("ARCHIVED" | "DECLINED" | "SUSPENDED")) => Err(not_modifiable(s)),
         _ => Ok(()),
     }
 }
@@ -173,6 +173,9 @@ pub(crate) fn call(
         }
         "courses.aliases.list" => courses::aliases_list(state, ctx, route, params, query),
         "courses.aliases.delete" => courses::alias_delete(state, ctx, params),
+        n if n.starts_with("courses.studentGroups.") && !group_access(state, ctx, params) => {
+            Err(Status::entity_not_found())
+        }
         "courses.students.create" => rosters::member_create(state, ctx, true, params, query, body),
         "courses.teachers.create" => rosters::member_create(state, ctx, false, params, query, body),
         "courses.students.get" | "courses.teachers.get" => {
@@ -341,4 +344,44 @@ fn apply_mask(target: &mut Value, patch: &Value, fields: &[String]) {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Course states and owners
+
+/// `@CourseNotModifiable`, for a course in `course_state`.
+fn not_modifiable(course_state: &str) -> Status {
+    let why = match course_state {
+        "ARCHIVED" => {
+            "archived; its contents cannot change. Make it ACTIVE first (courses.patch, \
+                       in the same request as other changes if you like)"
+        }
+        "DECLINED" => "declined; it cannot change except to become PROVISIONED again",
+        _ => "suspended; it cannot change",
+    };
+    Status::precondition(format!("@CourseNotModifiable The course is {why}."))
+}
+
+/// Classroom refuses changes to a course whose owner's account is disabled.
+fn owner_active(state: &State, course: &str) -> ApiResult<()> {
+    let owner = state
+        .course(course)
+        .and_then(|c| text(c, "ownerId"))
+        .and_then(|o| state.user_by_id(o));
+    match owner {
+        Some(owner) if owner.disabled => Err(Status::precondition(
+            "@InactiveCourseOwner The course owner's account is disabled; transfer the course \
+             to an active owner first.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the caller may see a course's student groups: Classroom answers `NOT_FOUND` (not
+/// `PERMISSION_DENIED`) "if the requesting user doesn't have access to the course". An unknown
+/// course is the handler's to answer.
+fn group_access(state: &State, ctx: &Ctx, params: &Params) -> bool {
+    state
+        .course_id(param(params, "courseId"))
+        .is_none_or(|course| access(state, ctx, &course) != Access::None)
 }

@@ -33,8 +33,10 @@ pub(crate) fn profile(user: &User, ctx: &Ctx) -> Value {
 }
 
 pub(super) fn user_profile_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
+    // "PERMISSION_DENIED if ... no profile exists with the requested ID": an unknown user is
+    // not told apart from one the caller may not see.
     let user = state
         .user(param(params, "userId"), ctx.me())
-        .ok_or_else(Status::entity_not_found)?;
+        .ok_or_else(Status::caller_denied)?;
     Ok(profile(user, ctx))
 }

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use super::profiles::profile;
 use super::submissions::create_submissions;
 use super::{
-    Access, Ctx, Params, Query, access, course_read, course_teach, list_reply, param, q, text,
-    user_filter,
+    Access, Ctx, Params, Query, access, course_read, course_teach, list_reply, modifiable,
+    owner_active, param, q, text, user_filter,
 };
 use crate::Role;
 use crate::errors::{ApiResult, Status};
@@ -65,6 +65,13 @@ pub(super) fn member_create(
                 return Err(Status::caller_denied());
             }
         }
+    }
+    // "FAILED_PRECONDITION if the requested user's account is disabled, for the following
+    // request errors: ... CourseNotModifiable ... InactiveCourseOwner".
+    modifiable(state, &course)?;
+    owner_active(state, &course)?;
+    if user.disabled && !state.is_member(&course, &user.id) {
+        return Err(disabled_user());
     }
     add_member(state, &course, &user, student)?;
     let kind = if student { "students" } else { "teachers" };
@@ -167,10 +174,27 @@ pub(super) fn member_delete(
              teachers. Transfer ownership first.",
         ));
     }
+    let owner_disabled = state
+        .course(&course)
+        .and_then(|c| text(c, "ownerId"))
+        .and_then(|o| state.user_by_id(o))
+        .is_some_and(|o| o.disabled);
+    if kind == "teachers" && owner_disabled && state.is_teacher(&course, &user) {
+        // "FAILED_PRECONDITION if the course no longer has an active owner."
+        return Err(Status::precondition(
+            "@CannotRemoveTeacherWithNoCourseOwner The course has no active owner; transfer \
+             it to an active teacher before removing teachers.",
+        ));
+    }
     state
         .remove(&format!("courses/{course}/{kind}"), "userId", &user)
         .ok_or_else(Status::entity_not_found)?;
     Ok(json!({}))
+}
+
+/// The documented `FAILED_PRECONDITION` for a user whose account is disabled.
+fn disabled_user() -> Status {
+    Status::precondition("The requested user's account is disabled.")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,13 +227,39 @@ pub(super) fn invitation_create(state: &mut State, ctx: &Ctx, body: Value) -> Ap
         .user(user_key, ctx.me())
         .cloned()
         .ok_or_else(|| Status::not_found("The invited user does not exist."))?;
-    let already = match role {
-        "STUDENT" => state.is_student(&course, &user.id),
-        _ => state.is_teacher(&course, &user.id) && role == "TEACHER",
+    if user.disabled {
+        return Err(disabled_user());
+    }
+    // "FAILED_PRECONDITION ... if the user already has this role or a role with greater
+    // permissions": student < teacher < owner.
+    let rank = |role: &str| match role {
+        "STUDENT" => 1,
+        "TEACHER" => 2,
+        _ => 3,
     };
-    if already {
-        return Err(Status::exists(
-            "The user is already a member of the course in that role.",
+    let held = if state.course(&course).and_then(|c| text(c, "ownerId")) == Some(user.id.as_str()) {
+        Some("OWNER")
+    } else if state.is_teacher(&course, &user.id) {
+        Some("TEACHER")
+    } else if state.is_student(&course, &user.id) {
+        Some("STUDENT")
+    } else {
+        None
+    };
+    if let Some(held) = held.filter(|held| rank(held) >= rank(role)) {
+        return Err(Status::precondition(format!(
+            "The user is already {} of the course; an invitation as {role} would give them \
+             nothing more.",
+            match held {
+                "OWNER" => "the owner",
+                "TEACHER" => "a teacher",
+                _ => "a student",
+            }
+        )));
+    }
+    if role == "OWNER" && !matches!(user.role, Role::Teacher | Role::Admin) {
+        return Err(Status::precondition(
+            "@IneligibleOwner The invited user cannot own courses.",
         ));
     }
     if state.items("invitations").iter().any(|i| {
@@ -270,6 +320,7 @@ pub(super) fn invitation_accept(state: &mut State, ctx: &Ctx, id: &str) -> ApiRe
     let course = text(&inv, "courseId").unwrap_or_default().to_string();
     let role = text(&inv, "role").unwrap_or_default();
     let user = ctx.user.clone();
+    modifiable(state, &course)?;
     if role == "STUDENT" {
         add_member(state, &course, &user, true)?;
     } else {
@@ -309,4 +360,185 @@ pub(super) fn invitation_delete(state: &mut State, ctx: &Ctx, params: &Params) -
     }
     state.remove("invitations", "id", param(params, "id"));
     Ok(json!({}))
+}
+
+/// Disabled accounts, set on the state directly: over HTTP, as a client sees them.
+#[cfg(test)]
+mod disabled_accounts {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use classroom::Scope;
+    use serde_json::{Value, json};
+
+    use crate::{Emulator, demo};
+
+    /// Sends one request as `user`; the status and the decoded body.
+    fn call(
+        emulator: &Emulator,
+        user: &str,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let token = emulator.token_for(user, &[Scope::Courses, Scope::Rosters]);
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(emulator.addr()).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer \
+             {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn disable(emulator: &Emulator, email: &str) {
+        let mut state = emulator.shared.state();
+        let user = state.users.iter_mut().find(|u| u.email == email).unwrap();
+        user.disabled = true;
+    }
+
+    /// Asserts a 400 `FAILED_PRECONDITION` whose message starts with `start`.
+    fn refused(answer: (u16, Value), start: &str, why: &str) {
+        let message = answer.1["error"]["message"].as_str().unwrap_or("");
+        assert!(
+            answer.0 == 400
+                && answer.1["error"]["status"] == "FAILED_PRECONDITION"
+                && message.starts_with(start),
+            "{why}: {answer:?}"
+        );
+    }
+
+    #[test]
+    fn a_disabled_account_neither_owns_nor_joins_courses() {
+        let emulator = Emulator::builder().empty().start().unwrap();
+        let course = call(
+            &emulator,
+            demo::ADMIN,
+            "POST",
+            "/v1/courses",
+            json!({"name": "Latin", "ownerId": demo::TEACHER, "courseState": "ACTIVE"}),
+        );
+        assert_eq!(course.0, 200, "{course:?}");
+        let id = course.1["id"].as_str().unwrap().to_string();
+        call(
+            &emulator,
+            demo::ADMIN,
+            "POST",
+            &format!("/v1/courses/{id}/teachers"),
+            json!({"userId": demo::SECOND_TEACHER}),
+        );
+        call(
+            &emulator,
+            demo::ADMIN,
+            "POST",
+            &format!("/v1/courses/{id}/teachers"),
+            json!({"userId": demo::ADMIN}),
+        );
+        disable(&emulator, demo::SECOND_STUDENT);
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "POST",
+                &format!("/v1/courses/{id}/students"),
+                json!({"userId": demo::SECOND_STUDENT}),
+            ),
+            "The requested user's account is disabled",
+            "courses.students.create of a disabled user",
+        );
+        refused(
+            call(
+                &emulator,
+                demo::TEACHER,
+                "POST",
+                "/v1/invitations",
+                json!({"courseId": id, "userId": demo::SECOND_STUDENT, "role": "STUDENT"}),
+            ),
+            "The requested user's account is disabled",
+            "invitations.create for a disabled user",
+        );
+
+        disable(&emulator, demo::SECOND_TEACHER);
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "POST",
+                "/v1/courses",
+                json!({"name": "Greek", "ownerId": demo::SECOND_TEACHER}),
+            ),
+            "The course owner's account is disabled",
+            "courses.create for a disabled owner",
+        );
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "PATCH",
+                &format!("/v1/courses/{id}?updateMask=ownerId"),
+                json!({"ownerId": demo::SECOND_TEACHER}),
+            ),
+            "@IneligibleOwner ",
+            "an ownership transfer to a disabled teacher",
+        );
+
+        // The owner's account goes: the course refuses changes until a co-teacher owns it.
+        disable(&emulator, demo::TEACHER);
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "PATCH",
+                &format!("/v1/courses/{id}?updateMask=name"),
+                json!({"name": "Classical Latin"}),
+            ),
+            "@InactiveCourseOwner ",
+            "courses.patch of a course whose owner is disabled",
+        );
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "POST",
+                &format!("/v1/courses/{id}/students"),
+                json!({"userId": demo::STUDENT}),
+            ),
+            "@InactiveCourseOwner ",
+            "courses.students.create in a course whose owner is disabled",
+        );
+        refused(
+            call(
+                &emulator,
+                demo::ADMIN,
+                "DELETE",
+                &format!("/v1/courses/{id}/teachers/{}", demo::ADMIN),
+                Value::Null,
+            ),
+            "@CannotRemoveTeacherWithNoCourseOwner ",
+            "courses.teachers.delete while the course has no active owner",
+        );
+        let moved = call(
+            &emulator,
+            demo::ADMIN,
+            "PATCH",
+            &format!("/v1/courses/{id}?updateMask=ownerId"),
+            json!({"ownerId": demo::ADMIN}),
+        );
+        assert_eq!(moved.0, 200, "a transfer to an active owner: {moved:?}");
+        let added = call(
+            &emulator,
+            demo::ADMIN,
+            "POST",
+            &format!("/v1/courses/{id}/students"),
+            json!({"userId": demo::STUDENT}),
+        );
+        assert_eq!(added.0, 200, "{added:?}");
+    }
 }
