@@ -71,6 +71,7 @@ pub(crate) fn add_user(
         given: given.to_string(),
         family: family.to_string(),
         role,
+        disabled: false,
     });
     id
 }
