@@ -311,7 +311,8 @@ impl EmulatorBuilder {
     }
 
     /// Enforces these quotas (default [`Quotas::none`]): per-user and per-project request
-    /// rates, the daily invitation quota, the course member limit.
+    /// rates, the daily per-project and invitation quotas, the course member and teacher
+    /// limits, the guardian link limit.
     pub fn quotas(mut self, quotas: Quotas) -> Self {
         self.quotas = quotas;
         self
@@ -537,9 +538,10 @@ impl Emulator {
     }
 
     /// How many calls the emulator has refused for a quota ([`Quotas`]): 429 replies for the
-    /// request rates and the daily invitation quota (whole requests and batch parts).
-    /// `@CourseMemberLimitReached` answers and injected faults ([`Fault::rate_limited`]) are
-    /// not counted.
+    /// request rates, the daily per-project quota and the daily invitation quota (whole
+    /// requests and batch parts). `@CourseMemberLimitReached` and
+    /// `@CourseTeacherLimitReached` answers, refusals for the guardian link limit and injected
+    /// faults ([`Fault::rate_limited`]) are not counted.
     pub fn quota_rejections(&self) -> u64 {
         self.shared.quotas.rejections()
     }
