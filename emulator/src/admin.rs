@@ -189,9 +189,14 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {
     }
 }
 
-/// The [`Quotas`](crate::Quotas) fields, as the endpoint names them, with how to set each.
+/// Sets one limit of [`Quotas`](crate::Quotas).
 type Setter = fn(crate::Quotas, Option<u32>) -> crate::Quotas;
-const QUOTA_FIELDS: [(&str, Setter, fn(&crate::Quotas) -> Option<u32>); 9] = [
+/// Reads one limit of [`Quotas`](crate::Quotas).
+type Getter = fn(&crate::Quotas) -> Option<u32>;
+
+/// The [`Quotas`](crate::Quotas) fields, as the endpoint names them, with how to set and read
+/// each.
+const QUOTA_FIELDS: [(&str, Setter, Getter); 9] = [
     (
         "perUserPerMinute",
         |q, v| q.per_user_per_minute(v),
