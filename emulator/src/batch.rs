@@ -1,11 +1,17 @@
 //! The batch endpoint: `multipart/mixed` with one `application/http` request per part, at most
 //! 50, answered in order with one `application/http` response per part.
+//!
+//! Faults aimed at parts ([`Fault::in_batch`](crate::Fault::in_batch)) are checked part by
+//! part, before the part's call: a part they hit is answered with the fault (and, for a fault
+//! after commit, carried out first), the others as usual.
 
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::Shared;
 use crate::errors::Status;
+use crate::faults::{Kind, retry_after_seconds};
 use crate::server::{Reply, Req, api};
+use crate::spec::spec;
 
 /// Google's limit on calls per batch.
 pub(crate) const MAX_PARTS: usize = 50;
@@ -151,7 +157,7 @@ fn run(shared: &Shared, req: &Req<'_>) -> Result<Reply, Status> {
         .map_err(Status::invalid)?;
     let out_boundary = format!("batch_{}", &crate::oauth::random_token("")[..16]);
     let mut out = String::new();
-    for part in parts {
+    for (index, part) in parts.into_iter().enumerate() {
         let mut headers = part.headers;
         if !headers.contains_key(hyper::header::AUTHORIZATION)
             && let Some(auth) = req.headers.get(hyper::header::AUTHORIZATION)
@@ -167,19 +173,31 @@ fn run(shared: &Shared, req: &Req<'_>) -> Result<Reply, Status> {
             None => part.target.as_str(),
         };
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let call = Req {
+            verb: &part.verb,
+            path,
+            query,
+            headers: &headers,
+            body: part.body.as_bytes(),
+        };
         let reply = if is_batch(path) {
             Reply::error(&Status::invalid("Batches cannot be nested."))
         } else {
-            api(
-                shared,
-                &Req {
-                    verb: &part.verb,
-                    path,
-                    query,
-                    headers: &headers,
-                    body: part.body.as_bytes(),
-                },
-            )
+            let method = spec()
+                .route(&part.verb, path)
+                .map_or("unknown", |(route, _)| route.info.id);
+            match shared.faults.check_part(method, index).fail {
+                Some(Kind::RateLimited(after)) => Reply::error(&Status::rate_limited())
+                    .with_header("retry-after", retry_after_seconds(after).to_string()),
+                Some(Kind::Unavailable) => Reply::error(&Status::unavailable()),
+                // The part's call acts (and commits); its answer is lost on the way back.
+                Some(Kind::UnavailableAfterCommit) => {
+                    let _ = api(shared, &call);
+                    Reply::error(&Status::unavailable())
+                }
+                // Latency and drops are refused for parts when injected.
+                _ => api(shared, &call),
+            }
         };
         out.push_str(&format!(
             "--{out_boundary}\r\nContent-Type: application/http\r\n"

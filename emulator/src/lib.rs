@@ -18,9 +18,11 @@
 //!   Protection's discovery document and JWKS with test security event tokens
 //!   ([`Emulator::security_event_token`]);
 //! - the batch endpoint (`multipart/mixed`, at most 50 calls);
-//! - injected faults ([`Fault`]) for resilience tests;
+//! - injected faults ([`Fault`]) for resilience tests, on whole requests or on the parts of
+//!   batches ([`Fault::in_batch`]);
 //! - on request, Classroom's quotas ([`Quotas`]): per-user and per-project request rates
-//!   (batch parts counted one by one), the daily invitation quota and a course member limit,
+//!   (batch parts counted one by one), the daily per-project request quota, the daily
+//!   invitation quota, course member and teacher limits and the guardian link limit,
 //!   answered as Google answers them.
 //!
 //! A demo school ([`demo`]) is seeded unless [`EmulatorBuilder::empty`] is asked for.
@@ -62,9 +64,13 @@
 //! closed without an answer: rare, and safe to retry, as the request was never read (the SDK
 //! retries idempotent calls).
 //!
+//! For what only an administrator can set up, the emulator has hooks:
+//! [`Emulator::disable_user`], [`Emulator::disable_guardians`] for a domain, and limits
+//! lowered at runtime ([`Emulator::update_quotas`]: course members and teachers, guardian
+//! links, daily invitations, daily requests per project); the admin endpoint has the same.
+//!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
-//! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
-//! the daily per-project query quota, and faults inside batch parts (faults apply to whole HTTP requests).
+//! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`).
 //!
 //! ```
 //! use classroom_emulator::{Emulator, demo};
@@ -199,6 +205,36 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .pop_front()
     }
+
+    /// Changes the quotas in force keeping what has been spent; returns the new ones.
+    pub(crate) fn update_quotas(&self, change: impl FnOnce(Quotas) -> Quotas) -> Quotas {
+        let mut state = self.state();
+        let quotas = self.quotas.update(change);
+        state.guardian_link_limit = quotas.guardian_link_limit;
+        quotas
+    }
+
+    /// Disables or enables a user (email, id or `admin`); the user, if the domain has one.
+    pub(crate) fn set_user_disabled(&self, user: &str, disabled: bool) -> Option<store::User> {
+        let key = if user == "admin" { demo::ADMIN } else { user };
+        let mut state = self.state();
+        let id = state.user(key, "")?.id.clone();
+        let found = state.users.iter_mut().find(|u| u.id == id)?;
+        found.disabled = disabled;
+        Some(found.clone())
+    }
+
+    /// Turns guardians off (or back on) for a domain; returns the domain, lower-cased.
+    pub(crate) fn set_guardians_enabled(&self, domain: &str, enabled: bool) -> String {
+        let domain = domain.trim().to_ascii_lowercase();
+        let mut state = self.state();
+        if enabled {
+            state.guardians_off.remove(&domain);
+        } else {
+            state.guardians_off.insert(domain.clone());
+        }
+        domain
+    }
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -275,7 +311,8 @@ impl EmulatorBuilder {
     }
 
     /// Enforces these quotas (default [`Quotas::none`]): per-user and per-project request
-    /// rates, the daily invitation quota, the course member limit.
+    /// rates, the daily per-project and invitation quotas, the course member and teacher
+    /// limits, the guardian link limit.
     pub fn quotas(mut self, quotas: Quotas) -> Self {
         self.quotas = quotas;
         self
@@ -308,6 +345,8 @@ impl EmulatorBuilder {
                 .add_to(&mut state)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         }
+        // After seeding: the demo school is seeded as it is, whatever the limits.
+        state.guardian_link_limit = self.quotas.guardian_link_limit;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             faults: faults::Faults::default(),
@@ -458,8 +497,17 @@ impl Emulator {
             .push_back(consent);
     }
 
-    /// Injects a fault into matching calls.
+    /// Injects a fault into matching calls: whole HTTP requests, or the parts of batches
+    /// ([`Fault::in_batch`]).
+    ///
+    /// # Panics
+    ///
+    /// If a latency or dropped-connection fault is aimed at batch parts: a part is not delayed
+    /// or dropped apart from its batch (aim it at the batch, `.on("batch")`).
     pub fn inject(&self, fault: Fault) {
+        if let Some(why) = fault.refusal() {
+            panic!("{why}");
+        }
         self.shared.faults.add(fault);
     }
 
@@ -471,6 +519,7 @@ impl Emulator {
     /// Enforces these quotas from now on, with every bucket full and no invitation counted
     /// (seed at full speed, then measure under quota, say).
     pub fn set_quotas(&self, quotas: Quotas) {
+        self.shared.state().guardian_link_limit = quotas.guardian_link_limit;
         self.shared.quotas.set(quotas);
     }
 
@@ -489,9 +538,10 @@ impl Emulator {
     }
 
     /// How many calls the emulator has refused for a quota ([`Quotas`]): 429 replies for the
-    /// request rates and the daily invitation quota (whole requests and batch parts).
-    /// `@CourseMemberLimitReached` answers and injected faults ([`Fault::rate_limited`]) are
-    /// not counted.
+    /// request rates, the daily per-project quota and the daily invitation quota (whole
+    /// requests and batch parts). `@CourseMemberLimitReached` and
+    /// `@CourseTeacherLimitReached` answers, refusals for the guardian link limit and injected
+    /// faults ([`Fault::rate_limited`]) are not counted.
     pub fn quota_rejections(&self) -> u64 {
         self.shared.quotas.rejections()
     }
@@ -532,6 +582,67 @@ impl Emulator {
         let mut state = self.shared.state();
         handlers::accept_guardian_invitation(&mut state, student, invitation_id)
             .map_err(|e| e.message)
+    }
+
+    /// The quotas in force.
+    pub fn quotas(&self) -> Quotas {
+        self.shared.quotas.quotas()
+    }
+
+    /// Changes the quotas in force, keeping what has been spent of them (unlike
+    /// [`set_quotas`](Emulator::set_quotas)): lowering a limit at runtime, the next call past
+    /// it is refused. Returns the quotas now in force.
+    ///
+    /// ```
+    /// use classroom_emulator::Emulator;
+    ///
+    /// let emulator = Emulator::start()?;
+    /// let now = emulator.update_quotas(|q| q.course_teacher_limit(2).guardian_link_limit(1));
+    /// assert_eq!(now.course_teacher_limit, Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn update_quotas(&self, change: impl FnOnce(Quotas) -> Quotas) -> Quotas {
+        self.shared.update_quotas(change)
+    }
+
+    /// Disables a user (email, id or `admin`), as suspending the account in the Admin console
+    /// does: Classroom refuses to make a disabled user a course's owner or member, and refuses
+    /// changes to the courses a disabled user owns (`@InactiveCourseOwner`). The emulator
+    /// leaves sign-in alone (the user's tokens are not revoked), and the user's courses and
+    /// links stay.
+    ///
+    /// # Panics
+    ///
+    /// If the domain has no such user.
+    pub fn disable_user(&self, user: &str) {
+        self.shared
+            .set_user_disabled(user, true)
+            .unwrap_or_else(|| panic!("the emulator has no user {user:?}"));
+    }
+
+    /// Enables a user [disabled](Emulator::disable_user) before.
+    ///
+    /// # Panics
+    ///
+    /// If the domain has no such user.
+    pub fn enable_user(&self, user: &str) {
+        self.shared
+            .set_user_disabled(user, false)
+            .unwrap_or_else(|| panic!("the emulator has no user {user:?}"));
+    }
+
+    /// Turns guardians off for a domain (`school.example`), as its administrator can: the
+    /// guardian methods (`userProfiles.guardians.*`, `userProfiles.guardianInvitations.*`)
+    /// about a student of that domain answer 403 `PERMISSION_DENIED`, and so does listing
+    /// across students (`-`) by an administrator of it. Links and invitations stay, and show
+    /// again once guardians are [enabled](Emulator::enable_guardians).
+    pub fn disable_guardians(&self, domain: &str) {
+        self.shared.set_guardians_enabled(domain, false);
+    }
+
+    /// Turns guardians back on for a domain (they are on for every domain at start).
+    pub fn enable_guardians(&self, domain: &str) {
+        self.shared.set_guardians_enabled(domain, true);
     }
 
     /// Stops the server and waits for its thread.

@@ -1,5 +1,6 @@
 //! Quotas the emulator enforces on request ([`Quotas`]): Classroom's per-user and per-project
-//! request rates, the daily invitation quota, and the course member limit.
+//! request rates, the daily per-project request quota, the daily invitation quota, the course
+//! member and teacher limits, and the guardian link limit.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,16 @@ use crate::store::State;
 /// empty is answered 429 `RESOURCE_EXHAUSTED` with reason `RATE_LIMIT_EXCEEDED`, as Google
 /// answers, without `Retry-After`, and spends nothing.
 ///
+/// **Daily requests per project.** Classroom also caps the calls a project makes in a day.
+/// With [`per_project_per_day`](Quotas::per_project_per_day), calls are counted per OAuth
+/// client (as the rates are: every Classroom API call and every batch part, whatever its
+/// answer), and past the quota answered 429 `RESOURCE_EXHAUSTED`, reason
+/// `RATE_LIMIT_EXCEEDED`, with `quota_limit` `DefaultRequestsPerDayPerProject` in the
+/// details (so the SDK sees it as lasting and does not retry it), until the day ends: at
+/// midnight Pacific time or when moved on
+/// ([`Emulator::advance_quota_day`](crate::Emulator::advance_quota_day)). A refused call
+/// spends nothing. Off by default, also in [`Quotas::classroom`].
+///
 /// **Daily invitations.** `invitations.create` and `userProfiles.guardianInvitations.create`
 /// that succeed count against the calling user's daily quota; past it, Classroom answers 429
 /// `RESOURCE_EXHAUSTED` with a message starting `@UserInvitationQuotaExhausted`. The day ends
@@ -35,9 +46,24 @@ use crate::store::State;
 /// **Course members.** With a member limit, `courses.students.create`,
 /// `courses.teachers.create` and `invitations.accept` into a course with that many students and
 /// teachers already answer 400 `FAILED_PRECONDITION` with a message starting
-/// `@CourseMemberLimitReached`.
-/// Likewise a teacher limit ([`Quotas::course_teacher_limit`]), counting teachers only:
-/// `@CourseTeacherLimitReached`.
+/// `@CourseMemberLimitReached`. With a teacher limit, `courses.teachers.create` and
+/// `invitations.accept` of a `TEACHER` or `OWNER` invitation into a course with that many
+/// teachers already answer 400 `FAILED_PRECONDITION` with a message starting
+/// `@CourseTeacherLimitReached` (the member limit is checked first). Both are checked before
+/// the call's other conditions, and count the members the course has now: lowering a limit
+/// below them refuses new members and removes nobody.
+///
+/// **Guardian links.** With a guardian link limit, `userProfiles.guardianInvitations.create`
+/// answers 429 `RESOURCE_EXHAUSTED` when the student, or the invited guardian, already has that
+/// many links. A link is a guardian of the student, or a pending invitation (which becomes
+/// one when accepted), so accepting can never pass the limit; the guardian's links are
+/// counted by the invited address, across students. It is checked after the call's other
+/// conditions (access, the address, duplicates), as the last before creating.
+///
+/// **Changing limits.** [`Emulator::set_quotas`](crate::Emulator::set_quotas) starts afresh;
+/// [`Emulator::update_quotas`](crate::Emulator::update_quotas) (and the admin endpoint's
+/// `POST /emulator/v1/quotas`) changes limits keeping what has been spent: a user who sent 5
+/// invitations today, under a new daily limit of 3, is refused the next.
 ///
 /// **Latency.** For a network's round trip on every call, inject a latency fault with no
 /// count: `emulator.inject(Fault::latency(Duration::from_millis(30)))` delays every HTTP
@@ -67,8 +93,13 @@ pub struct Quotas {
     pub daily_invitations_per_user: Option<u32>,
     /// Students and teachers a course may have; `None`: unlimited.
     pub course_member_limit: Option<u32>,
-    /// Teachers (the owner included) a course may have; `None`: unlimited.
+    /// Calls a project (OAuth client) may make per day; `None`: unlimited.
+    pub per_project_per_day: Option<u32>,
+    /// Teachers a course may have; `None`: unlimited.
     pub course_teacher_limit: Option<u32>,
+    /// Guardian links (guardians and pending invitations) a student, or an invited guardian,
+    /// may have; `None`: unlimited.
+    pub guardian_link_limit: Option<u32>,
 }
 
 impl Quotas {
@@ -124,11 +155,21 @@ impl Quotas {
         self
     }
 
-    /// Sets the teachers a course may have, its owner included (`None`: unlimited). Past it,
-    /// `courses.teachers.create` and accepting a `TEACHER` or `OWNER` invitation answer 400
-    /// `FAILED_PRECONDITION` with a message starting `@CourseTeacherLimitReached`.
+    /// Sets the calls a project (OAuth client) may make per day (`None`: unlimited).
+    pub fn per_project_per_day(mut self, calls: impl Into<Option<u32>>) -> Quotas {
+        self.per_project_per_day = calls.into();
+        self
+    }
+
+    /// Sets the teachers a course may have (`None`: unlimited).
     pub fn course_teacher_limit(mut self, teachers: impl Into<Option<u32>>) -> Quotas {
         self.course_teacher_limit = teachers.into();
+        self
+    }
+
+    /// Sets the guardian links a student or guardian may have (`None`: unlimited).
+    pub fn guardian_link_limit(mut self, links: impl Into<Option<u32>>) -> Quotas {
+        self.guardian_link_limit = links.into();
         self
     }
 }
@@ -183,6 +224,8 @@ struct Counts {
     projects: HashMap<String, Bucket>,
     /// Invitations created per user: (Pacific day number, count).
     invitations: HashMap<String, (u64, u32)>,
+    /// Calls made per project: (Pacific day number, count).
+    project_days: HashMap<String, (u64, u32)>,
 }
 
 /// Makes room for one more key: drops full buckets, then everything.
@@ -213,6 +256,7 @@ pub(crate) struct Enforcer {
 enum Limit {
     User,
     Project,
+    ProjectDay,
 }
 
 impl Enforcer {
@@ -236,6 +280,19 @@ impl Enforcer {
             quotas,
             ..Counts::default()
         };
+    }
+
+    /// The quotas in force.
+    pub(crate) fn quotas(&self) -> Quotas {
+        self.lock().quotas.clone()
+    }
+
+    /// Changes the quotas in force, keeping what has been spent of them.
+    pub(crate) fn update(&self, change: impl FnOnce(Quotas) -> Quotas) -> Quotas {
+        let mut counts = self.lock();
+        let quotas = change(std::mem::take(&mut counts.quotas));
+        counts.quotas = quotas.clone();
+        quotas
     }
 
     /// Refills every bucket and forgets the day's invitations.
@@ -291,10 +348,12 @@ impl Enforcer {
             counts.quotas.per_project_per_minute,
             counts.quotas.project_burst,
         );
-        if user_rate.is_none() && project_rate.is_none() {
+        let daily = counts.quotas.per_project_per_day;
+        if user_rate.is_none() && project_rate.is_none() && daily.is_none() {
             return Ok(());
         }
         let now = Instant::now();
+        let today = self.today();
         let user_level = user_rate.map(|r| r.level(counts.users.get(user), now));
         let project_level = project_rate.map(|r| r.level(counts.projects.get(project), now));
         if let (Some(rate), Some(level)) = (user_rate, user_level)
@@ -308,6 +367,28 @@ impl Enforcer {
         {
             drop(guard);
             return Err(self.reject(rate_exceeded(Limit::Project, rate, project)));
+        }
+        let spent_today = counts
+            .project_days
+            .get(project)
+            .filter(|(day, _)| *day == today)
+            .map_or(0, |(_, n)| *n);
+        if let Some(limit) = daily
+            && spent_today >= limit
+        {
+            drop(guard);
+            return Err(self.reject(quota_exceeded(Limit::ProjectDay, limit, project)));
+        }
+        if daily.is_some() {
+            if !counts.project_days.contains_key(project) && counts.project_days.len() >= MAX_KEYS {
+                counts.project_days.retain(|_, (day, _)| *day == today);
+                if counts.project_days.len() >= MAX_KEYS {
+                    counts.project_days.clear();
+                }
+            }
+            counts
+                .project_days
+                .insert(project.to_string(), (today, spent_today + 1));
         }
         if let Some(level) = user_level {
             if !counts.users.contains_key(user) {
@@ -412,10 +493,15 @@ impl Enforcer {
             "classroom.courses.students.create" | "classroom.courses.teachers.create" => {
                 state.course_id(param("courseId"))
             }
+            // Accepting adds a member only if the user is not one already (a teacher made the
+            // owner is not a new member).
             "classroom.invitations.accept" => state
                 .find("invitations", "id", param("id"))
-                .and_then(|i| i["courseId"].as_str())
-                .map(str::to_string),
+                .and_then(|i| i["courseId"].as_str().zip(i["userId"].as_str()))
+                .filter(|(course, user)| {
+                    !state.is_teacher(course, user) && !state.is_student(course, user)
+                })
+                .map(|(course, _)| course.to_string()),
             _ => None,
         };
         // An unknown course or invitation is the handler's to answer.
@@ -431,6 +517,7 @@ impl Enforcer {
         }
         Ok(())
     }
+
     /// Refuses adding a teacher to a course already at the teacher limit.
     pub(crate) fn teacher_limit(
         &self,
@@ -500,6 +587,11 @@ pub(crate) fn project_number(client: &str) -> u64 {
 
 /// Google's 429 for a per-minute request quota.
 fn rate_exceeded(limit: Limit, rate: Rate, project: &str) -> Status {
+    quota_exceeded(limit, rate.per_minute, project)
+}
+
+/// Google's 429 for a request quota of `value` calls.
+fn quota_exceeded(limit: Limit, value: u32, project: &str) -> Status {
     let number = project_number(project);
     let (limit_name, quota_limit, unit) = match limit {
         Limit::User => (
@@ -512,6 +604,11 @@ fn rate_exceeded(limit: Limit, rate: Rate, project: &str) -> Status {
             "DefaultRequestsPerMinutePerProject",
             "1/min/{project}",
         ),
+        Limit::ProjectDay => (
+            "Requests per day",
+            "DefaultRequestsPerDayPerProject",
+            "1/d/{project}",
+        ),
     };
     Status {
         reason: Some("RATE_LIMIT_EXCEEDED"),
@@ -520,7 +617,7 @@ fn rate_exceeded(limit: Limit, rate: Rate, project: &str) -> Status {
             "consumer": format!("projects/{number}"),
             "quota_metric": "classroom.googleapis.com/default_requests",
             "quota_limit": quota_limit,
-            "quota_limit_value": rate.per_minute.to_string(),
+            "quota_limit_value": value.to_string(),
             "quota_location": "global",
             "quota_unit": unit,
         })),

@@ -99,6 +99,12 @@ pub(crate) struct State {
     pub(crate) purge_tokens_at: usize,
     pub(crate) purge_codes_at: usize,
     pub(crate) refresh_issued: u64,
+    /// Domains (lower case) whose administrators turned guardians off: guardian methods about
+    /// their students answer `PERMISSION_DENIED`.
+    pub(crate) guardians_off: std::collections::BTreeSet<String>,
+    /// The guardian links a student or guardian may have ([`crate::Quotas::guardian_link_limit`],
+    /// mirrored here for the guardian handlers).
+    pub(crate) guardian_link_limit: Option<u32>,
 }
 
 /// At most this many access tokens are kept. Expired ones go first; past this, the ones

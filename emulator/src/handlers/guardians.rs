@@ -1,4 +1,30 @@
 //! Guardians and guardian invitations.
+//!
+//! The conditions of the methods' descriptions, in the order checked:
+//!
+//! - a `student_id` that is neither a numeric user id, an email address, `me`, nor (listing)
+//!   `-`: 400 `INVALID_ARGUMENT`;
+//! - `-` by anyone but a domain administrator: 403 `PERMISSION_DENIED`;
+//! - a student Classroom has no record of: 404 `NOT_FOUND` for `guardians.list` and the
+//!   `guardianInvitations` methods; 403 `PERMISSION_DENIED` for `guardians.get` and
+//!   `guardians.delete` ("if no user that matches the provided `student_id` is visible");
+//! - guardians turned off for the student's domain (for `-`, the caller's;
+//!   [`Emulator::disable_guardians`](crate::Emulator::disable_guardians)): 403
+//!   `PERMISSION_DENIED`;
+//! - a caller who may not see (or manage) the student's guardians: 403 `PERMISSION_DENIED`.
+//!   Administrators and the student's teachers manage them; the student and the student's
+//!   guardians may also see the guardians;
+//! - `guardianInvitations.create`: read-only fields, a state other than `PENDING`, a body
+//!   `studentId` naming another student, or an invalid address (no single `@`, a local part
+//!   over 64 or an address over 254 characters, a space, a domain without a dot): 400
+//!   `INVALID_ARGUMENT`; an address that is already a guardian's (the address invited, or the
+//!   guardian's account) or has a pending invitation for the student: 409 `ALREADY_EXISTS`;
+//!   past the guardian link limit ([`Quotas::guardian_link_limit`](crate::Quotas)): 429
+//!   `RESOURCE_EXHAUSTED`.
+//!
+//! `invitedEmailAddress` "is only visible to domain administrators": it is left out of the
+//! guardians and guardian invitations answered to anyone else. What is not modelled: the
+//! guardian's rejections of invitations ("already rejected too many requests").
 
 use serde_json::{Value, json};
 
@@ -32,8 +58,54 @@ fn guardian_access(state: &State, ctx: &Ctx, student: &str, manage: bool) -> boo
             .is_some()
 }
 
+/// How a method answers for a student Classroom has no record of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    NotFound,
+    Denied,
+}
+
+/// The domain of an email address, lower case.
+fn domain_of(email: &str) -> String {
+    email
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// PERMISSION_DENIED "if guardians are not enabled for the domain in question".
+fn guardians_enabled(state: &State, email: &str) -> ApiResult<()> {
+    let domain = domain_of(email);
+    if state.guardians_off.contains(&domain) {
+        return Err(Status::denied(format!(
+            "Guardians are not enabled for the domain {domain}."
+        )));
+    }
+    Ok(())
+}
+
+/// INVALID_ARGUMENT "if a `student_id` is specified, but its format cannot be recognized (it
+/// is not an email address, nor a `student_id` from the API, nor the literal string `me`)".
+fn recognizable(key: &str) -> ApiResult<()> {
+    let numeric = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+    if key == "me" || numeric || key.contains('@') {
+        return Ok(());
+    }
+    Err(Status::invalid(format!(
+        "student_id: {:?} is not a user id, an email address or \"me\".",
+        key.chars().take(100).collect::<String>()
+    )))
+}
+
 /// The students a call covers: one, or every visible one for `-`.
-fn students_for(state: &State, ctx: &Ctx, key: &str, manage: bool) -> ApiResult<Vec<String>> {
+fn students_for(
+    state: &State,
+    ctx: &Ctx,
+    key: &str,
+    manage: bool,
+    missing: Missing,
+) -> ApiResult<Vec<String>> {
     if key == "-" {
         // guardians.list and guardianInvitations.list: PERMISSION_DENIED "if "-" is
         // specified as the student_id and the user is not a domain administrator".
@@ -42,28 +114,115 @@ fn students_for(state: &State, ctx: &Ctx, key: &str, manage: bool) -> ApiResult<
                 "Only a domain administrator may list across all students with '-'.",
             ));
         }
+        guardians_enabled(state, &ctx.user.email)?;
         return Ok(state
             .users
             .iter()
-            .filter(|u| u.role == Role::Student && guardian_access(state, ctx, &u.id, manage))
+            .filter(|u| {
+                u.role == Role::Student
+                    && !state.guardians_off.contains(&domain_of(&u.email))
+                    && guardian_access(state, ctx, &u.id, manage)
+            })
             .map(|u| u.id.clone())
             .collect());
     }
+    recognizable(key)?;
     let student = state
         .user(key, ctx.me())
         .filter(|u| u.role == Role::Student)
-        .ok_or_else(|| Status::not_found("The student does not exist."))?;
+        .ok_or_else(|| match missing {
+            Missing::NotFound => Status::not_found("The student does not exist."),
+            Missing::Denied => Status::caller_denied(),
+        })?;
+    guardians_enabled(state, &student.email)?;
     if !guardian_access(state, ctx, &student.id, manage) {
         return Err(Status::caller_denied());
     }
     Ok(vec![student.id.clone()])
 }
 
+/// Leaves out `invitedEmailAddress` for anyone but a domain administrator: "This field is
+/// only visible to domain administrators."
+fn visible(ctx: &Ctx, mut value: Value) -> Value {
+    if !ctx.is_admin()
+        && let Some(fields) = value.as_object_mut()
+    {
+        fields.remove("invitedEmailAddress");
+    }
+    value
+}
+
+/// Whether an address may be invited: one `@`, a local part of at most 64 characters, a
+/// domain with a dot inside, no spaces, at most 254 characters in all.
+fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        })
+}
+
+/// The guardian links of a student: guardians and pending invitations.
+fn student_links(state: &State, student: &str) -> usize {
+    let pending = state
+        .items(&format!("userProfiles/{student}/guardianInvitations"))
+        .iter()
+        .filter(|i| text(i, "state") == Some("PENDING"))
+        .count();
+    state
+        .items(&format!("userProfiles/{student}/guardians"))
+        .len()
+        + pending
+}
+
+/// Whether a guardian record is the guardian at `email`: the address invited, or the
+/// guardian's account.
+fn is_guardian_at(state: &State, guardian: &Value, email: &str) -> bool {
+    text(guardian, "invitedEmailAddress").is_some_and(|e| e.eq_ignore_ascii_case(email))
+        || text(guardian, "guardianId")
+            .and_then(|id| state.user_by_id(id))
+            .is_some_and(|u| u.email.eq_ignore_ascii_case(email))
+}
+
+/// The guardian links of the guardian at `email`, across students: guardians and pending
+/// invitations.
+fn guardian_links(state: &State, email: &str) -> usize {
+    state
+        .collections
+        .iter()
+        .filter(|(key, _)| key.starts_with("userProfiles/"))
+        .map(|(key, items)| {
+            if key.ends_with("/guardians") {
+                items
+                    .iter()
+                    .filter(|g| is_guardian_at(state, g, email))
+                    .count()
+            } else if key.ends_with("/guardianInvitations") {
+                items
+                    .iter()
+                    .filter(|i| {
+                        text(i, "state") == Some("PENDING")
+                            && text(i, "invitedEmailAddress")
+                                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                    })
+                    .count()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
 fn render_guardian(state: &State, ctx: &Ctx, mut g: Value) -> Value {
     if let Some(user) = text(&g, "guardianId").and_then(|id| state.user_by_id(id)) {
         g["guardianProfile"] = profile(user, ctx);
     }
-    g
+    visible(ctx, g)
 }
 
 pub(super) fn guardians(
@@ -81,7 +240,14 @@ pub(super) fn guardians(
             "student_id: '-' is only allowed when listing.",
         ));
     }
-    let students = students_for(state, ctx, key, manage)?;
+    // guardians.get and guardians.delete: PERMISSION_DENIED "if no user that matches the
+    // provided `student_id` is visible to the requesting user"; guardians.list: NOT_FOUND.
+    let missing = if action == "list" {
+        Missing::NotFound
+    } else {
+        Missing::Denied
+    };
+    let students = students_for(state, ctx, key, manage, missing)?;
     match action {
         "list" => {
             let email = q(query, "invitedEmailAddress");
@@ -143,7 +309,7 @@ pub(super) fn guardian_invitations(
             "student_id: '-' is only allowed when listing.",
         ));
     }
-    let students = students_for(state, ctx, key, true)?;
+    let students = students_for(state, ctx, key, true, Missing::NotFound)?;
     // One student unless listing ('-' is refused above for anything else).
     let first = || {
         students
@@ -176,7 +342,7 @@ pub(super) fn guardian_invitations(
                         text(i, "invitedEmailAddress").is_some_and(|a| a.eq_ignore_ascii_case(e))
                     }) && states.contains(&text(i, "state").unwrap_or_default())
                     {
-                        items.push(i.clone());
+                        items.push(visible(ctx, i.clone()));
                     }
                 }
             }
@@ -189,6 +355,7 @@ pub(super) fn guardian_invitations(
                 param(params, "invitationId"),
             )
             .cloned()
+            .map(|i| visible(ctx, i))
             .ok_or_else(Status::entity_not_found),
         "create" => {
             let student = &first()?;
@@ -216,15 +383,17 @@ pub(super) fn guardian_invitations(
                 ));
             }
             let email = text(&body, "invitedEmailAddress")
-                .filter(|e| e.contains('@'))
+                .filter(|e| valid_email(e))
                 .ok_or_else(|| {
                     Status::invalid("invited_email_address: A valid email address is required.")
                 })?
                 .to_string();
             let guardians = format!("userProfiles/{student}/guardians");
-            if state.items(&guardians).iter().any(|g| {
-                text(g, "invitedEmailAddress").is_some_and(|e| e.eq_ignore_ascii_case(&email))
-            }) {
+            if state
+                .items(&guardians)
+                .iter()
+                .any(|g| is_guardian_at(state, g, &email))
+            {
                 return Err(Status::exists(
                     "The invited person is already a guardian of the student.",
                 ));
@@ -238,6 +407,22 @@ pub(super) fn guardian_invitations(
                     "A pending invitation for this address already exists.",
                 ));
             }
+            // RESOURCE_EXHAUSTED "if the student or guardian has exceeded the guardian link
+            // limit".
+            if let Some(limit) = state.guardian_link_limit {
+                let (student_has, guardian_has) =
+                    (student_links(state, student), guardian_links(state, &email));
+                if student_has >= limit as usize {
+                    return Err(Status::exhausted(format!(
+                        "The student has reached the guardian link limit ({limit} guardians and pending invitations)."
+                    )));
+                }
+                if guardian_has >= limit as usize {
+                    return Err(Status::exhausted(format!(
+                        "The guardian has reached the guardian link limit ({limit} students linked or invited)."
+                    )));
+                }
+            }
             let invitation = json!({
                 "studentId": student,
                 "invitationId": state.new_id(),
@@ -246,7 +431,7 @@ pub(super) fn guardian_invitations(
                 "creationTime": now(),
             });
             state.items_mut(&coll(student)).push(invitation.clone());
-            Ok(invitation)
+            Ok(visible(ctx, invitation))
         }
         _ => {
             // patch
@@ -267,7 +452,8 @@ pub(super) fn guardian_invitations(
                 return Err(Status::precondition("The invitation is not pending."));
             }
             inv["state"] = json!("COMPLETE");
-            Ok(inv.clone())
+            let inv = inv.clone();
+            Ok(visible(ctx, inv))
         }
     }
 }
