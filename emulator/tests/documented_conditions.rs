@@ -134,46 +134,6 @@ const KNOWN_MISMATCHES: &[(&str, &str, &str)] = &[
         "PERMISSION_DENIED if the requesting user is not permitted to access this user profile",
         "e-courses: any user of the domain reads any profile",
     ),
-    (
-        "userProfiles.guardianInvitations.create",
-        "INVALID_ARGUMENT if the guardian email address is not valid (for example, if it is too long)",
-        "new: an email address over 254 characters is accepted",
-    ),
-    (
-        "userProfiles.guardianInvitations.create",
-        "INVALID_ARGUMENT if the format of the student id provided cannot be recognized (it is not an email address, nor a user_id from this api)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardianInvitations.get",
-        "INVALID_ARGUMENT if a student_id is specified, but its format cannot be recognized (it is not an email address, nor a student_id from the api, nor the literal string me)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardianInvitations.list",
-        "INVALID_ARGUMENT if a student_id is specified, but its format cannot be recognized (it is not an email address, nor a student_id from the api, nor the literal string me)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardianInvitations.patch",
-        "INVALID_ARGUMENT if the format of the student id provided cannot be recognized (it is not an email address, nor a user_id from this api)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardians.delete",
-        "INVALID_ARGUMENT if a student_id is specified, but its format cannot be recognized (it is not an email address, nor a student_id from the api)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardians.get",
-        "INVALID_ARGUMENT if a student_id is specified, but its format cannot be recognized (it is not an email address, nor a student_id from the api, nor the literal string me)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
-    (
-        "userProfiles.guardians.list",
-        "INVALID_ARGUMENT if a student_id is specified, but its format cannot be recognized (it is not an email address, nor a student_id from the api, nor the literal string me)",
-        "e-courses: a malformed student id answers 404, not 400",
-    ),
 ];
 
 fn document() -> serde_json::Value {
