@@ -737,6 +737,7 @@ async fn roles_decide_who_may_do_what() {
         .create(
             demo::SECOND_STUDENT,
             classroom::models::GuardianInvitation {
+                student_id: Some(demo::SECOND_STUDENT.into()),
                 invited_email_address: Some("lee.johnson@family.example".into()),
                 ..Default::default()
             },

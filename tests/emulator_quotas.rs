@@ -302,6 +302,7 @@ async fn the_daily_invitation_quota_answers_user_invitation_quota_exhausted() {
         .create(
             demo::SECOND_STUDENT,
             GuardianInvitation {
+                student_id: Some(demo::SECOND_STUDENT.into()),
                 invited_email_address: Some("lee.johnson@family.example".into()),
                 ..Default::default()
             },

@@ -368,7 +368,7 @@ pub(crate) fn school(state: &mut State) {
         "classroom.userProfiles.guardianInvitations.create",
         &[("studentId", demo::STUDENT)],
         &[],
-        json!({"invitedEmailAddress": demo::GUARDIAN}),
+        json!({"studentId": demo::STUDENT, "invitedEmailAddress": demo::GUARDIAN}),
     );
     let _ = crate::handlers::accept_guardian_invitation(
         state,
@@ -381,7 +381,7 @@ pub(crate) fn school(state: &mut State) {
         "classroom.userProfiles.guardianInvitations.create",
         &[("studentId", demo::SECOND_STUDENT)],
         &[],
-        json!({"invitedEmailAddress": "sam.johnson@family.example"}),
+        json!({"studentId": demo::SECOND_STUDENT, "invitedEmailAddress": "sam.johnson@family.example"}),
     );
     // Edsger is invited to the history course.
     let (history, history_owner) = ids[2].clone();

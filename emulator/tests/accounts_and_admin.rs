@@ -423,7 +423,7 @@ fn the_daily_invitation_quota_renews_when_the_day_is_moved_on() {
             "POST",
             &format!("/v1/userProfiles/{student}/guardianInvitations"),
             &admin,
-            Some(&json!({"invitedEmailAddress": guardian})),
+            Some(&json!({"studentId": student, "invitedEmailAddress": guardian})),
         )
     };
     let first = invite("edsger.dijkstra@school.example", "parent.d@family.example");

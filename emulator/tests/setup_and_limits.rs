@@ -41,7 +41,7 @@ fn invite(emulator: &Emulator, token: &str, student: &str, guardian: &str) -> An
         token,
         "POST",
         &format!("/v1/userProfiles/{student}/guardianInvitations"),
-        Some(json!({"invitedEmailAddress": guardian})),
+        Some(json!({"studentId": student, "invitedEmailAddress": guardian})),
     )
 }
 
@@ -262,7 +262,7 @@ fn guardians_turned_off_for_a_domain_are_refused_until_turned_on() {
         (
             "POST",
             format!("/v1/userProfiles/{}/guardianInvitations", demo::STUDENT),
-            Some(json!({"invitedEmailAddress": "new@family.example"})),
+            Some(json!({"studentId": demo::STUDENT, "invitedEmailAddress": "new@family.example"})),
         ),
     ] {
         let refused = call(&emulator, &admin, method, &path, body);

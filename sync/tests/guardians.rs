@@ -282,6 +282,7 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
         .create(
             "cy@school.example",
             GuardianInvitation {
+                student_id: Some("cy@school.example".into()),
                 invited_email_address: Some("pat.ho@FAMILY.example".into()),
                 ..Default::default()
             },
@@ -297,6 +298,7 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
         .create(
             "cy@school.example",
             GuardianInvitation {
+                student_id: Some("cy@school.example".into()),
                 invited_email_address: Some("sam@family.example".into()),
                 ..Default::default()
             },
@@ -336,6 +338,7 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
         .create(
             "cy@school.example",
             GuardianInvitation {
+                student_id: Some("cy@school.example".into()),
                 invited_email_address: Some("ro@family.example".into()),
                 ..Default::default()
             },

@@ -186,7 +186,8 @@ def checks(emulator):
 
     def invite(student, guardian):
         return admin.userProfiles().guardianInvitations().create(
-            studentId=f"{student}@{DOMAIN}", body={"invitedEmailAddress": guardian}
+            studentId=f"{student}@{DOMAIN}",
+            body={"studentId": f"{student}@{DOMAIN}", "invitedEmailAddress": guardian},
         ).execute()
 
     invite("student1", "parent1@family.example")

@@ -361,7 +361,7 @@ pub(super) fn guardian_invitations(
             let student = &first()?;
             // "Failing to set these fields, or setting any other fields in the request, will
             // result in an error": INVALID_ARGUMENT for read-only fields or a state other than
-            // PENDING. A studentId, if given, must be the path's student.
+            // PENDING. The body's studentId is required, and must be the path's student.
             if let Some(other) = body.as_object().and_then(|b| {
                 b.keys()
                     .find(|k| !matches!(k.as_str(), "studentId" | "invitedEmailAddress" | "state"))
@@ -375,9 +375,12 @@ pub(super) fn guardian_invitations(
                     "state: A new guardian invitation can only be PENDING.",
                 ));
             }
-            if let Some(named) = text(&body, "studentId")
-                && state.user(named, ctx.me()).map(|u| u.id.as_str()) != Some(student.as_str())
-            {
+            let Some(named) = text(&body, "studentId") else {
+                return Err(Status::invalid(
+                    "student_id: Required: the request must set student_id and invited_email_address.",
+                ));
+            };
+            if state.user(named, ctx.me()).map(|u| u.id.as_str()) != Some(student.as_str()) {
                 return Err(Status::invalid(
                     "student_id: The body names another student than the path.",
                 ));

@@ -329,7 +329,7 @@ impl World {
                 admin,
                 "POST",
                 &g,
-                Some(json!({"invitedEmailAddress": PENDING_GUARDIAN})),
+                Some(json!({"studentId": student, "invitedEmailAddress": PENDING_GUARDIAN})),
             ),
             "invitationId",
         );
@@ -338,7 +338,7 @@ impl World {
                 admin,
                 "POST",
                 &g,
-                Some(json!({"invitedEmailAddress": demo::GUARDIAN})),
+                Some(json!({"studentId": student, "invitedEmailAddress": demo::GUARDIAN})),
             ),
             "invitationId",
         );
@@ -467,7 +467,10 @@ impl World {
                 }))
             }
             "userProfiles.guardianInvitations.create" => {
-                call.body = Some(json!({"invitedEmailAddress": "aunt@family.example"}))
+                let student = call.param("studentId").to_string();
+                call.body = Some(
+                    json!({"studentId": student, "invitedEmailAddress": "aunt@family.example"}),
+                )
             }
             "userProfiles.guardianInvitations.patch" => {
                 mask(&mut call, "state", json!({"state": "COMPLETE"}))
