@@ -707,3 +707,72 @@ fn an_archived_course_refuses_assignee_grade_and_rubric_changes() {
         archived,
     );
 }
+
+#[test]
+fn rubrics_are_checked_and_changed_only_by_the_coursework_project() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let course = course(&emulator);
+    let teacher = Caller::new(&emulator, demo::TEACHER);
+    let other = Caller::other(&emulator, demo::TEACHER);
+    let work = published_work(&teacher, &course, json!({}));
+    let rubrics = format!("/v1/courses/{course}/courseWork/{work}/rubrics");
+    let criteria = |levels: Value| json!({"criteria": [{"title": "Clarity", "levels": levels}]});
+    let bad = (400, "INVALID_ARGUMENT", "@RubricCriteriaInvalidFormat");
+    // Level.points: "If set, all levels within the rubric must specify points and the value must
+    // be distinct across all levels within a single criterion."
+    teacher.fails(
+        "POST",
+        &rubrics,
+        Some(criteria(
+            json!([{"title": "Good", "points": 2}, {"title": "Poor"}]),
+        )),
+        bad,
+    );
+    teacher.fails(
+        "POST",
+        &rubrics,
+        Some(criteria(
+            json!([{"title": "Good", "points": 2}, {"title": "Fine", "points": 2}]),
+        )),
+        bad,
+    );
+    // Level.title: "If the level has no points set, title must be set."
+    teacher.fails(
+        "POST",
+        &rubrics,
+        Some(criteria(json!([{"description": "?"}]))),
+        bad,
+    );
+    // The rubric belongs to the coursework's project.
+    other.fails(
+        "POST",
+        &rubrics,
+        Some(criteria(json!([{"title": "Good"}]))),
+        PROJECT,
+    );
+    let rubric = teacher.ok(
+        "POST",
+        &rubrics,
+        Some(criteria(
+            json!([{"title": "Good", "points": 2}, {"title": "Poor", "points": 0}]),
+        )),
+    );
+    let update = format!("/v1/courses/{course}/courseWork/{work}/rubric?updateMask=criteria");
+    teacher.fails(
+        "PATCH",
+        &update,
+        Some(criteria(
+            json!([{"title": "Good", "points": 1}, {"title": "Poor"}]),
+        )),
+        bad,
+    );
+    other.fails(
+        "PATCH",
+        &update,
+        Some(criteria(json!([{"title": "Good"}]))),
+        PROJECT,
+    );
+    let id = rubric["id"].as_str().unwrap();
+    other.fails("DELETE", &format!("{rubrics}/{id}"), None, PROJECT);
+    teacher.ok("DELETE", &format!("{rubrics}/{id}"), None);
+}

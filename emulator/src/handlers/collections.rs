@@ -588,6 +588,7 @@ pub(super) fn generic(
                 item.insert("assigneeMode".into(), json!("ALL_STUDENTS"));
             }
             if schema == "Rubric" {
+                check_rubric(&Value::Object(item.clone()))?;
                 if state.items(&key).iter().next().is_some() {
                     return Err(Status::exists("The course work already has a rubric."));
                 }
@@ -706,6 +707,9 @@ pub(super) fn generic(
             if posts {
                 check_post(state, &course, &schema, &updated, false, Some(&id))?;
             }
+            if schema == "Rubric" {
+                check_rubric(&updated)?;
+            }
             if updated.get("updateTime").is_some() {
                 updated["updateTime"] = json!(now());
             }
@@ -756,6 +760,47 @@ pub(super) fn generic(
         }
         _ => Err(Status::unimplemented(route.info.id)),
     }
+}
+
+/// A rubric's criteria against the `Criterion` and `Level` field docs: a level has points or a
+/// title; if one level of the rubric has points all do, distinct within their criterion; and
+/// criteria and a source spreadsheet are not given together.
+pub(super) fn check_rubric(rubric: &Value) -> ApiResult<()> {
+    let bad = |why: &str| Status::invalid(format!("@RubricCriteriaInvalidFormat {why}"));
+    let criteria = rubric["criteria"].as_array().cloned().unwrap_or_default();
+    if !criteria.is_empty() && text(rubric, "sourceSpreadsheetId").is_some() {
+        return Err(bad(
+            "Give either criteria or source_spreadsheet_id, not both.",
+        ));
+    }
+    let levels: Vec<&Value> = criteria
+        .iter()
+        .flat_map(|c| c["levels"].as_array().into_iter().flatten())
+        .collect();
+    let with_points = levels.iter().filter(|l| l["points"].is_number()).count();
+    if with_points != 0 && with_points != levels.len() {
+        return Err(bad(
+            "If one level has points, every level of the rubric must.",
+        ));
+    }
+    for level in &levels {
+        if !level["points"].is_number() && text(level, "title").is_none_or(str::is_empty) {
+            return Err(bad("A level without points must have a title."));
+        }
+    }
+    for criterion in &criteria {
+        let mut points: Vec<f64> = criterion["levels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["points"].as_f64())
+            .collect();
+        points.sort_by(f64::total_cmp);
+        if points.windows(2).any(|w| w[0] == w[1]) {
+            return Err(bad("The points of a criterion's levels must be distinct."));
+        }
+    }
+    Ok(())
 }
 
 /// `FAILED_PRECONDITION` for an item deleted before.

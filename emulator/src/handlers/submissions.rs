@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::collections::{
-    assign_rubric_ids, empty_assignees, item_path, owns_course_work, project_denied, render_item,
-    same_project,
+    assign_rubric_ids, check_rubric, empty_assignees, item_path, owns_course_work, project_denied,
+    render_item, same_project,
 };
 use super::courses::link_id;
 use super::{
@@ -516,12 +516,17 @@ pub(super) fn update_rubric(
     let mut body = obj(body);
     assign_rubric_ids(state, &mut body);
     let body = Value::Object(body);
-    let rubric = state
-        .find_mut(&key, "id", &id)
+    let mut rubric = state
+        .find(&key, "id", &id)
+        .cloned()
         .ok_or_else(Status::entity_not_found)?;
-    apply_mask(rubric, &body, &fields);
+    apply_mask(&mut rubric, &body, &fields);
+    check_rubric(&rubric)?;
     rubric["updateTime"] = json!(now());
-    Ok(rubric.clone())
+    if let Some(slot) = state.find_mut(&key, "id", &id) {
+        *slot = rubric.clone();
+    }
+    Ok(rubric)
 }
 
 pub(super) fn submission_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
