@@ -63,7 +63,7 @@
 //! retries idempotent calls).
 //!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
-//! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`),
+//! notifications,
 //! the daily per-project query quota, and faults inside batch parts (faults apply to whole HTTP requests).
 //!
 //! ```
