@@ -341,12 +341,16 @@ fn posts_refuse_what_the_reference_refuses_and_ignore_read_only_fields() {
         Some(json!({"state": "DELETED"})),
         INVALID,
     );
-    teacher.fails(
-        "PATCH",
-        &format!("{item}?updateMask=title"),
-        Some(json!({})),
-        INVALID,
-    );
+    // "If a field that does not support empty values is included in the update mask and not
+    // set in the CourseWork object, an INVALID_ARGUMENT error is returned."
+    for field in ["title", "state"] {
+        teacher.fails(
+            "PATCH",
+            &format!("{item}?updateMask={field}"),
+            Some(json!({})),
+            INVALID,
+        );
+    }
     let published = teacher.ok(
         "PATCH",
         &format!("{item}?updateMask=state"),

@@ -295,6 +295,11 @@ fn check_post(
         ));
     }
     match text(item, "state") {
+        None if !creating => {
+            return Err(Status::invalid(
+                "state: A state is required; it cannot be cleared.",
+            ));
+        }
         Some(s) if s.ends_with("_UNSPECIFIED") && !creating => {
             return Err(Status::invalid(format!(
                 "state: {s} is not a state to set."
