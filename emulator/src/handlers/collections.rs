@@ -793,6 +793,12 @@ pub(super) fn check_rubric(rubric: &Value) -> ApiResult<()> {
             return Err(bad("A level without points must have a title."));
         }
     }
+    if criteria
+        .iter()
+        .any(|c| c["levels"].as_array().is_none_or(Vec::is_empty))
+    {
+        return Err(bad("Every criterion needs at least one level."));
+    }
     for criterion in &criteria {
         let mut points: Vec<f64> = criterion["levels"]
             .as_array()
@@ -911,6 +917,29 @@ pub(super) fn add_on_context(
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or(param(params, "postId"));
+    // "NOT_FOUND if one of the identified resources does not exist": the post, and the
+    // attachment if one is named.
+    let exists = ["courseWork", "announcements", "courseWorkMaterials"]
+        .iter()
+        .any(|k| {
+            state
+                .find(&format!("courses/{course}/{k}"), "id", item)
+                .is_some()
+        });
+    if !exists {
+        return Err(Status::entity_not_found());
+    }
+    if let Some(attachment) = q(query, "attachmentId").filter(|a| !a.is_empty())
+        && state
+            .find(
+                &format!("courses/{course}/items/{item}/addOnAttachments"),
+                "id",
+                attachment,
+            )
+            .is_none()
+    {
+        return Err(Status::entity_not_found());
+    }
     let mut context = json!({
         "courseId": course,
         "itemId": item,
