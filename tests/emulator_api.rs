@@ -519,8 +519,8 @@ async fn submission_state_machine() {
         .unwrap_err();
     assert_eq!(
         locked.http_status(),
-        Some(400),
-        "no attachments while turned in"
+        Some(403),
+        "no attachments while turned in (MODIFIABLE_UNTIL_TURNED_IN): the user may not modify them"
     );
 
     let teacher_reclaim = teacher
@@ -607,9 +607,12 @@ async fn submission_state_machine() {
         .unwrap();
     assert_eq!(returned.state, Some(SubmissionState::Returned));
     assert_eq!(
-        returned.assigned_grade,
-        Some(17.0),
-        "return assigns the draft grade"
+        returned.assigned_grade, None,
+        "unlike the Classroom application, the API's return does not assign the draft grade"
+    );
+    assert_eq!(
+        returned.draft_grade, None,
+        "the draft grade is visible to course teachers only"
     );
     assert_eq!(
         returned.submission_history.len(),

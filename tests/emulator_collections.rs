@@ -7,8 +7,8 @@ mod common;
 use classroom::FieldMask;
 use classroom::models::{
     Announcement, CloudPubsubTopic, CourseAlias, CourseRosterChangesInfo, CourseWork,
-    CourseWorkType, Criterion, Feed, FeedType, GradingPeriod, GradingPeriodSettings, Registration,
-    Rubric, Student, StudentGroup, StudentGroupMember, Teacher, Topic,
+    CourseWorkType, Criterion, Feed, FeedType, GradingPeriod, GradingPeriodSettings, Level,
+    Registration, Rubric, Student, StudentGroup, StudentGroupMember, Teacher, Topic,
 };
 use classroom_emulator::{Emulator, demo};
 use common::{all_scopes, client};
@@ -182,6 +182,11 @@ async fn rubrics_grading_periods_aliases_and_registrations() {
             Rubric {
                 criteria: vec![Criterion {
                     title: Some("Clarity".into()),
+                    // A criterion without a level is @RubricCriteriaInvalidFormat.
+                    levels: vec![Level {
+                        title: Some("Clear".into()),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }],
                 ..Default::default()

@@ -70,7 +70,7 @@
 //! links, daily invitations, daily requests per project); the admin endpoint has the same.
 //!
 //! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
-//! notifications, per-developer-project ownership of coursework (`ProjectPermissionDenied`).
+//! notifications.
 //!
 //! ```
 //! use classroom_emulator::{Emulator, demo};
@@ -663,5 +663,43 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.shut_down();
+    }
+}
+
+/// More OAuth clients: Classroom ties coursework, announcements and materials to the Developer
+/// Console project of the OAuth client that created them, and the emulator models one project
+/// per client (its client id).
+impl Emulator {
+    /// Registers another OAuth client (a confidential one, with a secret): the token endpoint
+    /// and the admin endpoint accept it as they do the demo client. Items it creates belong
+    /// to its project; the demo client's project may not change them
+    /// (`@ProjectPermissionDenied`), nor it the demo school's. An id already registered keeps
+    /// its secret; returns whether the client was added.
+    pub fn add_client(&self, client_id: &str, client_secret: &str) -> bool {
+        let mut state = self.shared.state();
+        if state.clients.iter().any(|c| c.id == client_id) {
+            return false;
+        }
+        state.clients.push(store::Client {
+            id: client_id.to_string(),
+            secret: Some(client_secret.to_string()),
+        });
+        true
+    }
+
+    /// As [`token_for`](Emulator::token_for), for a token issued to `client_id` (the demo
+    /// client's or one [`add_client`](Emulator::add_client) registered). Panics if no such
+    /// client or user exists.
+    pub fn token_for_client(&self, client_id: &str, user: &str, scopes: &[Scope]) -> String {
+        let token = self.token_for(user, scopes);
+        let mut state = self.shared.state();
+        assert!(
+            state.clients.iter().any(|c| c.id == client_id),
+            "the emulator has no OAuth client {client_id:?}"
+        );
+        if let Some(grant) = state.tokens.get_mut(&token) {
+            grant.client_id = client_id.to_string();
+        }
+        token
     }
 }

@@ -457,6 +457,7 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
     let ctx = Ctx {
         user,
         scopes: grant.scopes,
+        client_id: grant.client_id,
     };
     shared.quotas.member_limit(&state, route.info.id, &params)?;
     shared

@@ -105,6 +105,13 @@ pub(crate) struct State {
     /// The guardian links a student or guardian may have ([`crate::Quotas::guardian_link_limit`],
     /// mirrored here for the guardian handlers).
     pub(crate) guardian_link_limit: Option<u32>,
+    /// The Developer Console project (the emulator's OAuth client id) that created each item
+    /// of a course (coursework, announcement, material, topic, rubric, add-on attachment), by
+    /// item path (`courses/1/courseWork/2`).
+    pub(crate) projects: HashMap<String, String>,
+    /// Items deleted through the API, by item path: Classroom remembers them and answers a
+    /// second delete or a patch with `FAILED_PRECONDITION`, not `NOT_FOUND`.
+    pub(crate) deleted: std::collections::HashSet<String>,
 }
 
 /// At most this many access tokens are kept. Expired ones go first; past this, the ones

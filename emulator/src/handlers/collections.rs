@@ -142,6 +142,291 @@ fn is_student_visible(item: &Value, me: &str) -> bool {
     published && assigned
 }
 
+/// The resources whose deleted items Classroom remembers (a second delete, or a patch, is
+/// `FAILED_PRECONDITION`), with the noun their messages use.
+const TOMBSTONED: &[(&str, &str)] = &[
+    ("courses.courseWork", "course work"),
+    ("courses.announcements", "announcement"),
+    ("courses.courseWorkMaterials", "course work material"),
+    ("courses.topics", "topic"),
+];
+
+/// The path keying an item in [`State::projects`] and [`State::deleted`].
+pub(super) fn item_path(collection: &str, id: &str) -> String {
+    format!("{collection}/{id}")
+}
+
+/// `PERMISSION_DENIED` for an item another Developer Console project created.
+pub(super) fn project_denied() -> Status {
+    Status::denied(
+        "@ProjectPermissionDenied The Developer Console project is not permitted to make this \
+         request: the item was created with the OAuth client ID of another project.",
+    )
+}
+
+/// Whether the caller's project (OAuth client) created the item at `path`.
+pub(super) fn same_project(state: &State, ctx: &Ctx, path: &str) -> bool {
+    state
+        .projects
+        .get(path)
+        .is_some_and(|p| *p == ctx.client_id)
+}
+
+/// Whether the caller's project may modify a coursework and its submissions: it created the
+/// coursework, or an add-on attachment on it.
+pub(super) fn owns_course_work(state: &State, ctx: &Ctx, course: &str, work: &str) -> bool {
+    let attachments = format!("courses/{course}/items/{work}/addOnAttachments/");
+    same_project(state, ctx, &format!("courses/{course}/courseWork/{work}"))
+        || state
+            .projects
+            .iter()
+            .any(|(path, p)| path.starts_with(&attachments) && *p == ctx.client_id)
+}
+
+/// An item as the caller sees it: `associatedWithDeveloper` says whether the caller's project
+/// created it, and `alternateLink` is there only once the item is published.
+pub(super) fn render_item(
+    state: &State,
+    ctx: &Ctx,
+    schema: &str,
+    path: &str,
+    mut item: Value,
+) -> Value {
+    let spec = spec();
+    if spec.has(schema, "associatedWithDeveloper") {
+        item["associatedWithDeveloper"] = json!(same_project(state, ctx, path));
+    }
+    if spec.has(schema, "alternateLink")
+        && spec.has(schema, "state")
+        && text(&item, "state") != Some("PUBLISHED")
+        && let Some(map) = item.as_object_mut()
+    {
+        map.remove("alternateLink");
+    }
+    item
+}
+
+/// Topic names as Classroom keeps them: trimmed, inner runs of whitespace collapsed.
+fn topic_name(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks a coursework, announcement, material or topic as it would be stored (the body of a
+/// create, or the item with a patch applied) against what the API reference requires of it.
+fn check_post(
+    state: &State,
+    course: &str,
+    schema: &str,
+    item: &Value,
+    creating: bool,
+    own_id: Option<&str>,
+) -> ApiResult<()> {
+    let chars = |f: &str| text(item, f).map_or(0, |t| t.chars().count());
+    let required = |f: &str| {
+        Status::invalid(format!(
+            "{}: This field is required.",
+            crate::spec::snake(f)
+        ))
+    };
+    let too_long = |f: &str, max: usize| {
+        Status::invalid(format!(
+            "{}: Must be no longer than {max} characters.",
+            crate::spec::snake(f)
+        ))
+    };
+    match schema {
+        "CourseWork" | "CourseWorkMaterial" => {
+            if chars("title") == 0 {
+                return Err(required("title"));
+            }
+            if chars("title") > 3000 {
+                return Err(too_long("title", 3000));
+            }
+            if chars("description") > 30_000 {
+                return Err(too_long("description", 30_000));
+            }
+        }
+        "Announcement" => {
+            if chars("text") == 0 {
+                return Err(required("text"));
+            }
+            if chars("text") > 30_000 {
+                return Err(too_long("text", 30_000));
+            }
+        }
+        "Topic" => {
+            let name = topic_name(text(item, "name").unwrap_or_default());
+            if name.is_empty() {
+                return Err(required("name"));
+            }
+            if name.chars().count() > 100 {
+                return Err(too_long("name", 100));
+            }
+            let taken = state
+                .items(&format!("courses/{course}/topics"))
+                .iter()
+                .any(|t| text(t, "name") == Some(name.as_str()) && text(t, "topicId") != own_id);
+            if taken {
+                let message = format!("A topic named {name:?} already exists in the course.");
+                return Err(if creating {
+                    Status::exists(message)
+                } else {
+                    Status::precondition(message)
+                });
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    }
+    if item["materials"].as_array().is_some_and(|m| m.len() > 20) {
+        return Err(Status::invalid(
+            "materials: No more than 20 material items are allowed.",
+        ));
+    }
+    match text(item, "state") {
+        None if !creating => {
+            return Err(Status::invalid(
+                "state: A state is required; it cannot be cleared.",
+            ));
+        }
+        Some(s) if s.ends_with("_UNSPECIFIED") && !creating => {
+            return Err(Status::invalid(format!(
+                "state: {s} is not a state to set."
+            )));
+        }
+        Some("DELETED") => {
+            return Err(Status::invalid(
+                "state: DELETED cannot be set; delete the item instead.",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(topic) = text(item, "topicId").filter(|t| !t.is_empty())
+        && state
+            .find(&format!("courses/{course}/topics"), "topicId", topic)
+            .is_none()
+    {
+        return Err(Status::invalid(format!(
+            "topic_id: {topic} is not a topic of the course."
+        )));
+    }
+    if schema != "CourseWork" {
+        return check_assignees(state, course, item);
+    }
+    match text(item, "workType") {
+        None => return Err(required("workType")),
+        Some("COURSE_WORK_TYPE_UNSPECIFIED") => {
+            return Err(Status::invalid(
+                "work_type: COURSE_WORK_TYPE_UNSPECIFIED is not a work type.",
+            ));
+        }
+        Some("MULTIPLE_CHOICE_QUESTION") => {
+            if strings(&item["multipleChoiceQuestion"]["choices"]).is_empty() {
+                return Err(Status::invalid(
+                    "multiple_choice_question: Required, with choices, for MULTIPLE_CHOICE_QUESTION work.",
+                ));
+            }
+        }
+        Some(_) => {
+            if !item["multipleChoiceQuestion"].is_null() {
+                return Err(Status::invalid(
+                    "multiple_choice_question: Must not be set unless work_type is MULTIPLE_CHOICE_QUESTION.",
+                ));
+            }
+        }
+    }
+    match (item["dueDate"].is_null(), item["dueTime"].is_null()) {
+        (true, false) => {
+            return Err(Status::invalid(
+                "due_date: Must be specified when due_time is specified.",
+            ));
+        }
+        (false, true) => {
+            return Err(Status::invalid(
+                "due_time: Must be specified when due_date is specified.",
+            ));
+        }
+        _ => {}
+    }
+    if let Some(points) = item.get("maxPoints").and_then(Value::as_f64)
+        && (points < 0.0 || points.fract() != 0.0)
+    {
+        return Err(Status::invalid(
+            "max_points: Must be a non-negative integer value.",
+        ));
+    }
+    if let Some(period) = text(item, "gradingPeriodId").filter(|p| !p.is_empty()) {
+        let known = state.grading.get(course).is_some_and(|g| {
+            g["gradingPeriods"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| text(p, "id") == Some(period)))
+        });
+        if !known {
+            return Err(Status::invalid(format!(
+                "grading_period_id: {period} is not a grading period of the course."
+            )));
+        }
+    }
+    check_assignees(state, course, item)
+}
+
+/// `individualStudentsOptions` only with `INDIVIDUAL_STUDENTS`, naming students of the course,
+/// at least one (`@EmptyAssignees` otherwise, as `modifyAssignees` answers).
+fn check_assignees(state: &State, course: &str, item: &Value) -> ApiResult<()> {
+    let options = &item["individualStudentsOptions"];
+    if text(item, "assigneeMode") != Some("INDIVIDUAL_STUDENTS") {
+        if !options.is_null() {
+            return Err(Status::invalid(
+                "individual_students_options: Set only when assignee_mode is INDIVIDUAL_STUDENTS.",
+            ));
+        }
+        return Ok(());
+    }
+    let ids = strings(&options["studentIds"]);
+    if ids.is_empty() {
+        return Err(empty_assignees());
+    }
+    let students = state.student_ids(course);
+    if let Some(stranger) = ids.iter().find(|i| !students.contains(i)) {
+        return Err(Status::invalid(format!(
+            "individual_students_options: {stranger} is not a student of the course."
+        )));
+    }
+    Ok(())
+}
+
+/// `FAILED_PRECONDITION` for an item assigned to nobody.
+pub(super) fn empty_assignees() -> Status {
+    Status::precondition(
+        "@EmptyAssignees With assignee_mode INDIVIDUAL_STUDENTS at least one student must be assigned.",
+    )
+}
+
+/// Removes the fields the schema calls read-only from a create body: Classroom sets them.
+fn strip_read_only(schema: &str, item: &mut Map<String, Value>) {
+    if let Some(properties) = spec().properties(schema) {
+        for (name, def) in properties {
+            if def["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("Read-only"))
+            {
+                item.remove(name);
+            }
+        }
+    }
+}
+
 pub(super) fn generic(
     state: &mut State,
     ctx: &Ctx,
@@ -184,12 +469,45 @@ pub(super) fn generic(
         resource(route),
         "courses.courseWork" | "courses.announcements" | "courses.courseWorkMaterials"
     );
+    let tombstoned = TOMBSTONED
+        .iter()
+        .find(|(r, _)| *r == resource(route))
+        .map(|(_, noun)| *noun);
+    let posts = matches!(
+        schema.as_str(),
+        "CourseWork" | "Announcement" | "CourseWorkMaterial" | "Topic"
+    );
+    // Rubrics are changed by the project that created their coursework.
+    let work_of_rubric = (schema == "Rubric").then(|| param(params, "courseWorkId").to_string());
     match route.action() {
         "create" => {
             if !teaching {
                 return Err(Status::caller_denied());
             }
+            if let Some(work) = &work_of_rubric
+                && !owns_course_work(state, ctx, &course, work)
+            {
+                return Err(project_denied());
+            }
             let mut item = obj(body);
+            if posts || schema == "Rubric" {
+                strip_read_only(&schema, &mut item);
+            }
+            if schema == "Topic"
+                && let Some(name) = item.get("name").and_then(Value::as_str)
+            {
+                let name = topic_name(name);
+                item.insert("name".into(), json!(name));
+            }
+            for f in ["state", "assigneeMode", "submissionModificationMode"] {
+                if item
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.ends_with("_UNSPECIFIED"))
+                {
+                    item.remove(f);
+                }
+            }
             for (s, fields) in REQUIRED {
                 if *s == schema {
                     for f in *fields {
@@ -202,12 +520,15 @@ pub(super) fn generic(
                     }
                 }
             }
-            if item
-                .get("maxPoints")
-                .and_then(Value::as_f64)
-                .is_some_and(|p| p < 0.0)
-            {
-                return Err(Status::invalid("max_points: Must not be negative."));
+            if posts {
+                check_post(
+                    state,
+                    &course,
+                    &schema,
+                    &Value::Object(item.clone()),
+                    true,
+                    None,
+                )?;
             }
             let id = if matches!(field.as_str(), "userId") {
                 let user = item
@@ -255,9 +576,6 @@ pub(super) fn generic(
             if spec.has(&schema, "creatorUserId") {
                 item.insert("creatorUserId".into(), json!(ctx.me()));
             }
-            if spec.has(&schema, "associatedWithDeveloper") {
-                item.insert("associatedWithDeveloper".into(), json!(true));
-            }
             if spec.has(&schema, "alternateLink") {
                 item.insert(
                     "alternateLink".into(),
@@ -275,14 +593,17 @@ pub(super) fn generic(
                 item.insert("assigneeMode".into(), json!("ALL_STUDENTS"));
             }
             if schema == "Rubric" {
+                check_rubric(&Value::Object(item.clone()))?;
                 if state.items(&key).iter().next().is_some() {
                     return Err(Status::exists("The course work already has a rubric."));
                 }
                 assign_rubric_ids(state, &mut item);
             }
             let item = Value::Object(item);
+            let path = item_path(&key, &id);
+            state.projects.insert(path.clone(), ctx.client_id.clone());
             state.items_mut(&key).push(item.clone());
-            Ok(item)
+            Ok(render_item(state, ctx, &schema, &path, item))
         }
         "get" => {
             let id = item_id.unwrap_or_default();
@@ -293,7 +614,13 @@ pub(super) fn generic(
             if student_filtered && !teaching && !is_student_visible(&item, ctx.me()) {
                 return Err(Status::entity_not_found());
             }
-            Ok(item)
+            Ok(render_item(
+                state,
+                ctx,
+                &schema,
+                &item_path(&key, &id),
+                item,
+            ))
         }
         "list" => {
             let mut items: Vec<Value> = state.items(&key).to_vec();
@@ -305,10 +632,15 @@ pub(super) fn generic(
                 "announcementStates",
                 "courseWorkMaterialStates",
             ] {
-                let states = q_all(query, name);
-                if !states.is_empty() {
-                    items.retain(|i| states.contains(&text(i, "state").unwrap_or_default()));
+                if !route.query.contains_key(name) {
+                    continue;
                 }
+                // Unspecified, Classroom lists the published items only.
+                let mut states = q_all(query, name);
+                if states.is_empty() {
+                    states = vec!["PUBLISHED"];
+                }
+                items.retain(|i| states.contains(&text(i, "state").unwrap_or_default()));
             }
             if let Some(link) = q(query, "materialLink") {
                 items.retain(|i| i["materials"].to_string().contains(link));
@@ -317,8 +649,20 @@ pub(super) fn generic(
                 items.retain(|i| i["materials"].to_string().contains(drive));
             }
             if route.query.contains_key("orderBy") {
-                order_by(&mut items, q(query, "orderBy").unwrap_or("updateTime desc"))?;
+                let due_date = schema == "CourseWork";
+                order_by(
+                    &mut items,
+                    q(query, "orderBy").unwrap_or("updateTime desc"),
+                    due_date,
+                )?;
             }
+            let items = items
+                .into_iter()
+                .map(|i| {
+                    let path = item_path(&key, text(&i, &field).unwrap_or_default());
+                    render_item(state, ctx, &schema, &path, i)
+                })
+                .collect();
             list_reply(route, query, items)
         }
         "patch" => {
@@ -333,11 +677,29 @@ pub(super) fn generic(
                 assign_rubric_ids(state, &mut b);
                 state_ids = Some(Value::Object(b));
             }
-            let body = state_ids.unwrap_or(body);
-            let item = state
-                .find_mut(&key, &field, &id)
-                .ok_or_else(Status::entity_not_found)?;
-            if item.get("state").and_then(Value::as_str) == Some("PUBLISHED")
+            let mut body = state_ids.unwrap_or(body);
+            let path = item_path(&key, &id);
+            let Some(current) = state.find(&key, &field, &id).cloned() else {
+                return Err(match tombstoned {
+                    Some(noun) if state.deleted.contains(&path) => already_deleted(noun),
+                    _ => Status::entity_not_found(),
+                });
+            };
+            let may = match &work_of_rubric {
+                Some(work) => owns_course_work(state, ctx, &course, work),
+                None if schema == "CourseWork" => owns_course_work(state, ctx, &course, &id),
+                None if posts => same_project(state, ctx, &path),
+                None => true,
+            };
+            if !may {
+                return Err(project_denied());
+            }
+            if schema == "Topic"
+                && let Some(name) = body.get("name").and_then(Value::as_str)
+            {
+                body["name"] = json!(topic_name(name));
+            }
+            if text(&current, "state") == Some("PUBLISHED")
                 && body.get("state").and_then(Value::as_str) == Some("DRAFT")
                 && fields.iter().any(|f| f == "state")
             {
@@ -345,24 +707,116 @@ pub(super) fn generic(
                     "Published work cannot be returned to the draft state.",
                 ));
             }
-            apply_mask(item, &body, &fields);
-            if item.get("updateTime").is_some() {
-                item["updateTime"] = json!(now());
+            let mut updated = current;
+            apply_mask(&mut updated, &body, &fields);
+            if posts {
+                check_post(state, &course, &schema, &updated, false, Some(&id))?;
             }
-            Ok(item.clone())
+            if schema == "Rubric" {
+                check_rubric(&updated)?;
+            }
+            if updated.get("updateTime").is_some() {
+                updated["updateTime"] = json!(now());
+            }
+            if let Some(slot) = state.find_mut(&key, &field, &id) {
+                *slot = updated.clone();
+            }
+            Ok(render_item(state, ctx, &schema, &path, updated))
         }
         "delete" => {
             if !teaching {
                 return Err(Status::caller_denied());
             }
             let id = item_id.unwrap_or_default();
-            state
-                .remove(&key, &field, &id)
-                .ok_or_else(Status::entity_not_found)?;
+            let path = item_path(&key, &id);
+            if state.find(&key, &field, &id).is_none() {
+                return Err(match tombstoned {
+                    Some(noun) if state.deleted.contains(&path) => already_deleted(noun),
+                    _ => Status::entity_not_found(),
+                });
+            }
+            // Topics are deleted by any teacher; the rest by the project that made them.
+            let may = match schema.as_str() {
+                "CourseWork" | "Announcement" | "CourseWorkMaterial" | "Rubric" => {
+                    same_project(state, ctx, &path)
+                }
+                _ => true,
+            };
+            if !may {
+                return Err(project_denied());
+            }
+            state.remove(&key, &field, &id);
+            if tombstoned.is_some() {
+                state.deleted.insert(path);
+            }
+            if schema == "Topic" {
+                // Classroom moves the topic's posts to no topic.
+                for kind in ["courseWork", "courseWorkMaterials"] {
+                    for post in state.items_mut(&format!("courses/{course}/{kind}")) {
+                        if text(post, "topicId") == Some(id.as_str())
+                            && let Some(map) = post.as_object_mut()
+                        {
+                            map.remove("topicId");
+                        }
+                    }
+                }
+            }
             Ok(json!({}))
         }
         _ => Err(Status::unimplemented(route.info.id)),
     }
+}
+
+/// A rubric's criteria against the `Criterion` and `Level` field docs: a level has points or a
+/// title; if one level of the rubric has points all do, distinct within their criterion; and
+/// criteria and a source spreadsheet are not given together.
+pub(super) fn check_rubric(rubric: &Value) -> ApiResult<()> {
+    let bad = |why: &str| Status::invalid(format!("@RubricCriteriaInvalidFormat {why}"));
+    let criteria = rubric["criteria"].as_array().cloned().unwrap_or_default();
+    if !criteria.is_empty() && text(rubric, "sourceSpreadsheetId").is_some() {
+        return Err(bad(
+            "Give either criteria or source_spreadsheet_id, not both.",
+        ));
+    }
+    let levels: Vec<&Value> = criteria
+        .iter()
+        .flat_map(|c| c["levels"].as_array().into_iter().flatten())
+        .collect();
+    let with_points = levels.iter().filter(|l| l["points"].is_number()).count();
+    if with_points != 0 && with_points != levels.len() {
+        return Err(bad(
+            "If one level has points, every level of the rubric must.",
+        ));
+    }
+    for level in &levels {
+        if !level["points"].is_number() && text(level, "title").is_none_or(str::is_empty) {
+            return Err(bad("A level without points must have a title."));
+        }
+    }
+    if criteria
+        .iter()
+        .any(|c| c["levels"].as_array().is_none_or(Vec::is_empty))
+    {
+        return Err(bad("Every criterion needs at least one level."));
+    }
+    for criterion in &criteria {
+        let mut points: Vec<f64> = criterion["levels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["points"].as_f64())
+            .collect();
+        points.sort_by(f64::total_cmp);
+        if points.windows(2).any(|w| w[0] == w[1]) {
+            return Err(bad("The points of a criterion's levels must be distinct."));
+        }
+    }
+    Ok(())
+}
+
+/// `FAILED_PRECONDITION` for an item deleted before.
+fn already_deleted(noun: &str) -> Status {
+    Status::precondition(format!("The requested {noun} has already been deleted."))
 }
 
 pub(super) fn assign_rubric_ids(state: &mut State, rubric: &mut Map<String, Value>) {
@@ -385,7 +839,7 @@ pub(super) fn assign_rubric_ids(state: &mut State, rubric: &mut Map<String, Valu
 }
 
 /// Sorts by Classroom's `orderBy`: `updateTime` or `dueDate`, `asc` or `desc`, comma-separated.
-fn order_by(items: &mut [Value], order: &str) -> ApiResult<()> {
+fn order_by(items: &mut [Value], order: &str, due_date: bool) -> ApiResult<()> {
     let mut keys = Vec::new();
     for part in order.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let mut words = part.split_whitespace();
@@ -399,9 +853,14 @@ fn order_by(items: &mut [Value], order: &str) -> ApiResult<()> {
                 )));
             }
         };
-        if !matches!(field, "updateTime" | "dueDate") {
+        if !(field == "updateTime" || due_date && field == "dueDate") {
+            let supported = if due_date {
+                "updateTime or dueDate"
+            } else {
+                "updateTime"
+            };
             return Err(Status::invalid(format!(
-                "orderBy: {field:?} is not supported; use updateTime or dueDate."
+                "orderBy: {field:?} is not supported; use {supported}."
             )));
         }
         keys.push((field.to_string(), desc));
@@ -458,6 +917,29 @@ pub(super) fn add_on_context(
         .into_iter()
         .find(|s| !s.is_empty())
         .unwrap_or(param(params, "postId"));
+    // "NOT_FOUND if one of the identified resources does not exist": the post, and the
+    // attachment if one is named.
+    let exists = ["courseWork", "announcements", "courseWorkMaterials"]
+        .iter()
+        .any(|k| {
+            state
+                .find(&format!("courses/{course}/{k}"), "id", item)
+                .is_some()
+        });
+    if !exists {
+        return Err(Status::entity_not_found());
+    }
+    if let Some(attachment) = q(query, "attachmentId").filter(|a| !a.is_empty())
+        && state
+            .find(
+                &format!("courses/{course}/items/{item}/addOnAttachments"),
+                "id",
+                attachment,
+            )
+            .is_none()
+    {
+        return Err(Status::entity_not_found());
+    }
     let mut context = json!({
         "courseId": course,
         "itemId": item,

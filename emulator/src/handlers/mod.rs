@@ -35,6 +35,9 @@ pub(crate) use guardians::accept_guardian_invitation;
 pub(crate) struct Ctx {
     pub(crate) user: User,
     pub(crate) scopes: Vec<String>,
+    /// The OAuth client the token was issued to: the emulator's model of the Developer
+    /// Console project that makes the request (one project per client).
+    pub(crate) client_id: String,
 }
 
 impl Ctx {

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use super::collections::assign_rubric_ids;
+use super::collections::{
+    assign_rubric_ids, check_rubric, empty_assignees, item_path, owns_course_work, project_denied,
+    render_item, same_project,
+};
 use super::courses::link_id;
 use super::{
     Access, Ctx, Params, Query, access, apply_mask, course_read, course_teach, list_reply,
@@ -56,7 +59,6 @@ pub(super) fn create_submissions(
             "alternateLink": format!("https://classroom.google.com/c/{}/a/{}/submissions/student/{}",
                 link_id(course), link_id(work_id), link_id(&student)),
             "courseWorkType": work_type,
-            "associatedWithDeveloper": true,
             "submissionHistory": [{"stateHistory": {
                 "state": "CREATED", "stateTimestamp": t, "actorUserId": student,
             }}],
@@ -85,7 +87,18 @@ fn past_due(work: &Value) -> bool {
     due < now()
 }
 
-fn render_submission(state: &State, mut sub: Value) -> Value {
+/// A submission as the caller sees it: `late` worked out, `associatedWithDeveloper` true when
+/// the caller's project created the coursework, and `draftGrade` only for teachers.
+fn render_submission(state: &State, ctx: &Ctx, teaching: bool, mut sub: Value) -> Value {
+    let path = format!(
+        "courses/{}/courseWork/{}",
+        text(&sub, "courseId").unwrap_or_default(),
+        text(&sub, "courseWorkId").unwrap_or_default()
+    );
+    sub["associatedWithDeveloper"] = json!(same_project(state, ctx, &path));
+    if !teaching && let Some(map) = sub.as_object_mut() {
+        map.remove("draftGrade");
+    }
     if sub.get("late").is_none() {
         let course = text(&sub, "courseId").unwrap_or_default();
         let work = text(&sub, "courseWorkId").unwrap_or_default();
@@ -122,6 +135,23 @@ pub(super) fn submission(state: &State, ctx: &Ctx, params: &Params) -> ApiResult
     Ok((key, sub))
 }
 
+/// `@ProjectPermissionDenied` unless the caller's project created the submission's coursework
+/// (or an add-on attachment on it).
+fn check_project(state: &State, ctx: &Ctx, sub: &Value) -> ApiResult<()> {
+    let course = text(sub, "courseId").unwrap_or_default();
+    let work = text(sub, "courseWorkId").unwrap_or_default();
+    if owns_course_work(state, ctx, course, work) {
+        Ok(())
+    } else {
+        Err(project_denied())
+    }
+}
+
+/// A grade as Classroom keeps it: rounded to two decimal places.
+fn round_grade(grade: f64) -> f64 {
+    (grade * 100.0).round() / 100.0
+}
+
 pub(super) fn submissions_list(
     state: &State,
     ctx: &Ctx,
@@ -151,7 +181,7 @@ pub(super) fn submissions_list(
         for sub in state.items(&format!(
             "courses/{course}/courseWork/{w}/studentSubmissions"
         )) {
-            let sub = render_submission(state, sub.clone());
+            let sub = render_submission(state, ctx, access == Access::Teach, sub.clone());
             let owner = text(&sub, "userId").unwrap_or_default();
             let is_late = sub["late"].as_bool().unwrap_or(false);
             let keep = (access == Access::Teach || owner == ctx.me())
@@ -186,12 +216,18 @@ pub(super) fn submission_patch(
         ));
     }
     let fields = update_mask(route, query)?;
+    modifiable(state, course)?;
+    check_project(state, ctx, &sub)?;
+    let mut body = body;
     for f in &fields {
-        if body.get(f).and_then(Value::as_f64).is_some_and(|g| g < 0.0) {
-            return Err(Status::invalid(format!(
-                "{}: A grade must not be negative.",
-                crate::spec::snake(f)
-            )));
+        if let Some(grade) = body.get(f).and_then(Value::as_f64) {
+            if grade < 0.0 {
+                return Err(Status::invalid(format!(
+                    "{}: A grade must not be negative.",
+                    crate::spec::snake(f)
+                )));
+            }
+            body[f.as_str()] = json!(round_grade(grade));
         }
     }
     let item = state
@@ -199,7 +235,8 @@ pub(super) fn submission_patch(
         .ok_or_else(Status::entity_not_found)?;
     apply_mask(item, &body, &fields);
     item["updateTime"] = json!(now());
-    Ok(item.clone())
+    let item = item.clone();
+    Ok(render_submission(state, ctx, true, item))
 }
 
 pub(super) fn submission_transition(
@@ -214,6 +251,7 @@ pub(super) fn submission_transition(
     modifiable(state, &course)?;
     let owner = text(&sub, "userId").unwrap_or_default().to_string();
     let current = text(&sub, "state").unwrap_or("NEW").to_string();
+    let teaching = access(state, ctx, &course) == Access::Teach;
     let work = state
         .find(
             &format!("courses/{course}/courseWork"),
@@ -231,49 +269,51 @@ pub(super) fn submission_transition(
             ))
         }
     };
-    let (next, reply) = match action {
+    let next = match action {
         "turnIn" => {
             only_owner()?;
+            check_project(state, ctx, &sub)?;
             if matches!(current.as_str(), "TURNED_IN") {
                 return Err(Status::precondition(
                     "The submission has already been turned in.",
                 ));
             }
-            ("TURNED_IN", json!({}))
+            "TURNED_IN"
         }
         "reclaim" => {
             only_owner()?;
+            check_project(state, ctx, &sub)?;
             if current != "TURNED_IN" {
                 return Err(Status::precondition(
                     "The submission has not been turned in, so it cannot be reclaimed.",
                 ));
             }
-            ("RECLAIMED_BY_STUDENT", json!({}))
+            "RECLAIMED_BY_STUDENT"
         }
         "return" => {
-            if access(state, ctx, &course) != Access::Teach {
+            if !teaching {
                 return Err(Status::denied(
                     "Only a teacher of the course may return submissions.",
                 ));
             }
-            if current == "RETURNED" {
-                return Err(Status::precondition(
-                    "The submission has already been returned.",
-                ));
-            }
-            ("RETURNED", json!({}))
+            check_project(state, ctx, &sub)?;
+            // Returning may leave the state as it is: a returned submission stays returned.
+            "RETURNED"
         }
         _ => {
             // modifyAttachments
             only_owner()?;
+            check_project(state, ctx, &sub)?;
             if text(&work, "workType") != Some("ASSIGNMENT") {
-                return Err(Status::precondition(
-                    "Attachments can only be added to submissions of assignments.",
+                return Err(Status::invalid(
+                    "Attachments may only be added to submissions of course work with work_type ASSIGNMENT.",
                 ));
             }
-            if matches!(current.as_str(), "TURNED_IN" | "RETURNED") {
-                return Err(Status::precondition(
-                    "The submission is turned in or returned: reclaim it before changing attachments.",
+            let mode = text(&work, "submissionModificationMode").unwrap_or_default();
+            if current == "TURNED_IN" && mode != "MODIFIABLE" {
+                return Err(Status::denied(
+                    "The submission is turned in and the course work's submission_modification_mode \
+                     is MODIFIABLE_UNTIL_TURNED_IN: reclaim it before changing attachments.",
                 ));
             }
             let add = body["addAttachments"]
@@ -283,6 +323,19 @@ pub(super) fn submission_transition(
             if add.is_empty() {
                 return Err(Status::invalid(
                     "add_attachments: At least one attachment is required.",
+                ));
+            }
+            if add.iter().any(|a| !a["form"].is_null()) {
+                return Err(Status::invalid(
+                    "add_attachments: Form attachments are not supported.",
+                ));
+            }
+            let had = sub["assignmentSubmission"]["attachments"]
+                .as_array()
+                .map_or(0, Vec::len);
+            if had + add.len() > 20 {
+                return Err(Status::invalid(
+                    "add_attachments: A student submission may not have more than 20 attachments.",
                 ));
             }
             let item = state
@@ -295,9 +348,13 @@ pub(super) fn submission_transition(
                 list.extend(add);
             }
             item["updateTime"] = json!(now());
-            return Ok(item.clone());
+            let item = item.clone();
+            return Ok(render_submission(state, ctx, teaching, item));
         }
     };
+    if next == current {
+        return Ok(json!({}));
+    }
     let late = next == "TURNED_IN" && past_due(&work);
     let me = ctx.me().to_string();
     let item = state
@@ -313,17 +370,13 @@ pub(super) fn submission_transition(
             map.remove("late");
         }
     }
-    if next == "RETURNED"
-        && let Some(draft) = item.get("draftGrade").cloned()
-    {
-        item["assignedGrade"] = draft;
-    }
+    // Unlike the Classroom application, the API's return leaves assignedGrade as it is.
     if let Some(history) = item["submissionHistory"].as_array_mut() {
         history.push(json!({"stateHistory": {
             "state": next, "stateTimestamp": t, "actorUserId": me,
         }}));
     }
-    Ok(reply)
+    Ok(json!({}))
 }
 
 pub(super) fn modify_assignees(
@@ -349,6 +402,17 @@ pub(super) fn modify_assignees(
         .find(&key, "id", id)
         .cloned()
         .ok_or_else(Status::entity_not_found)?;
+    modifiable(state, &course)?;
+    // Changing who a post is for changes the post: only its project may.
+    let path = item_path(&key, id);
+    let may = if kind == "courseWork" {
+        owns_course_work(state, ctx, &course, id)
+    } else {
+        same_project(state, ctx, &path)
+    };
+    if !may {
+        return Err(project_denied());
+    }
     let mut ids: Vec<String> = item["individualStudentsOptions"]["studentIds"]
         .as_array()
         .map(|a| {
@@ -386,15 +450,13 @@ pub(super) fn modify_assignees(
                 }
             }
             if ids.is_empty() {
-                return Err(Status::invalid(
-                    "modify_individual_students_options: At least one student must be assigned.",
-                ));
+                return Err(empty_assignees());
             }
             updated["assigneeMode"] = json!("INDIVIDUAL_STUDENTS");
             updated["individualStudentsOptions"] = json!({"studentIds": ids});
         }
         "ALL_STUDENTS" => {
-            if !add.is_empty() || !remove.is_empty() {
+            if !options.is_null() {
                 return Err(Status::invalid(
                     "modify_individual_students_options: Not allowed with ALL_STUDENTS.",
                 ));
@@ -414,10 +476,13 @@ pub(super) fn modify_assignees(
     if let Some(slot) = state.find_mut(&key, "id", id) {
         *slot = updated.clone();
     }
-    if kind == "courseWork" {
+    let schema = if kind == "courseWork" {
         create_submissions(state, &course, &updated, None);
-    }
-    Ok(updated)
+        "CourseWork"
+    } else {
+        "Announcement"
+    };
+    Ok(render_item(state, ctx, schema, &path, updated))
 }
 
 pub(super) fn update_rubric(
@@ -434,6 +499,10 @@ pub(super) fn update_rubric(
         .find(&format!("courses/{course}/courseWork"), "id", work)
         .ok_or_else(Status::entity_not_found)?;
     let fields = update_mask(route, query)?;
+    modifiable(state, &course)?;
+    if !owns_course_work(state, ctx, &course, work) {
+        return Err(project_denied());
+    }
     let key = format!("courses/{course}/courseWork/{work}/rubrics");
     let id = match q(query, "id") {
         Some(id) => id.to_string(),
@@ -447,15 +516,21 @@ pub(super) fn update_rubric(
     let mut body = obj(body);
     assign_rubric_ids(state, &mut body);
     let body = Value::Object(body);
-    let rubric = state
-        .find_mut(&key, "id", &id)
+    let mut rubric = state
+        .find(&key, "id", &id)
+        .cloned()
         .ok_or_else(Status::entity_not_found)?;
-    apply_mask(rubric, &body, &fields);
+    apply_mask(&mut rubric, &body, &fields);
+    check_rubric(&rubric)?;
     rubric["updateTime"] = json!(now());
-    Ok(rubric.clone())
+    if let Some(slot) = state.find_mut(&key, "id", &id) {
+        *slot = rubric.clone();
+    }
+    Ok(rubric)
 }
 
 pub(super) fn submission_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
     let (_, sub) = submission(state, ctx, params)?;
-    Ok(render_submission(state, sub))
+    let teaching = access(state, ctx, text(&sub, "courseId").unwrap_or_default()) == Access::Teach;
+    Ok(render_submission(state, ctx, teaching, sub))
 }
