@@ -158,6 +158,17 @@ pub(super) fn courses_list(state: &State, ctx: &Ctx, route: &Route, query: &Quer
     let student = q(query, "studentId").map(resolve).transpose()?;
     let teacher = q(query, "teacherId").map(resolve).transpose()?;
     let states = q_all(query, "courseStates");
+    // An enum query value Classroom does not define is a malformed argument.
+    if let Some(bad) = states.iter().find(|s| {
+        !matches!(
+            **s,
+            "ACTIVE" | "ARCHIVED" | "PROVISIONED" | "DECLINED" | "SUSPENDED"
+        )
+    }) {
+        return Err(Status::invalid(format!(
+            "Invalid value at 'course_states' ({bad:?}): not a course state"
+        )));
+    }
     let items = state
         .items("courses")
         .iter()

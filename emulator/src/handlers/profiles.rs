@@ -35,8 +35,18 @@ pub(crate) fn profile(user: &User, ctx: &Ctx) -> Value {
 pub(super) fn user_profile_get(state: &State, ctx: &Ctx, params: &Params) -> ApiResult {
     // "PERMISSION_DENIED if ... no profile exists with the requested ID": an unknown user is
     // not told apart from one the caller may not see.
+    // Nor one the caller has no business seeing: a profile is the user's own, an
+    // administrator's to read, or that of someone the caller shares a course with.
     let user = state
         .user(param(params, "userId"), ctx.me())
+        .filter(|user| {
+            user.id == ctx.me()
+                || ctx.is_admin()
+                || state.items("courses").iter().any(|c| {
+                    let course = c["id"].as_str().unwrap_or_default();
+                    state.is_member(course, ctx.me()) && state.is_member(course, &user.id)
+                })
+        })
         .ok_or_else(Status::caller_denied)?;
     Ok(profile(user, ctx))
 }

@@ -10,10 +10,19 @@ pub(super) fn registration_create(state: &mut State, ctx: &Ctx, body: Value) -> 
     let feed_type = body["feed"]["feedType"]
         .as_str()
         .ok_or_else(|| Status::invalid("feed.feed_type: This field is required."))?;
-    if body["cloudPubsubTopic"]["topicName"].as_str().is_none() {
+    let Some(topic) = body["cloudPubsubTopic"]["topicName"].as_str() else {
         return Err(Status::invalid(
             "cloud_pubsub_topic.topic_name: This field is required.",
         ));
+    };
+    // "The name of a Cloud Pub/Sub topic ... in the form `projects/{project}/topics/{topic}`".
+    if !matches!(
+        topic.split('/').collect::<Vec<_>>()[..],
+        ["projects", project, "topics", name] if !project.is_empty() && !name.is_empty()
+    ) {
+        return Err(Status::invalid(format!(
+            "cloud_pubsub_topic.topic_name: {topic:?} is not of the form projects/PROJECT/topics/TOPIC."
+        )));
     }
     match feed_type {
         "DOMAIN_ROSTER_CHANGES" => {
