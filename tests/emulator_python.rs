@@ -8,19 +8,8 @@
 #[path = "peers/mod.rs"]
 mod peers;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-
-/// Kills the standalone emulator, by its own handle, however the test ends.
-struct Standalone(Child);
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
 
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
@@ -31,14 +20,6 @@ fn skip_or_fail(reason: &str) {
         reason,
         "`python3 -m pip install google-api-python-client` (or .ci/run) installs it",
     );
-}
-
-/// The `emulator` example binary `cargo test` built next to this test's executable.
-fn example_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?.join("examples");
-    let path = dir.join(format!("emulator{}", std::env::consts::EXE_SUFFIX));
-    path.exists().then_some(path)
 }
 
 #[test]
@@ -61,39 +42,13 @@ fn google_api_python_client_against_the_standalone_emulator() {
         }
         Ok(_) => {}
     }
-    // `cargo test` builds the example; `cargo test --test emulator_python` alone may not, and
-    // then the same server runs in-process, printing the same line.
-    let (line, emulator) = match example_binary() {
-        Some(binary) => {
-            let mut child = Command::new(binary)
-                .args(["--port", "0"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the emulator example starts");
-            let stdout = child.stdout.take().unwrap();
-            let standalone = Standalone(child);
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            (line, (Some(standalone), None))
-        }
-        None => {
-            eprintln!("examples/emulator is not built; running the emulator in-process");
-            let e = classroom_emulator::Emulator::start().unwrap();
-            let line = e.standalone_line();
-            (line, (None, Some(e)))
-        }
-    };
-    assert!(
-        line.starts_with("root=http://127.0.0.1:"),
-        "the emulator's line: {line:?}"
-    );
+    let emulator = peers::start_emulator();
 
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/third_party_client.py");
     let output = Command::new(python())
         .arg(script)
-        .args(["--line", line.trim()])
+        .args(["--line", &emulator.line])
         .output()
         .expect("python runs");
     drop(emulator);

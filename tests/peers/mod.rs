@@ -1,5 +1,6 @@
-//! Tests whose peer is a program we did not write (Google's Python client, node's
-//! `oidc-provider`): what happens when the peer is not installed.
+//! Tests whose peer is a program we did not write (Google's Python and Node clients, node's
+//! `oidc-provider`): what happens when the peer is not installed, and the standalone emulator
+//! the client scripts talk to.
 //!
 //! On a developer's machine the test is skipped and says so where the person running
 //! `cargo test` looks: the line goes straight to the process's stderr, which libtest does not
@@ -10,7 +11,9 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
 /// Whether the tests run under CI, where every peer must be present.
 pub fn under_ci() -> bool {
@@ -32,4 +35,71 @@ pub fn skip_or_fail(why: &str, install: &str) {
         std::io::stderr().lock(),
         "SKIPPED {test}: {why}; {install} (with CI=true this is a failure)"
     );
+}
+
+/// The emulator a third-party client's script talks to; stopped when dropped.
+pub struct StandaloneEmulator {
+    /// The line the standalone server prints first (`root=... token_url=... client_id=...
+    /// client_secret=...`), without its newline: what the scripts take as `--line`.
+    pub line: String,
+    _process: Option<KillOnDrop>,
+    _in_process: Option<classroom_emulator::Emulator>,
+}
+
+/// Kills the standalone emulator, by its own handle, however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `emulator` example binary `cargo test` built next to the test's executable.
+fn example_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?.join("examples");
+    let path = dir.join(format!("emulator{}", std::env::consts::EXE_SUFFIX));
+    path.exists().then_some(path)
+}
+
+/// Starts the `emulator` example as its own process, as another language's tests run it.
+/// `cargo test` builds the example; `cargo test --test NAME` alone may not, and then the same
+/// server runs in-process, printing the same line.
+pub fn start_emulator() -> StandaloneEmulator {
+    let emulator = match example_binary() {
+        Some(binary) => {
+            let mut child = Command::new(binary)
+                .args(["--port", "0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the emulator example starts");
+            let stdout = child.stdout.take().unwrap();
+            let process = KillOnDrop(child);
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).unwrap();
+            StandaloneEmulator {
+                line: line.trim_end().to_string(),
+                _process: Some(process),
+                _in_process: None,
+            }
+        }
+        None => {
+            eprintln!("examples/emulator is not built; running the emulator in-process");
+            let e = classroom_emulator::Emulator::start().unwrap();
+            StandaloneEmulator {
+                line: e.standalone_line(),
+                _process: None,
+                _in_process: Some(e),
+            }
+        }
+    };
+    assert!(
+        emulator.line.starts_with("root=http://127.0.0.1:"),
+        "the emulator's line: {:?}",
+        emulator.line
+    );
+    emulator
 }
