@@ -55,6 +55,36 @@ fn names(list: &Value, field: &str, key: &str) -> BTreeSet<String> {
 }
 
 #[test]
+fn courses_are_listed_most_recently_created_first_across_pages() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let admin = Caller::new(&emulator, demo::ADMIN, &[Scope::Courses]);
+    for name in ["first", "second", "third", "fourth"] {
+        admin.ok(
+            "POST",
+            "/v1/courses",
+            Some(json!({"name": name, "ownerId": demo::TEACHER})),
+        );
+    }
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = admin.ok(
+            "GET",
+            &format!("/v1/courses?pageSize=3&pageToken={token}"),
+            None,
+        );
+        for course in page["courses"].as_array().unwrap() {
+            names.push(course["name"].as_str().unwrap().to_string());
+        }
+        match page["nextPageToken"].as_str() {
+            Some(next) => token = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["fourth", "third", "second", "first"]);
+}
+
+#[test]
 fn courses_are_created_provisioned_or_active_and_listed_by_state() {
     let emulator = Emulator::builder().empty().start().unwrap();
     let admin = Caller::new(&emulator, demo::ADMIN, &[Scope::Courses]);

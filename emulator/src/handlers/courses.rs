@@ -169,9 +169,12 @@ pub(super) fn courses_list(state: &State, ctx: &Ctx, route: &Route, query: &Quer
             "Invalid value at 'course_states' ({bad:?}): not a course state"
         )));
     }
+    // "Returned courses are ordered by creation time, with the most recently created coming
+    // first": the store holds them in creation order.
     let items = state
         .items("courses")
         .iter()
+        .rev()
         .filter(|c| {
             let id = text(c, "id").unwrap_or_default();
             (ctx.is_admin() || state.is_member(id, ctx.me()))
