@@ -30,9 +30,10 @@ pub const DOMAIN: &str = "school.example";
 pub const OTHER_PROJECT: &str = "other-project.apps.googleusercontent.com";
 
 /// An emulator with the school: a course owned by [`demo::TEACHER`] with a co-teacher, two
-/// students, published course work with a submission, a rubric and an add-on attachment, a
-/// second course work, an announcement, a material, a topic, a student group, an invitation,
-/// a guardian, a pending guardian invitation and a registration.
+/// students, published course work with a submission, a rubric and an add-on attachment that
+/// takes student work (so has a submission of its own), a second course work, an
+/// announcement, a material, a topic, a student group, an invitation, a guardian, a pending
+/// guardian invitation and a registration.
 pub struct World {
     pub emulator: Emulator,
     addr: String,
@@ -302,12 +303,18 @@ impl World {
             ("attachment.announcement", "announcements", &announcement),
             ("attachment.material", "courseWorkMaterials", &material),
         ] {
+            let mut body = attachment_body();
+            if kind == "courseWork" {
+                // An activity: it takes student work and grades.
+                body["studentWorkReviewUri"] = json!({"uri": "https://addon.example/review"});
+                body["maxPoints"] = json!(10);
+            }
             let attachment = id(
                 self.ok(
                     admin,
                     "POST",
                     &format!("{c}/{kind}/{item}/addOnAttachments"),
-                    Some(attachment_body()),
+                    Some(body),
                 ),
                 "id",
             );
