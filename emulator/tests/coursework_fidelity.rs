@@ -910,3 +910,53 @@ fn an_add_on_activity_has_a_submission_per_student_and_takes_grades_from_its_pro
         "{seen}"
     );
 }
+
+#[test]
+fn a_student_not_assigned_the_work_finds_neither_it_nor_its_rubric() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let course = course(&emulator);
+    let teacher = Caller::new(&emulator, demo::TEACHER);
+    let grace = Caller::new(&emulator, demo::STUDENT);
+    let katherine = Caller::new(&emulator, demo::SECOND_STUDENT);
+    let work = published_work(
+        &teacher,
+        &course,
+        json!({
+            "assigneeMode": "INDIVIDUAL_STUDENTS",
+            "individualStudentsOptions": {"studentIds": [emulator.user_id(demo::STUDENT).unwrap()]},
+        }),
+    );
+    let rubrics = format!("/v1/courses/{course}/courseWork/{work}/rubrics");
+    let rubric = teacher.ok(
+        "POST",
+        &rubrics,
+        Some(json!({"criteria": [{"title": "Clarity", "levels": [{"title": "Clear", "points": 2}, {"title": "Unclear", "points": 0}]}]})),
+    );
+    let one = format!("{rubrics}/{}", rubric["id"].as_str().unwrap());
+    let criteria = json!({"criteria": rubric["criteria"].clone()});
+    let update = format!("/v1/courses/{course}/courseWork/{work}/rubric?updateMask=criteria");
+    // "NOT_FOUND if ... the user doesn't have access to the corresponding course work."
+    katherine.fails(
+        "GET",
+        &format!("/v1/courses/{course}/courseWork/{work}"),
+        None,
+        NOT_FOUND,
+    );
+    katherine.fails("GET", &one, None, NOT_FOUND);
+    katherine.fails("GET", &rubrics, None, NOT_FOUND);
+    katherine.fails(
+        "PATCH",
+        &format!("{one}?updateMask=criteria"),
+        Some(criteria.clone()),
+        NOT_FOUND,
+    );
+    katherine.fails("PATCH", &update, Some(criteria.clone()), NOT_FOUND);
+    // The student it is assigned to sees the rubric and may not change it.
+    grace.ok("GET", &one, None);
+    grace.fails(
+        "PATCH",
+        &update,
+        Some(criteria),
+        (403, "PERMISSION_DENIED", ""),
+    );
+}

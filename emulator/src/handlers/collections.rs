@@ -460,6 +460,19 @@ pub(super) fn generic(
         if !found {
             return Err(Status::entity_not_found());
         }
+        // A post the caller may not see is as missing to the items under it: "NOT_FOUND if
+        // ... the user doesn't have access to the corresponding course work" (rubrics).
+        let hidden = access != Access::Teach
+            && ["announcements", "courseWork", "courseWorkMaterials"]
+                .iter()
+                .filter(|k| {
+                    collection.ends_with("/items") || collection.ends_with(&format!("/{k}"))
+                })
+                .filter_map(|k| state.find(&format!("courses/{course}/{k}"), "id", id))
+                .any(|post| !is_student_visible(post, ctx.me()));
+        if hidden {
+            return Err(Status::entity_not_found());
+        }
     }
     let teaching = access == Access::Teach;
     if matches!(route.action(), "create" | "patch" | "delete") {

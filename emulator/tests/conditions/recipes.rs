@@ -235,9 +235,7 @@ fn reason(c: &Condition) -> &'static str {
         "contradicts every other method: the emulator answers 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT for a missing scope"
     } else if t.contains("cloudpubsubtopic cannot be located") || t.contains("cloud project") {
         "needs Cloud Pub/Sub topics and Cloud project grants, which the emulator does not model"
-    } else if t.contains("user doesn't have access to the corresponding course work")
-        || t.contains("does not have access to see that student")
-    {
+    } else if t.contains("does not have access to see that student") {
         "the documentation gives PERMISSION_DENIED for the same caller; the emulator answers that"
     } else {
         "no recipe sets it up yet"
@@ -440,6 +438,23 @@ fn specific(c: &Condition, valid: &Call) -> Option<Plan> {
                     .map(|i| json!({"link": {"url": format!("https://example.com/{i}")}}))
                     .collect();
                 b["materials"] = Value::Array(links);
+            })])
+        }
+        // A student of the course to whom the course work is not assigned.
+        (_, "NOT_FOUND", t) if t.contains("have access to the corresponding course work") => {
+            cases(vec![case(|world, call| {
+                let course = world.id("course");
+                let work = call.param("courseWorkId").to_string();
+                world.ok(
+                    demo::ADMIN,
+                    "POST",
+                    &format!("/v1/courses/{course}/courseWork/{work}:modifyAssignees"),
+                    Some(json!({
+                        "assigneeMode": "INDIVIDUAL_STUDENTS",
+                        "modifyIndividualStudentsOptions": {"addStudentIds": [world.id("student")]},
+                    })),
+                );
+                call.user = demo::SECOND_STUDENT.to_string();
             })])
         }
         // Topics.
