@@ -780,3 +780,183 @@ fn rubrics_are_checked_and_changed_only_by_the_coursework_project() {
     other.fails("DELETE", &format!("{rubrics}/{id}"), None, PROJECT);
     teacher.ok("DELETE", &format!("{rubrics}/{id}"), None);
 }
+
+#[test]
+fn an_add_on_activity_has_a_submission_per_student_and_takes_grades_from_its_project() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let course = course(&emulator);
+    let teacher = Caller::new(&emulator, demo::TEACHER);
+    let student = Caller::new(&emulator, demo::STUDENT);
+    let other = Caller::other(&emulator, demo::TEACHER);
+    let work = published_work(&teacher, &course, json!({}));
+    let grace = emulator.user_id(demo::STUDENT).unwrap();
+    let graces = submission_of(&teacher, &course, &work, &grace);
+    let katherines = submission_of(
+        &teacher,
+        &course,
+        &work,
+        &emulator.user_id(demo::SECOND_STUDENT).unwrap(),
+    );
+    let attachments = format!("/v1/courses/{course}/courseWork/{work}/addOnAttachments");
+    let attachment = |extra: Value| {
+        let mut body = json!({
+            "title": "Quiz",
+            "teacherViewUri": {"uri": "https://addon.example/teacher"},
+            "studentViewUri": {"uri": "https://addon.example/student"},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        teacher.ok("POST", &attachments, Some(body))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let review = json!({"studentWorkReviewUri": {"uri": "https://addon.example/review"}});
+    let activity = attachment(json!({
+        "studentWorkReviewUri": {"uri": "https://addon.example/review"},
+        "maxPoints": 10,
+    }));
+    let ungraded = attachment(review);
+    let content = attachment(json!({}));
+    let subs = |a: &str| format!("{attachments}/{a}/studentSubmissions");
+
+    // The student learns the submission id the add-on's submissions go by.
+    let context = student.ok(
+        "GET",
+        &format!("/v1/courses/{course}/courseWork/{work}/addOnContext?attachmentId={activity}"),
+        None,
+    );
+    assert_eq!(context["supportsStudentWork"], json!(true), "{context}");
+    assert_eq!(
+        context["studentContext"]["submissionId"],
+        json!(graces),
+        "the submission id is the coursework submission's: {context}"
+    );
+
+    // One submission per student of the coursework, under the coursework submission's id.
+    let got = teacher.ok("GET", &format!("{}/{graces}", subs(&activity)), None);
+    assert_eq!(
+        got,
+        json!({"id": graces, "courseWorkSubmissionId": graces, "postSubmissionState": "CREATED", "userId": grace}),
+        "a teacher's view of the student's add-on submission"
+    );
+    let listed = teacher.ok("GET", &subs(&activity), None);
+    assert_eq!(
+        listed["addOnAttachmentStudentSubmissions"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "every student's: {listed}"
+    );
+    let mine = student.ok("GET", &subs(&activity), None);
+    assert_eq!(
+        mine["addOnAttachmentStudentSubmissions"],
+        json!([{"id": graces, "courseWorkSubmissionId": graces, "postSubmissionState": "CREATED"}]),
+        "a student lists their own, without userId"
+    );
+    student.fails(
+        "GET",
+        &format!("{}/{katherines}", subs(&activity)),
+        None,
+        (403, "PERMISSION_DENIED", ""),
+    );
+    // An attachment that takes no student work has no submissions.
+    teacher.fails(
+        "GET",
+        &format!("{}/{graces}", subs(&content)),
+        None,
+        NOT_FOUND,
+    );
+
+    // Grades: from the project that created the attachment, with a positive maxPoints.
+    let grade = |a: &str| format!("{}/{graces}?updateMask=pointsEarned", subs(a));
+    let graded = teacher.ok("PATCH", &grade(&activity), Some(json!({"pointsEarned": 8})));
+    assert_eq!(graded["pointsEarned"], json!(8), "{graded}");
+    other.fails(
+        "PATCH",
+        &grade(&activity),
+        Some(json!({"pointsEarned": 9})),
+        PROJECT,
+    );
+    teacher.fails(
+        "PATCH",
+        &grade(&ungraded),
+        Some(json!({"pointsEarned": 1})),
+        INVALID,
+    );
+    teacher.fails(
+        "PATCH",
+        &grade(&activity),
+        Some(json!({"pointsEarned": -1})),
+        INVALID,
+    );
+    student.fails(
+        "PATCH",
+        &grade(&activity),
+        Some(json!({"pointsEarned": 10})),
+        (403, "PERMISSION_DENIED", ""),
+    );
+    // The state follows the coursework submission's.
+    student.ok(
+        "POST",
+        &format!("/v1/courses/{course}/courseWork/{work}/studentSubmissions/{graces}:turnIn"),
+        Some(json!({})),
+    );
+    let seen = student.ok("GET", &format!("{}/{graces}", subs(&activity)), None);
+    assert_eq!(
+        (&seen["postSubmissionState"], &seen["pointsEarned"]),
+        (&json!("TURNED_IN"), &json!(8)),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_student_not_assigned_the_work_finds_neither_it_nor_its_rubric() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let course = course(&emulator);
+    let teacher = Caller::new(&emulator, demo::TEACHER);
+    let grace = Caller::new(&emulator, demo::STUDENT);
+    let katherine = Caller::new(&emulator, demo::SECOND_STUDENT);
+    let work = published_work(
+        &teacher,
+        &course,
+        json!({
+            "assigneeMode": "INDIVIDUAL_STUDENTS",
+            "individualStudentsOptions": {"studentIds": [emulator.user_id(demo::STUDENT).unwrap()]},
+        }),
+    );
+    let rubrics = format!("/v1/courses/{course}/courseWork/{work}/rubrics");
+    let rubric = teacher.ok(
+        "POST",
+        &rubrics,
+        Some(json!({"criteria": [{"title": "Clarity", "levels": [{"title": "Clear", "points": 2}, {"title": "Unclear", "points": 0}]}]})),
+    );
+    let one = format!("{rubrics}/{}", rubric["id"].as_str().unwrap());
+    let criteria = json!({"criteria": rubric["criteria"].clone()});
+    let update = format!("/v1/courses/{course}/courseWork/{work}/rubric?updateMask=criteria");
+    // "NOT_FOUND if ... the user doesn't have access to the corresponding course work."
+    katherine.fails(
+        "GET",
+        &format!("/v1/courses/{course}/courseWork/{work}"),
+        None,
+        NOT_FOUND,
+    );
+    katherine.fails("GET", &one, None, NOT_FOUND);
+    katherine.fails("GET", &rubrics, None, NOT_FOUND);
+    katherine.fails(
+        "PATCH",
+        &format!("{one}?updateMask=criteria"),
+        Some(criteria.clone()),
+        NOT_FOUND,
+    );
+    katherine.fails("PATCH", &update, Some(criteria.clone()), NOT_FOUND);
+    // The student it is assigned to sees the rubric and may not change it.
+    grace.ok("GET", &one, None);
+    grace.fails(
+        "PATCH",
+        &update,
+        Some(criteria),
+        (403, "PERMISSION_DENIED", ""),
+    );
+}

@@ -7,7 +7,8 @@
 //! answer over HTTP: the status, the canonical status, and, where the documentation names a
 //! request error, a message starting with `@Name`. What it cannot set up is listed, by method,
 //! with the reason, in emulator/CONDITIONS.md, which this test writes when run with
-//! `BLESS=1` and otherwise fails when the file is out of date.
+//! `BLESS=1` and otherwise fails when the file is out of date; so with the counts in
+//! emulator/README.md.
 
 mod conditions;
 mod http;
@@ -138,6 +139,44 @@ fn walk(conditions: &[Condition]) -> Vec<(Condition, Outcome)> {
         .collect()
 }
 
+/// The counts as emulator/README.md states them, in its "Documented error conditions"
+/// section: three lines, from `- documented:` to `- not set up:`.
+fn readme_counts(results: &[(Condition, Outcome)]) -> String {
+    let total = results.len();
+    let methods: std::collections::BTreeSet<&str> =
+        results.iter().map(|(c, _)| c.method.as_str()).collect();
+    let matched = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Matched))
+        .count();
+    let known = results
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Mismatch(_)))
+        .count();
+    format!(
+        "- documented: {total} conditions in {} methods;\n- set up and checked: {} ({matched} \
+         answered as documented, {known} known mismatches being fixed);\n- not set up: {}, \
+         listed by method with the reason in [CONDITIONS.md](CONDITIONS.md).",
+        methods.len(),
+        matched + known,
+        total - matched - known
+    )
+}
+
+/// The README with its counts lines replaced by `counts`; `None` if it has no such lines.
+fn readme_with(readme: &str, counts: &str) -> Option<String> {
+    let lines: Vec<&str> = readme.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with("- documented: "))?;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.starts_with("- not set up: "))?;
+    let mut out: Vec<&str> = lines[..start].to_vec();
+    out.extend(counts.lines());
+    out.extend(&lines[end + 1..]);
+    Some(out.join("\n") + "\n")
+}
+
 /// The generated list of what the emulator leaves out.
 fn render(results: &[(Condition, Outcome)]) -> String {
     let total = results.len();
@@ -244,14 +283,30 @@ fn every_documented_condition_the_api_can_set_up_is_answered_as_documented() {
         })
         .collect();
     eprintln!("{}", counts.join("\n"));
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("CONDITIONS.md");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = dir.join("CONDITIONS.md");
+    // The README states the counts too: BLESS rewrites its lines, else they must match.
+    let readme_path = dir.join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).expect("emulator/README.md is read");
+    let counts = readme_counts(&results);
+    let blessed_readme = readme_with(&readme, &counts)
+        .expect("emulator/README.md states the counts in lines `- documented:` to `- not set up:`");
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&path, &rendered).expect("CONDITIONS.md is written");
-    } else if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str()) {
-        failures.push(
-            "emulator/CONDITIONS.md is out of date: run the test with BLESS=1 and commit it"
-                .to_string(),
-        );
+        std::fs::write(&readme_path, &blessed_readme).expect("README.md is written");
+    } else {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str()) {
+            failures.push(
+                "emulator/CONDITIONS.md is out of date: run the test with BLESS=1 and commit it"
+                    .to_string(),
+            );
+        }
+        if !readme.contains(&counts) {
+            failures.push(format!(
+                "emulator/README.md's counts are out of date: run the test with BLESS=1 and \
+                 commit it; they are\n{counts}"
+            ));
+        }
     }
     assert!(
         failures.is_empty(),

@@ -133,7 +133,7 @@ const REQUIRED: &[(&str, &[&str])] = &[
     ("StudentGroupMember", &["userId"]),
 ];
 
-fn is_student_visible(item: &Value, me: &str) -> bool {
+pub(super) fn is_student_visible(item: &Value, me: &str) -> bool {
     let published = text(item, "state").is_none_or(|s| s == "PUBLISHED");
     let assigned = text(item, "assigneeMode") != Some("INDIVIDUAL_STUDENTS")
         || item["individualStudentsOptions"]["studentIds"]
@@ -458,6 +458,19 @@ pub(super) fn generic(
             state.find(collection, parent_field, id).is_some()
         };
         if !found {
+            return Err(Status::entity_not_found());
+        }
+        // A post the caller may not see is as missing to the items under it: "NOT_FOUND if
+        // ... the user doesn't have access to the corresponding course work" (rubrics).
+        let hidden = access != Access::Teach
+            && ["announcements", "courseWork", "courseWorkMaterials"]
+                .iter()
+                .filter(|k| {
+                    collection.ends_with("/items") || collection.ends_with(&format!("/{k}"))
+                })
+                .filter_map(|k| state.find(&format!("courses/{course}/{k}"), "id", id))
+                .any(|post| !is_student_visible(post, ctx.me()));
+        if hidden {
             return Err(Status::entity_not_found());
         }
     }
@@ -940,14 +953,30 @@ pub(super) fn add_on_context(
     {
         return Err(Status::entity_not_found());
     }
+    // Coursework takes student work and grades passed back; its student learns the
+    // submission id an add-on's student submissions go by ("set exactly when
+    // supportsStudentWork is true").
+    let submission = state
+        .find(
+            &format!("courses/{course}/courseWork/{item}/studentSubmissions"),
+            "userId",
+            ctx.me(),
+        )
+        .and_then(|s| text(s, "id"));
+    let supports = state
+        .find(&format!("courses/{course}/courseWork"), "id", item)
+        .is_some()
+        && (access == Access::Teach || submission.is_some());
     let mut context = json!({
         "courseId": course,
         "itemId": item,
         "postId": item,
-        "supportsStudentWork": false,
+        "supportsStudentWork": supports,
     });
     if access == Access::Teach {
         context["teacherContext"] = json!({});
+    } else if supports {
+        context["studentContext"] = json!({"submissionId": submission});
     } else {
         context["studentContext"] = json!({});
     }

@@ -8,6 +8,7 @@
 //! and aliases, rosters and invitations, submissions and their state machine, guardians,
 //! registrations, user profiles.
 
+mod addons;
 mod collections;
 mod courses;
 mod guardians;
@@ -213,6 +214,9 @@ pub(crate) fn call(
         }
         "courses.courseWork.updateRubric" => {
             submissions::update_rubric(state, ctx, route, params, query, body)
+        }
+        n if n.contains(".addOnAttachments.studentSubmissions.") => {
+            addons::attachment_submissions(state, ctx, route, params, query, body)
         }
         n if n.ends_with("getAddOnContext") => {
             collections::add_on_context(state, ctx, params, query)

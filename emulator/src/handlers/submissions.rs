@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::collections::{
-    assign_rubric_ids, check_rubric, empty_assignees, item_path, owns_course_work, project_denied,
-    render_item, same_project,
+    assign_rubric_ids, check_rubric, empty_assignees, is_student_visible, item_path,
+    owns_course_work, project_denied, render_item, same_project,
 };
 use super::courses::link_id;
 use super::{
@@ -493,11 +493,19 @@ pub(super) fn update_rubric(
     query: &Query,
     body: Value,
 ) -> ApiResult {
-    let course = course_teach(state, ctx, param(params, "courseId"))?;
+    let (course, access) = course_read(state, ctx, param(params, "courseId"))?;
     let work = param(params, "courseWorkId");
-    state
+    let found = state
         .find(&format!("courses/{course}/courseWork"), "id", work)
         .ok_or_else(Status::entity_not_found)?;
+    if access != Access::Teach {
+        // "NOT_FOUND if ... the user doesn't have access to the corresponding course work".
+        return Err(if is_student_visible(found, ctx.me()) {
+            Status::caller_denied()
+        } else {
+            Status::entity_not_found()
+        });
+    }
     let fields = update_mask(route, query)?;
     modifiable(state, &course)?;
     if !owns_course_work(state, ctx, &course, work) {

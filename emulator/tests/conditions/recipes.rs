@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::table::Condition;
 use super::world::{
-    ALIAS, Call, INVITEE, OTHER_TEACHER, OUTSIDER, PENDING_GUARDIAN, World, method,
+    ALIAS, CO_TEACHER, Call, DOMAIN, INVITEE, NEW_STUDENT, NEW_TEACHER, OTHER_PROJECT,
+    OTHER_TEACHER, OUTSIDER, PENDING_GUARDIAN, World, method,
 };
 
 /// One way to set the condition up: may change the school, then changes the call.
@@ -37,6 +38,20 @@ fn cases(list: Vec<Case>) -> Plan {
 /// Calls as this user instead.
 fn as_user(user: &'static str) -> Case {
     case(move |_, call| call.user = user.to_string())
+}
+
+/// Disables a user's account first.
+fn disabled(user: &'static str) -> Case {
+    case(move |world, _| world.emulator.disable_user(user))
+}
+
+/// Lowers the course teacher limit first.
+fn teacher_limit(teachers: u32) -> Case {
+    case(move |world, _| {
+        world
+            .emulator
+            .update_quotas(|q| q.course_teacher_limit(teachers));
+    })
 }
 
 /// Archives the school's course first.
@@ -121,6 +136,16 @@ fn generic(c: &Condition, valid: &Call) -> Plan {
     let t = c.text.as_str();
     let read = matches!(valid.verb(), "GET");
     match (c.status.as_str(), t) {
+        // The school's items were made through the demo client: another project's call.
+        ("PERMISSION_DENIED", t) if t.contains("developer project") => {
+            cases(vec![case(|_, call| call.client = Some(OTHER_PROJECT))])
+        }
+        // Guardians turned off for the school's domain by its administrator.
+        ("PERMISSION_DENIED", t) if t.contains("guardians are not enabled") => {
+            cases(vec![case(|world, _| {
+                world.emulator.disable_guardians(DOMAIN)
+            })])
+        }
         (
             "PERMISSION_DENIED",
             "access errors" | "other access errors" | "another access error is encountered",
@@ -188,38 +213,29 @@ fn generic(c: &Condition, valid: &Call) -> Plan {
 fn reason(c: &Condition) -> &'static str {
     let t = c.text.as_str();
     let name = c.name.as_deref().unwrap_or("");
-    if t.contains("developer project") {
-        "needs a second developer project: the emulator's items all belong to its one OAuth client's project"
-    } else if t.contains("owner of the course drive folder") {
+    if t.contains("owner of the course drive folder") {
         "needs the course's Drive folder and its owner, which the emulator does not model"
     } else if t.contains("drive") || name == "AttachmentNotVisible" {
         "needs Drive files and their sharing, which the emulator does not model"
-    } else if t.contains("disabled") || name == "InactiveCourseOwner" || t.contains("active owner")
-    {
-        "needs a suspended or disabled account, which the emulator does not model"
-    } else if t.contains("guardians are not enabled") {
-        "needs a domain with guardians turned off, which the emulator does not model"
     } else if t.contains("grading has already started") {
         "needs rubric grading started in Classroom's UI, which the API cannot do"
     } else if t.contains("not in a domain") || t.contains("domain-scoped alias") {
         "needs a user outside any Google Workspace domain"
     } else if name == "UserGroupsMembershipLimitReached" {
         "needs a user at Google Groups' membership limit, which the emulator does not count"
-    } else if name == "CourseTeacherLimitReached" || name == "CourseTopicLimitReached" {
-        "needs a course at Classroom's teacher or topic limit, which the emulator does not count"
+    } else if name == "CourseTopicLimitReached" {
+        "needs a course at Classroom's topic limit, which the emulator does not count"
     } else if t.contains("maximum number of student groups") || t.contains("member limit") {
         "needs a course at Classroom's student group limits, which the emulator does not count"
     } else if name == "UserIneligibleToUpdateGradingPeriodSettings" {
         "needs a domain without the Google Workspace for Education license grading periods need"
-    } else if t.contains("guardian link limit") || t.contains("rejected too many") {
-        "needs a student at Classroom's guardian link limits, which the emulator does not count"
+    } else if t.contains("rejected too many") {
+        "needs a guardian who rejected invitations, which the emulator does not model"
     } else if t.contains("insufficient oauth scopes") {
         "contradicts every other method: the emulator answers 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT for a missing scope"
     } else if t.contains("cloudpubsubtopic cannot be located") || t.contains("cloud project") {
         "needs Cloud Pub/Sub topics and Cloud project grants, which the emulator does not model"
-    } else if t.contains("user doesn't have access to the corresponding course work")
-        || t.contains("does not have access to see that student")
-    {
+    } else if t.contains("does not have access to see that student") {
         "the documentation gives PERMISSION_DENIED for the same caller; the emulator answers that"
     } else {
         "no recipe sets it up yet"
@@ -253,10 +269,35 @@ fn specific(c: &Condition, valid: &Call) -> Option<Plan> {
                 call.set_query("updateMask", Some("name"));
             }
         })]),
-        ("courses.patch", _, _) if error == "IneligibleOwner" => cases(vec![case(|_, call| {
-            call.set_query("updateMask", Some("ownerId"));
-            call.body = Some(json!({"ownerId": OTHER_TEACHER}));
-        })]),
+        ("courses.patch", _, _) if error == "IneligibleOwner" => cases(vec![
+            case(|_, call| {
+                call.set_query("updateMask", Some("ownerId"));
+                call.body = Some(json!({"ownerId": OTHER_TEACHER}));
+            }),
+            // A co-teacher whose account is disabled.
+            case(|world, call| {
+                world.emulator.disable_user(CO_TEACHER);
+                call.set_query("updateMask", Some("ownerId"));
+                call.body = Some(json!({"ownerId": world.id("coTeacher")}));
+            }),
+        ]),
+        ("courses.create", "FAILED_PRECONDITION", t) if t.contains("account is disabled") => {
+            cases(vec![disabled(demo::TEACHER)])
+        }
+        (_, _, _) if error == "InactiveCourseOwner" => cases(vec![disabled(demo::TEACHER)]),
+        ("courses.students.create" | "invitations.create", "FAILED_PRECONDITION", t)
+            if t.contains("account is disabled") =>
+        {
+            cases(vec![disabled(NEW_STUDENT)])
+        }
+        ("courses.teachers.create", "FAILED_PRECONDITION", t)
+            if t.contains("account is disabled") =>
+        {
+            cases(vec![disabled(NEW_TEACHER)])
+        }
+        ("courses.teachers.delete", "FAILED_PRECONDITION", t) if t.contains("active owner") => {
+            cases(vec![disabled(demo::TEACHER)])
+        }
         ("courses.list", "NOT_FOUND", _) => cases(vec![
             case(|_, call| call.set_query("studentId", Some(MISSING_USER))),
             case(|_, call| call.set_query("teacherId", Some(MISSING_USER))),
@@ -292,6 +333,23 @@ fn specific(c: &Condition, valid: &Call) -> Option<Plan> {
                 world
                     .emulator
                     .set_quotas(Quotas::none().course_member_limit(4))
+            })])
+        }
+        // The school's course has two teachers, its owner and a co-teacher.
+        ("courses.teachers.create", _, _) if error == "CourseTeacherLimitReached" => {
+            cases(vec![teacher_limit(2)])
+        }
+        ("invitations.accept", _, _) if error == "CourseTeacherLimitReached" => {
+            cases(vec![case(|world, call| {
+                let invitation = world.ok(
+                    demo::ADMIN,
+                    "POST",
+                    "/v1/invitations",
+                    Some(json!({"courseId": world.id("course"), "userId": NEW_TEACHER, "role": "TEACHER"})),
+                );
+                call.set_param("id", invitation["id"].as_str().unwrap_or_default());
+                call.user = NEW_TEACHER.to_string();
+                world.emulator.update_quotas(|q| q.course_teacher_limit(2));
             })])
         }
         ("courses.teachers.delete", "FAILED_PRECONDITION", t) if t.contains("primary teacher") => {
@@ -380,6 +438,23 @@ fn specific(c: &Condition, valid: &Call) -> Option<Plan> {
                     .map(|i| json!({"link": {"url": format!("https://example.com/{i}")}}))
                     .collect();
                 b["materials"] = Value::Array(links);
+            })])
+        }
+        // A student of the course to whom the course work is not assigned.
+        (_, "NOT_FOUND", t) if t.contains("have access to the corresponding course work") => {
+            cases(vec![case(|world, call| {
+                let course = world.id("course");
+                let work = call.param("courseWorkId").to_string();
+                world.ok(
+                    demo::ADMIN,
+                    "POST",
+                    &format!("/v1/courses/{course}/courseWork/{work}:modifyAssignees"),
+                    Some(json!({
+                        "assigneeMode": "INDIVIDUAL_STUDENTS",
+                        "modifyIndividualStudentsOptions": {"addStudentIds": [world.id("student")]},
+                    })),
+                );
+                call.user = demo::SECOND_STUDENT.to_string();
             })])
         }
         // Topics.
@@ -504,6 +579,14 @@ fn specific(c: &Condition, valid: &Call) -> Option<Plan> {
             } else {
                 return None;
             }
+        }
+        // The school's student has a guardian and a pending invitation: two links.
+        ("userProfiles.guardianInvitations.create", "RESOURCE_EXHAUSTED", t)
+            if t.contains("guardian link limit") =>
+        {
+            cases(vec![case(|world, _| {
+                world.emulator.update_quotas(|q| q.guardian_link_limit(2));
+            })])
         }
         ("userProfiles.guardianInvitations.create", "ALREADY_EXISTS", t) => {
             if t.contains("pending guardian invitation") {

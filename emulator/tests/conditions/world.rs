@@ -23,18 +23,25 @@ pub const NEW_TEACHER: &str = "new.teacher@school.example";
 pub const ALIAS: &str = "d:conditions";
 /// Who a pending guardian invitation of the school's student goes to.
 pub const PENDING_GUARDIAN: &str = "parent@family.example";
+/// The domain of the school's users.
+pub const DOMAIN: &str = "school.example";
+/// A second OAuth client: a Developer Console project other than the demo client's, whose
+/// project made everything in the school.
+pub const OTHER_PROJECT: &str = "other-project.apps.googleusercontent.com";
 
 /// An emulator with the school: a course owned by [`demo::TEACHER`] with a co-teacher, two
-/// students, published course work with a submission, a rubric and an add-on attachment, a
-/// second course work, an announcement, a material, a topic, a student group, an invitation,
-/// a guardian, a pending guardian invitation and a registration.
+/// students, published course work with a submission, a rubric and an add-on attachment that
+/// takes student work (so has a submission of its own), a second course work, an
+/// announcement, a material, a topic, a student group, an invitation, a guardian, a pending
+/// guardian invitation and a registration.
 pub struct World {
     pub emulator: Emulator,
     addr: String,
     ids: HashMap<&'static str, String>,
 }
 
-/// One call: a method, its path parameters, query, body and caller.
+/// One call: a method, its path parameters, query, body, caller and the OAuth client (the
+/// Developer Console project) it goes through: the demo client's unless `client` says.
 #[derive(Clone, Debug)]
 pub struct Call {
     pub method: &'static MethodInfo,
@@ -43,6 +50,7 @@ pub struct Call {
     pub body: Option<Value>,
     pub user: String,
     pub scopes: Vec<Scope>,
+    pub client: Option<&'static str>,
 }
 
 impl Call {
@@ -147,9 +155,16 @@ impl World {
             .unwrap_or_else(|| panic!("the school has no {name}"))
     }
 
-    /// Sends a call with a token for its user and scopes.
+    /// Sends a call with a token for its user and scopes, issued to its client.
     pub fn send(&self, call: &Call) -> Answer {
-        let token = self.emulator.token_for(&call.user, &call.scopes);
+        let token = match call.client {
+            Some(client) => {
+                self.emulator.add_client(client, "other-project-secret");
+                self.emulator
+                    .token_for_client(client, &call.user, &call.scopes)
+            }
+            None => self.emulator.token_for(&call.user, &call.scopes),
+        };
         let body = call.body.as_ref().map(Value::to_string);
         send(
             &self.addr,
@@ -288,12 +303,18 @@ impl World {
             ("attachment.announcement", "announcements", &announcement),
             ("attachment.material", "courseWorkMaterials", &material),
         ] {
+            let mut body = attachment_body();
+            if kind == "courseWork" {
+                // An activity: it takes student work and grades.
+                body["studentWorkReviewUri"] = json!({"uri": "https://addon.example/review"});
+                body["maxPoints"] = json!(10);
+            }
             let attachment = id(
                 self.ok(
                     admin,
                     "POST",
                     &format!("{c}/{kind}/{item}/addOnAttachments"),
-                    Some(attachment_body()),
+                    Some(body),
                 ),
                 "id",
             );
@@ -400,6 +421,7 @@ impl World {
             body: None,
             user: demo::ADMIN.to_string(),
             scopes: Scope::ALL.to_vec(),
+            client: None,
         };
         let mask = |call: &mut Call, field: &str, body: Value| {
             call.set_query("updateMask", Some(field));
