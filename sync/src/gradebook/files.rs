@@ -99,10 +99,18 @@ impl Export {
         std::fs::create_dir_all(dir)?;
         let delta = self.mode == FileMode::Delta;
         let status = |_: Option<DateTime<Utc>>| -> String {
-            if delta { "active".into() } else { String::new() }
+            if delta {
+                "active".into()
+            } else {
+                String::new()
+            }
         };
         let modified = |t: Option<DateTime<Utc>>| -> String {
-            if delta { t.map(stamp).unwrap_or_default() } else { String::new() }
+            if delta {
+                t.map(stamp).unwrap_or_default()
+            } else {
+                String::new()
+            }
         };
         let v12 = version == Version::V1_2;
         let date = |t: DateTime<Utc>| {
@@ -120,7 +128,11 @@ impl Export {
         }
         w.write_record(&header)?;
         for c in &self.categories {
-            let mut row = vec![c.sourced_id.clone(), status(c.modified), modified(c.modified)];
+            let mut row = vec![
+                c.sourced_id.clone(),
+                status(c.modified),
+                modified(c.modified),
+            ];
             row.push(c.title.clone());
             if v12 {
                 row.push(c.weight.map(number).unwrap_or_default());
@@ -238,7 +250,11 @@ impl Export {
         w.write_record(["oneroster.version", version.as_str()])?;
         let mode = if delta { "delta" } else { "bulk" };
         for file in if v12 { FILES_1_2 } else { FILES_1_1 } {
-            let value = if WRITTEN.contains(file) { mode } else { "absent" };
+            let value = if WRITTEN.contains(file) {
+                mode
+            } else {
+                "absent"
+            };
             w.write_record([format!("file.{file}").as_str(), value])?;
         }
         w.write_record(["source.systemName", "Google Classroom"])?;

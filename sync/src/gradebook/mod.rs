@@ -449,7 +449,8 @@ impl Gradebook {
         let mut categories = BTreeSet::new();
         let mut periods = BTreeSet::new();
         for (class, read) in classes.iter().zip(reads) {
-            next.courses.insert(class.class_sourced_id.clone(), read.mark);
+            next.courses
+                .insert(class.class_sourced_id.clone(), read.mark);
             for c in read.categories {
                 if categories.insert(c.sourced_id.clone()) {
                     export.categories.push(c);
@@ -483,7 +484,9 @@ impl Gradebook {
         let mut calls = 0;
         let since = o.since.map(Watermark::at);
         // What counts as new: after the stored mark, after --since, or everything.
-        let work_mark = since.clone().or_else(|| mark.map(|m| m.course_work.clone()));
+        let work_mark = since
+            .clone()
+            .or_else(|| mark.map(|m| m.course_work.clone()));
         let sub_mark = since.or_else(|| mark.map(|m| m.submissions.clone()));
 
         // Coursework, newest first, down to the watermark.
@@ -534,7 +537,10 @@ impl Gradebook {
             if !mark.is_some_and(|m| m.line_items.contains_key(&id)) {
                 new_to_export.insert(id.clone());
             }
-            needs_periods |= work.grading_period_id.as_deref().is_some_and(|p| !p.is_empty());
+            needs_periods |= work
+                .grading_period_id
+                .as_deref()
+                .is_some_and(|p| !p.is_empty());
             let (item, category) = self.line_item(class, &next.course_id, work);
             categories.push(category);
             line_items.push(item);
@@ -594,7 +600,9 @@ impl Gradebook {
                 if !next.line_items.contains_key(&work) {
                     continue;
                 }
-                let new = sub_mark.as_ref().is_none_or(|m| m.is_new(sub.update_time, &id));
+                let new = sub_mark
+                    .as_ref()
+                    .is_none_or(|m| m.is_new(sub.update_time, &id));
                 if new || new_to_export.contains(&work) || due_passed.contains(&work) {
                     wanted.push(sub);
                 }
@@ -603,10 +611,11 @@ impl Gradebook {
         drop(pages);
 
         // Students the state cannot name yet: read the course's roster once.
-        if wanted
-            .iter()
-            .any(|s| !next.students.contains_key(s.user_id.as_deref().unwrap_or_default()))
-        {
+        if wanted.iter().any(|s| {
+            !next
+                .students
+                .contains_key(s.user_id.as_deref().unwrap_or_default())
+        }) {
             let mut pages = Box::pin(
                 self.classroom
                     .courses()
@@ -673,7 +682,10 @@ impl Gradebook {
     fn remember(&self, mark: &mut CourseMark, work: &CourseWork) -> bool {
         let id = work.id.clone().unwrap_or_default();
         let graded = work.max_points.is_some_and(|p| p > 0.0)
-            && work.state.as_ref().is_none_or(|s| s.as_str() == "PUBLISHED");
+            && work
+                .state
+                .as_ref()
+                .is_none_or(|s| s.as_str() == "PUBLISHED");
         if graded {
             mark.line_items.insert(id, due_of(work));
         } else {
@@ -731,7 +743,12 @@ impl Gradebook {
         (item, category)
     }
 
-    fn period(&self, class: &GradebookClass, course: &str, p: &GradingPeriod) -> GradingPeriodSession {
+    fn period(
+        &self,
+        class: &GradebookClass,
+        course: &str,
+        p: &GradingPeriod,
+    ) -> GradingPeriodSession {
         GradingPeriodSession {
             sourced_id: format!(
                 "{}gp-{course}-{}",

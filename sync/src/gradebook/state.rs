@@ -112,7 +112,12 @@ impl GradesState {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(GradesState::new()),
-            Err(source) => return Err(StateError::Io { path: shown, source }),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: shown,
+                    source,
+                });
+            }
         };
         let state: GradesState =
             serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
@@ -156,13 +161,19 @@ mod tests {
     #[test]
     fn an_item_at_the_marks_millisecond_is_new_unless_it_was_read_there() {
         let mut mark = Watermark::default();
-        assert!(mark.is_new(t("2025-01-01T00:00:00Z"), "a"), "no mark: all new");
+        assert!(
+            mark.is_new(t("2025-01-01T00:00:00Z"), "a"),
+            "no mark: all new"
+        );
         mark.advance(t("2025-01-01T00:00:01Z"), "a");
         mark.advance(t("2025-01-01T00:00:01Z"), "b");
         mark.advance(t("2025-01-01T00:00:00Z"), "c");
         assert_eq!(mark.ids, ["a".to_string(), "b".to_string()].into());
         assert!(!mark.is_new(t("2025-01-01T00:00:01Z"), "a"));
-        assert!(mark.is_new(t("2025-01-01T00:00:01Z"), "d"), "a tie not read");
+        assert!(
+            mark.is_new(t("2025-01-01T00:00:01Z"), "d"),
+            "a tie not read"
+        );
         assert!(!mark.is_new(t("2025-01-01T00:00:00Z"), "c"));
         assert!(mark.is_new(t("2025-01-01T00:00:02Z"), "a"));
         assert!(mark.is_new(None, "x"), "no time: never skipped");

@@ -106,11 +106,12 @@ impl Gradebook {
             .collect();
         works.sort();
         works.dedup();
-        let mut owned: HashMap<(String, String), Result<bool, Arc<classroom::Error>>> = HashMap::new();
+        let mut owned: HashMap<(String, String), Result<bool, Arc<classroom::Error>>> =
+            HashMap::new();
         for chunk in works.chunks(MAX_BATCH_CALLS) {
-            let calls_here = chunk.iter().map(|(course, work)| {
-                self.classroom.courses().course_work().get(course, work)
-            });
+            let calls_here = chunk
+                .iter()
+                .map(|(course, work)| self.classroom.courses().course_work().get(course, work));
             let results = self.classroom.send_batched(calls_here).await;
             calls += chunk.len() as u64;
             for (key, result) in chunk.iter().zip(results) {
@@ -178,10 +179,13 @@ impl Gradebook {
             outcomes: grades
                 .iter()
                 .cloned()
-                .zip(outcomes.into_iter().map(|o| o.expect("every write has an outcome")))
+                .zip(
+                    outcomes
+                        .into_iter()
+                        .map(|o| o.expect("every write has an outcome")),
+                )
                 .collect(),
             calls,
         }
     }
 }
-
