@@ -820,3 +820,91 @@ async fn a_grade_for_another_projects_coursework_is_never_sent_and_ours_lands() 
         .unwrap_err();
     assert!(refused.is_project_permission_denied(), "{refused}");
 }
+
+/// Runs the tool with `args`; its exit code and JSON lines.
+fn tool(config: &Path, emulator: &Emulator, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_classroom-sync"))
+        .arg("--config")
+        .arg(config)
+        .args(["--log", "json", "--root-url", &emulator.root_url()])
+        .args(args)
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (output.status.code().unwrap(), lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_exports_grades_in_bulk_then_as_a_delta_from_its_watermark() {
+    let (roster, emulator, admin, classes) = district().await;
+    let s = seed(&emulator, &admin, &classes[0]).await;
+    let dir = temp_dir("tool");
+    let config = dir.join("sync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"roster = "{}"
+state_file = "state.json"
+rate_limit = "none"
+
+[credentials]
+kind = "client_credentials"
+client_id = "{}"
+client_secret = "{}"
+token_url = "{}"
+
+[grades]
+oneroster_version = "1.2"
+"#,
+            roster.dir.display(),
+            emulator.client_id(),
+            emulator.client_secret(),
+            emulator.token_url()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let out = out.to_str().unwrap();
+    let (code, lines) = tool(&config, &emulator, &["grades", "--out", out]);
+    assert_eq!(code, 0, "{lines:?}");
+    let line = lines.iter().find(|l| l["event"] == "grades").unwrap();
+    assert_eq!(line["mode"], "bulk", "{line}");
+    assert!(line["results"].as_u64().unwrap() > 0, "{line}");
+    assert!(
+        dir.join("grades-state.json").exists(),
+        "beside the sync's state file"
+    );
+    check_valid(Path::new(out), &roster, "1.2");
+
+    let sub = submission(&admin, &s.course, &s.works["open"], &s.students[4].0).await;
+    grade(&admin, &sub, "assignedGrade", 18.0).await;
+    let (code, lines) = tool(&config, &emulator, &["grades", "--out", out]);
+    assert_eq!(code, 0, "{lines:?}");
+    let line = lines.iter().find(|l| l["event"] == "grades").unwrap();
+    assert_eq!(
+        (
+            line["mode"].as_str(),
+            line["results"].as_u64(),
+            line["line_items"].as_u64()
+        ),
+        (Some("delta"), Some(1), Some(0)),
+        "{line}"
+    );
+    let (_, rows) = read_csv(Path::new(out), "results.csv");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["score"].as_str(), rows[0]["scoreStatus"].as_str()),
+        ("18", "fully graded")
+    );
+
+    let (code, lines) = tool(
+        &config,
+        &emulator,
+        &["grades", "--out", out, "--since", "nonsense"],
+    );
+    assert_eq!(code, 2, "a bad --since is a usage error: {lines:?}");
+}
