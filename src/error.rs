@@ -283,6 +283,16 @@ impl Error {
         self.api().and_then(|e| e.classroom_reason.as_ref())
     }
 
+    /// The item belongs to another developer project (403 `@ProjectPermissionDenied`): only
+    /// the Cloud project whose OAuth client created a piece of coursework may change it or
+    /// its submissions. Lasting; never retried. Check
+    /// [`CourseWork::created_by_this_project`](crate::models::CourseWork::created_by_this_project)
+    /// before writing to leave such calls unsent.
+    pub fn is_project_permission_denied(&self) -> bool {
+        self.api()
+            .is_some_and(ApiError::is_project_permission_denied)
+    }
+
     /// An attempt or the whole call ran out of time.
     pub fn is_timeout(&self) -> bool {
         matches!(
@@ -499,6 +509,13 @@ impl ApiError {
     /// The resource does not exist, or the user may not see it (404).
     pub fn is_not_found(&self) -> bool {
         self.http_status == 404
+    }
+
+    /// Another developer project created the item (403 `PERMISSION_DENIED` whose message
+    /// starts `@ProjectPermissionDenied`); see [`Error::is_project_permission_denied`].
+    pub fn is_project_permission_denied(&self) -> bool {
+        self.http_status == 403
+            && self.classroom_reason == Some(ClassroomReason::ProjectPermissionDenied)
     }
 
     /// The resource exists already (`ALREADY_EXISTS`, HTTP 409).

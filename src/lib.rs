@@ -247,6 +247,7 @@ mod field_mask;
 mod limit;
 mod method;
 mod net;
+mod ownership;
 mod reason;
 mod request;
 mod retry;

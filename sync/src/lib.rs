@@ -144,6 +144,7 @@
 
 mod apply;
 mod diff;
+pub mod gradebook;
 mod guardians;
 mod lines;
 mod manifest;

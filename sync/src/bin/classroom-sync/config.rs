@@ -34,6 +34,25 @@ pub struct Config {
     /// What the sync may do.
     #[serde(default)]
     pub policies: Policies,
+    /// The `grades` subcommand's settings.
+    #[serde(default)]
+    pub grades: GradesConfig,
+}
+
+/// `[grades]`: how grades are exported.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradesConfig {
+    /// The watermarks (JSON); default `grades-state.json` beside `state_file`, and none
+    /// (every run a full, bulk export) without one.
+    pub state_file: Option<PathBuf>,
+    /// `"1.1"` (the default) or `"1.2"`.
+    pub oneroster_version: Option<String>,
+    /// Export draft grades as `partially graded` (default off).
+    #[serde(default)]
+    pub draft_grades: bool,
+    /// The start of every `sourcedId` the export makes (default `classroom-`).
+    pub id_prefix: Option<String>,
 }
 
 fn default_prefix() -> String {
@@ -157,6 +176,22 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         config.roster = base.join(&config.roster);
         config.state_file = config.state_file.map(|p| base.join(p));
+        config.grades.state_file = match config.grades.state_file.take() {
+            Some(p) => Some(base.join(p)),
+            None => config
+                .state_file
+                .as_ref()
+                .map(|s| s.with_file_name("grades-state.json")),
+        };
+        if let Some(v) = &config.grades.oneroster_version
+            && v != "1.1"
+            && v != "1.2"
+        {
+            return Err(format!(
+                "{}: grades.oneroster_version is {v:?}; use \"1.1\" or \"1.2\"",
+                path.display()
+            ));
+        }
         match &mut config.credentials {
             CredentialsConfig::ServiceAccount { key_file, .. } => *key_file = base.join(&*key_file),
             CredentialsConfig::AuthorizedUser { file } => *file = base.join(&*file),

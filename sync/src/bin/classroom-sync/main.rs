@@ -83,6 +83,22 @@ enum Command {
     },
     /// Plan, then carry the plan out, and record what was written in the state file.
     Apply,
+    /// Export the managed courses' coursework and grades as a OneRoster gradebook (line
+    /// items, results, categories, grading periods and the manifest) into a directory:
+    /// what changed since the stored watermark (`delta`), or everything (`bulk`) on the
+    /// first run, with `--full`, or when the grades state file is lost.
+    Grades {
+        /// The directory the CSV files are written to (made if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Export what changed after this time (RFC 3339, e.g. 2025-09-01T00:00:00Z)
+        /// instead of since the stored watermark.
+        #[arg(long, value_name = "TIME")]
+        since: Option<classroom::chrono::DateTime<classroom::chrono::Utc>>,
+        /// Read every course in full: a bulk export.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -203,12 +219,15 @@ async fn run(cli: Cli, log: &Log) -> Result<u8, Fatal> {
         ));
         return Ok(exit::OK);
     }
+    if let Command::Grades { out, since, full } = &cli.command {
+        return grades(&cli, &config, &roster, out, *since, *full, log).await;
+    }
     let state = match &config.state_file {
         Some(path) => SyncState::load(path).map_err(|e| Fatal::usage(e.to_string()))?,
         None => SyncState::new(),
     };
     let root_url = cli.root_url.clone().or(config.root_url.clone());
-    let classroom = client(&config, &options, root_url.as_deref()).await?;
+    let classroom = client(&config, &options.scopes(), root_url.as_deref()).await?;
     let sync = sync_for(classroom, options);
     let plan = sync.plan_with(&roster, &state).await.map_err(Fatal::sync)?;
     report_plan(&plan, log);
@@ -216,7 +235,7 @@ async fn run(cli: Cli, log: &Log) -> Result<u8, Fatal> {
         Command::Plan { detailed_exitcode } if detailed_exitcode && !plan.is_empty() => {
             Ok(exit::CHANGES_PLANNED)
         }
-        Command::Plan { .. } | Command::Check => Ok(exit::OK),
+        Command::Plan { .. } | Command::Check | Command::Grades { .. } => Ok(exit::OK),
         Command::Apply => {
             let report = sync.apply(&plan).await;
             report_apply(&report, log);
@@ -255,12 +274,99 @@ fn offline_client() -> Classroom {
         .expect("a loopback URL and a token make a client")
 }
 
+/// `grades`: reads the gradebooks of the roster's classes and writes them to `out`; the
+/// watermarks are saved only once the files are written.
+async fn grades(
+    cli: &Cli,
+    config: &Config,
+    roster: &Roster,
+    out: &std::path::Path,
+    since: Option<classroom::chrono::DateTime<classroom::chrono::Utc>>,
+    full: bool,
+    log: &Log,
+) -> Result<u8, Fatal> {
+    use classroom_sync::gradebook::{
+        GRADES_SCOPES, Gradebook, GradebookClass, GradebookOptions, GradesState, Students, Version,
+    };
+    let g = &config.grades;
+    let state = match &g.state_file {
+        Some(path) => GradesState::load(path).map_err(|e| Fatal::usage(e.to_string()))?,
+        None => GradesState::new(),
+    };
+    let root_url = cli.root_url.clone().or(config.root_url.clone());
+    let classroom = client(config, &GRADES_SCOPES, root_url.as_deref()).await?;
+    let mut options = GradebookOptions::default()
+        .draft_grades(g.draft_grades)
+        .since(since)
+        .full(full);
+    if let Some(prefix) = &g.id_prefix {
+        options = options.id_prefix(prefix.clone());
+    }
+    if let Some(n) = config.concurrency {
+        options = options.concurrency(n);
+    }
+    let classes = GradebookClass::from_roster(roster, &config.alias_prefix);
+    let export = Gradebook::new(classroom)
+        .options(options)
+        .export(&classes, &Students::from_roster(roster), &state)
+        .await
+        .map_err(|e| Fatal {
+            code: exit::CLASSROOM,
+            json: json!({ "event": "error", "kind": "classroom", "message": e.to_string() }),
+            text: format!("reading the gradebooks: {e}"),
+        })?;
+    let version = match g.oneroster_version.as_deref() {
+        Some("1.2") => Version::V1_2,
+        _ => Version::V1_1,
+    };
+    export
+        .write(out, version)
+        .map_err(|e| Fatal::usage(format!("cannot write the export to {}: {e}", out.display())))?;
+    if let Some(path) = &g.state_file {
+        export.state.save(path).map_err(|e| {
+            Fatal::usage(format!(
+                "the export was written, but the grades state could not be saved (the next \
+                 run exports the same changes again): {e}"
+            ))
+        })?;
+    }
+    let mode = if export.mode.is_bulk() {
+        "bulk"
+    } else {
+        "delta"
+    };
+    log.json(json!({
+        "event": "grades",
+        "mode": mode,
+        "dir": out,
+        "oneroster_version": version.as_str(),
+        "line_items": export.line_items.len(),
+        "results": export.results.len(),
+        "categories": export.categories.len(),
+        "grading_periods": export.grading_periods.len(),
+        "unmatched": export.unmatched,
+        "calls": export.calls,
+        "elapsed_ms": export.elapsed.as_millis() as u64,
+    }));
+    log.text(format!(
+        "{}: {mode} export of {} line item(s) and {} result(s) from {} course(s), {} call(s); \
+         {} submission(s) of students not in the roster left out",
+        out.display(),
+        export.line_items.len(),
+        export.results.len(),
+        classes.len(),
+        export.calls,
+        export.unmatched
+    ));
+    Ok(exit::OK)
+}
+
 async fn client(
     config: &Config,
-    options: &SyncOptions,
+    scopes: &[classroom::Scope],
     root_url: Option<&str>,
 ) -> Result<Classroom, Fatal> {
-    let scopes: Vec<&str> = options.scopes().iter().map(|s| s.url()).collect();
+    let scopes: Vec<&str> = scopes.iter().map(|s| s.url()).collect();
     let signing_in = |e: &dyn std::fmt::Display| Fatal {
         code: exit::CLASSROOM,
         json: json!({ "event": "error", "kind": "credentials", "message": e.to_string() }),
