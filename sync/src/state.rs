@@ -44,8 +44,9 @@ pub enum StateError {
     },
     /// The file is not a state file this version can read.
     #[error(
-        "{path}: not a classroom-sync state file ({why}); move it away to start afresh, and \
-         teacher-editable fields will be recorded again as they match the roster"
+        "{path}: not a classroom-sync state file ({why}); move it away to start afresh: the \
+         next run then works as a first run does (a full grades export; teacher-editable \
+         fields recorded again as they match the roster)"
     )]
     Invalid {
         /// The file.
