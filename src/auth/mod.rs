@@ -92,6 +92,7 @@ mod metadata;
 mod provider;
 mod redirect;
 mod refresh;
+mod jwt;
 mod risc;
 mod scopes;
 mod secret;
@@ -121,6 +122,8 @@ pub use provider::{
 };
 pub use redirect::{URL_SHORTENERS, validate_redirect_uri};
 pub use refresh::UserCredentials;
+pub use jwt::{DEFAULT_KEY_REFETCH_FLOOR, GOOGLE_JWKS_URI};
+pub(crate) use jwt::{JwtError, JwtVerifier, audiences as jwt_audiences};
 pub use risc::{
     CLOCK_LEEWAY, DEFAULT_MAX_EVENT_AGE, Effect, GOOGLE_RISC_CONFIGURATION, GOOGLE_RISC_ISSUER,
     GOOGLE_RISC_JWKS_URI, MAX_EVENT_TOKEN, Receipt, RevokedToken, RiscError, RiscReceiver,
