@@ -119,8 +119,8 @@ use std::time::{Duration, SystemTime};
 
 pub use accounts::{Account, Accounts, AccountsError};
 pub use faults::Fault;
-pub use quota::Quotas;
 pub use push::{DEFAULT_PUSH_SERVICE_ACCOUNT, PUSH_ATTEMPTS, PUSH_ISSUER, PushFormat};
+pub use quota::Quotas;
 pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 

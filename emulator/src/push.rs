@@ -178,7 +178,8 @@ pub(crate) fn before(
             resource_id: json!({ "courseId": course_id, "id": param("id") }),
             course_id,
         }),
-        m if m.starts_with("courses.courseWork.studentSubmissions.") && !m.ends_with(".get")
+        m if m.starts_with("courses.courseWork.studentSubmissions.")
+            && !m.ends_with(".get")
             && !m.ends_with(".list") =>
         {
             Some(Change {
@@ -254,7 +255,9 @@ pub(crate) fn publish(shared: &Shared, state: &State, change: Change) {
         if expires <= now {
             continue;
         }
-        let feed = registration["feed"]["feedType"].as_str().unwrap_or_default();
+        let feed = registration["feed"]["feedType"]
+            .as_str()
+            .unwrap_or_default();
         let course = registration["_course"].as_str().unwrap_or_default();
         let covers = match feed {
             "DOMAIN_ROSTER_CHANGES" => roster,
@@ -327,7 +330,10 @@ pub(crate) async fn deliver(
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
-                if post(&shared, &message).await.is_ok_and(|s| (200..300).contains(&s)) {
+                if post(&shared, &message)
+                    .await
+                    .is_ok_and(|s| (200..300).contains(&s))
+                {
                     ok = true;
                     break;
                 }
@@ -362,7 +368,10 @@ async fn post(shared: &Shared, message: &Outgoing) -> Result<u16, String> {
     let mut request = hyper::Request::post(path)
         .header("host", authority)
         .header("authorization", format!("Bearer {token}"))
-        .header("user-agent", "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)");
+        .header(
+            "user-agent",
+            "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)",
+        );
     let body = match message.target.format {
         PushFormat::Wrapped => {
             request = request.header("content-type", "application/json");
@@ -444,9 +453,7 @@ impl EmulatorBuilder {
         url: impl Into<String>,
         format: PushFormat,
     ) -> Self {
-        self.push
-            .endpoints
-            .push((topic.into(), url.into(), format));
+        self.push.endpoints.push((topic.into(), url.into(), format));
         self
     }
 

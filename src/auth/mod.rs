@@ -88,11 +88,11 @@ mod error;
 mod http;
 mod impersonate;
 mod installed;
+mod jwt;
 mod metadata;
 mod provider;
 mod redirect;
 mod refresh;
-mod jwt;
 mod risc;
 mod scopes;
 mod secret;
@@ -113,6 +113,8 @@ pub use impersonate::{
     CLOUD_PLATFORM_SCOPE, IAM_CREDENTIALS_URI, ImpersonatedCredentials, Impersonation,
 };
 pub use installed::InstalledFlow;
+pub use jwt::{DEFAULT_KEY_REFETCH_FLOOR, GOOGLE_JWKS_URI};
+pub(crate) use jwt::{JwtError, JwtVerifier, audiences as jwt_audiences};
 pub use metadata::{
     METADATA_DETECT_TIMEOUT, METADATA_HOST, METADATA_HOST_ENV, MetadataServerCredentials,
 };
@@ -122,8 +124,6 @@ pub use provider::{
 };
 pub use redirect::{URL_SHORTENERS, validate_redirect_uri};
 pub use refresh::UserCredentials;
-pub use jwt::{DEFAULT_KEY_REFETCH_FLOOR, GOOGLE_JWKS_URI};
-pub(crate) use jwt::{JwtError, JwtVerifier, audiences as jwt_audiences};
 pub use risc::{
     CLOCK_LEEWAY, DEFAULT_MAX_EVENT_AGE, Effect, GOOGLE_RISC_CONFIGURATION, GOOGLE_RISC_ISSUER,
     GOOGLE_RISC_JWKS_URI, MAX_EVENT_TOKEN, Receipt, RevokedToken, RiscError, RiscReceiver,

@@ -45,7 +45,6 @@ pub const MAX_EVENT_TOKEN: usize = 16 * 1024;
 /// idempotent, so a replay of one only repeats a no-op).
 const MAX_REMEMBERED: usize = 100_000;
 
-
 const SESSIONS_REVOKED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked";
 const TOKENS_REVOKED: &str = "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked";
@@ -649,11 +648,7 @@ impl RiscReceiver {
     /// Reads the issuer and key URL from a RISC discovery document (default
     /// [`GOOGLE_RISC_CONFIGURATION`]; the emulator serves one).
     pub async fn discover(mut self, configuration: &str) -> Result<Self, RiscError> {
-        let reply = self
-            .jwt
-            .get(configuration)
-            .await
-            .map_err(RiscError::Keys)?;
+        let reply = self.jwt.get(configuration).await.map_err(RiscError::Keys)?;
         #[derive(Deserialize)]
         struct Configuration {
             issuer: String,

@@ -138,24 +138,12 @@ impl Read {
         let c = &dynamic;
         Ok(match self {
             Read::Student { course_id, user_id } => Fetched::Student {
-                student: gone(
-                    c.courses()
-                        .students()
-                        .get(course_id, user_id)
-                        .send()
-                        .await,
-                )?,
+                student: gone(c.courses().students().get(course_id, user_id).send().await)?,
                 course_id: course_id.clone(),
                 user_id: user_id.clone(),
             },
             Read::Teacher { course_id, user_id } => Fetched::Teacher {
-                teacher: gone(
-                    c.courses()
-                        .teachers()
-                        .get(course_id, user_id)
-                        .send()
-                        .await,
-                )?,
+                teacher: gone(c.courses().teachers().get(course_id, user_id).send().await)?,
                 course_id: course_id.clone(),
                 user_id: user_id.clone(),
             },

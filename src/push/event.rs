@@ -354,10 +354,15 @@ impl PushMessage {
             data: String,
             #[serde(default)]
             attributes: BTreeMap<String, String>,
-            #[serde(default, alias = "message_id")]
-            message_id: String,
-            #[serde(default, alias = "publish_time")]
+            // Pub/Sub sends each of these twice, camel-case and snake-case.
+            #[serde(default, rename = "messageId")]
+            message_id: Option<String>,
+            #[serde(default, rename = "message_id")]
+            message_id_snake: Option<String>,
+            #[serde(default, rename = "publishTime")]
             publish_time: Option<DateTime<Utc>>,
+            #[serde(default, rename = "publish_time")]
+            publish_time_snake: Option<DateTime<Utc>>,
         }
         let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
             malformed(format!(
@@ -366,16 +371,18 @@ impl PushMessage {
             ))
         })?;
         let message = envelope.message;
-        if message.message_id.is_empty() {
-            return Err(malformed("the push message has no messageId".to_string()));
-        }
+        let message_id = message
+            .message_id
+            .or(message.message_id_snake)
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| malformed("the push message has no messageId".to_string()))?;
         let data = base64::engine::general_purpose::STANDARD
             .decode(message.data.trim())
             .map_err(|_| malformed("message.data is not base64".to_string()))?;
         let event = Event::decode(&data)?;
         Ok(PushMessage {
-            message_id: message.message_id,
-            publish_time: message.publish_time,
+            message_id,
+            publish_time: message.publish_time.or(message.publish_time_snake),
             subscription: envelope.subscription,
             registration_id: message.attributes.get("registrationId").cloned(),
             attributes: message.attributes,
@@ -398,7 +405,9 @@ mod tests {
                 "data": base64::engine::general_purpose::STANDARD.encode(data.to_string()),
                 "attributes": {"registrationId": "r1"},
                 "messageId": "42",
+                "message_id": "42",
                 "publishTime": "2024-05-01T10:00:00.123Z",
+                "publish_time": "2024-05-01T10:00:00.123Z",
             },
             "subscription": "projects/p/subscriptions/s",
         })
@@ -417,7 +426,10 @@ mod tests {
         let headers = [
             ("X-Goog-PubSub-Message-Id", "42"),
             ("x-goog-pubsub-publish-time", "2024-05-01T10:00:00.123Z"),
-            ("x-goog-pubsub-subscription-name", "projects/p/subscriptions/s"),
+            (
+                "x-goog-pubsub-subscription-name",
+                "projects/p/subscriptions/s",
+            ),
             ("registrationid", "r1"),
             ("content-type", "application/json"),
         ];

@@ -118,7 +118,8 @@ pub enum KeeperEvent {
 /// Whether an error from `registrations.create` means the user must act (consent again).
 pub fn needs_consent(error: &crate::Error) -> bool {
     if let crate::Error::Auth(auth) = error {
-        return auth.is_consent_required();
+        // A token that cannot be had again without the user: revoked, expired for good.
+        return auth.is_consent_required() || !auth.is_transient();
     }
     error.api().is_some_and(|api| {
         api.is_unauthenticated()
@@ -347,9 +348,11 @@ impl RegistrationKeeper {
         for old in due {
             let outcome = match (self.clients)(&old.user) {
                 Some(_) => self.create(&old.user, old.feed(), &old.topic).await,
-                None => Err(crate::Error::Auth(crate::auth::AuthError::ConsentRequired {
-                    description: Some(format!("no client for user {:?}", old.user)),
-                })),
+                None => Err(crate::Error::Auth(
+                    crate::auth::AuthError::ConsentRequired {
+                        description: Some(format!("no client for user {:?}", old.user)),
+                    },
+                )),
             };
             let mut entries = self.lock();
             let Some(entry) = entries
@@ -366,10 +369,7 @@ impl RegistrationKeeper {
                 }
                 Err(error) if needs_consent(&error) => {
                     entry.due = None;
-                    events.push(KeeperEvent::NeedsConsent {
-                        record: old,
-                        error,
-                    });
+                    events.push(KeeperEvent::NeedsConsent { record: old, error });
                 }
                 Err(error) => {
                     entry.due = Some(Instant::now() + self.retry_delay);

@@ -37,9 +37,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use changes::{
-    Coalescer, Fetched, Read, coursework_changed_since, submissions_changed_since,
-};
+pub use changes::{Coalescer, Fetched, Read, coursework_changed_since, submissions_changed_since};
 pub use dedup::{DedupError, DedupStore, MAX_REMEMBERED_MESSAGES, MemoryDedup};
 pub use event::{Collection, Event, EventType, PushMessage, ResourceId};
 pub use keeper::{

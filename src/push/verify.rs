@@ -84,10 +84,7 @@ impl PushVerifier {
         PushVerifier {
             audience: audience.into(),
             service_account: service_account.into(),
-            issuers: vec![
-                GOOGLE_ISSUER.to_string(),
-                "accounts.google.com".to_string(),
-            ],
+            issuers: vec![GOOGLE_ISSUER.to_string(), "accounts.google.com".to_string()],
             leeway: DEFAULT_LEEWAY,
             jwt: JwtVerifier::new(
                 crate::auth::GOOGLE_JWKS_URI,

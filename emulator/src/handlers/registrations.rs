@@ -84,10 +84,7 @@ pub(super) fn registration_create(state: &mut State, ctx: &Ctx, body: Value) -> 
             && r["_client"] == json!(ctx.client_id)
             && r["_expires"].as_u64().is_some_and(|e| e > now)
     };
-    let existing = state
-        .items("registrations")
-        .iter()
-        .position(same);
+    let existing = state.items("registrations").iter().position(same);
     let mut registration = body;
     registration["registrationId"] = match existing {
         Some(i) => state.items("registrations")[i]["registrationId"].clone(),
