@@ -45,6 +45,9 @@ pub enum Read {
 /// What a [`Read`] found.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+// One value per read, moved straight into the caller's copy: boxing would cost every caller a
+// deref for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Fetched {
     /// The student, or `None` if they are no longer in the course (or cannot be seen).
     Student {
