@@ -256,6 +256,7 @@ mod wire;
 pub mod auth;
 pub mod models;
 pub mod paging;
+pub mod push;
 pub mod resources;
 pub mod scope_check;
 

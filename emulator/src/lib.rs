@@ -69,8 +69,11 @@
 //! lowered at runtime ([`Emulator::update_quotas`]: course members and teachers, guardian
 //! links, daily invitations, daily requests per project); the admin endpoint has the same.
 //!
-//! What it leaves out: Drive folders and files behind attachments, email and Pub/Sub
-//! notifications.
+//! - Classroom's push notifications as Pub/Sub pushes them to an endpoint per topic, with
+//!   OIDC tokens signed by its own key ([`EmulatorBuilder::push_endpoint`]; see [`PushFormat`]).
+//!
+//! What it leaves out: Drive folders and files behind attachments, email notifications, and
+//! Pub/Sub itself (pull subscriptions, topics): pushes go straight to the configured endpoint.
 //!
 //! ```
 //! use classroom_emulator::{Emulator, demo};
@@ -99,6 +102,7 @@ mod handlers;
 mod iam;
 mod metadata;
 mod oauth;
+mod push;
 mod quota;
 mod risc;
 mod seed;
@@ -115,6 +119,7 @@ use std::time::{Duration, SystemTime};
 
 pub use accounts::{Account, Accounts, AccountsError};
 pub use faults::Fault;
+pub use push::{DEFAULT_PUSH_SERVICE_ACCOUNT, PUSH_ATTEMPTS, PUSH_ISSUER, PushFormat};
 pub use quota::Quotas;
 pub use risc::RISC_KEY_ID;
 pub use seed::demo;
@@ -191,6 +196,7 @@ pub(crate) struct Shared {
     pub(crate) quotas: quota::Enforcer,
     consents: Mutex<std::collections::VecDeque<Consent>>,
     pub(crate) base: String,
+    pub(crate) push: push::Pusher,
 }
 
 impl Shared {
@@ -262,6 +268,8 @@ pub struct EmulatorBuilder {
     limits: server::Limits,
     quotas: Quotas,
     accounts: Vec<Accounts>,
+    push: push::PushConfig,
+    registration_lifetime: Duration,
 }
 
 impl Default for EmulatorBuilder {
@@ -273,6 +281,8 @@ impl Default for EmulatorBuilder {
             limits: server::Limits::default(),
             quotas: Quotas::none(),
             accounts: Vec::new(),
+            push: push::PushConfig::default(),
+            registration_lifetime: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -334,6 +344,7 @@ impl EmulatorBuilder {
         let addr = listener.local_addr()?;
         let mut state = State {
             token_lifetime: self.token_lifetime,
+            registration_lifetime: self.registration_lifetime,
             ..State::default()
         };
         seed::users_and_clients(&mut state);
@@ -354,6 +365,7 @@ impl EmulatorBuilder {
             quotas: quota::Enforcer::new(self.quotas),
             consents: Mutex::default(),
             base: format!("http://{addr}/"),
+            push: push::Pusher::new(&self.push),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -362,6 +374,9 @@ impl EmulatorBuilder {
             .build()?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let serving = shared.clone();
+        if let Some(rx) = shared.push.take_receiver() {
+            runtime.spawn(push::deliver(shared.clone(), rx));
+        }
         let thread = std::thread::Builder::new()
             .name("classroom-emulator".into())
             .spawn(move || {

@@ -21,6 +21,11 @@ const SIGNING_PEM: &str = include_str!("demo_risc_signing.pem");
 /// The `kid` of that key.
 pub const RISC_KEY_ID: &str = "emulator-risc-1";
 
+/// The emulator's signing key (security event tokens and push OIDC tokens).
+pub(crate) fn signing_key() -> &'static RsaKeyPair {
+    key()
+}
+
 fn key() -> &'static RsaKeyPair {
     static KEY: OnceLock<RsaKeyPair> = OnceLock::new();
     KEY.get_or_init(|| {

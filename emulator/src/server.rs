@@ -463,9 +463,13 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
     shared
         .quotas
         .teacher_limit(&state, route.info.id, &params)?;
+    let pending = crate::push::before(&state, ctx.me_id(), route.name(), &params);
     let value = shared.quotas.invitation(route.info.id, &ctx.user.id, || {
         handlers::call(&mut state, &ctx, route, &params, &query, body)
     })?;
+    if let Some(change) = crate::push::after(route.name(), pending, &value) {
+        crate::push::publish(shared, &state, change);
+    }
     drop(state);
     Ok(match fields {
         Some(selection) => selection.apply(&value),

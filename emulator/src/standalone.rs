@@ -13,6 +13,10 @@
 //! - `--daily-invitations N` enforces Classroom's daily invitation quota: each user may create
 //!   `N` course and guardian invitations a day, then gets 429 `RESOURCE_EXHAUSTED`
 //!   (`@UserInvitationQuotaExhausted`); see [`Quotas`]. Unlimited by default.
+//! - `--push TOPIC=URL` POSTs the push notifications of registrations on `TOPIC` to `URL`
+//!   (`http://` only) as a Pub/Sub push subscription would, with an OIDC token signed by the
+//!   emulator's key (its JWK set at `ROOT/oauth2/v3/certs`); `--push-unwrapped` sends them
+//!   unwrapped. May be given for several topics. See [`crate::PushFormat`].
 //! - The first line on stdout, printed once the server accepts connections, is
 //!
 //!   ```text
@@ -64,7 +68,7 @@ pub fn main() -> ! {
             eprintln!("{problem}");
         }
         eprintln!(
-            "usage: {program} [--port PORT] [--empty] [--accounts FILE]... [--daily-invitations N]"
+            "usage: {program} [--port PORT] [--empty] [--accounts FILE]... [--daily-invitations N] [--push TOPIC=URL]... [--push-unwrapped]"
         );
         eprintln!();
         eprintln!("A local Classroom API and Google OAuth server on 127.0.0.1, for tests.");
@@ -80,6 +84,11 @@ pub fn main() -> ! {
         );
         eprintln!("  --daily-invitations N");
         eprintln!("               each user may create N invitations a day (default: no limit)");
+        eprintln!("  --push TOPIC=URL");
+        eprintln!("               POST the notifications of registrations on TOPIC to URL, as a");
+        eprintln!("               Pub/Sub push subscription would, with a signed OIDC token");
+        eprintln!("  --push-unwrapped");
+        eprintln!("               push unwrapped payloads (metadata in x-goog-pubsub-* headers)");
         eprintln!();
         eprintln!("The first line on stdout is");
         eprintln!("  root=URL token_url=URL client_id=ID client_secret=SECRET");
@@ -93,6 +102,8 @@ pub fn main() -> ! {
     let mut empty = false;
     let mut files = Vec::new();
     let mut daily_invitations = None;
+    let mut pushes = Vec::new();
+    let mut unwrapped = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
@@ -113,6 +124,17 @@ pub fn main() -> ! {
                         .unwrap_or_else(|| usage("--daily-invitations needs a whole number")),
                 );
             }
+            "--push" => {
+                let spec = args
+                    .next()
+                    .unwrap_or_else(|| usage("--push needs TOPIC=URL"));
+                let (topic, url) = spec
+                    .split_once('=')
+                    .filter(|(t, u)| !t.is_empty() && u.starts_with("http://"))
+                    .unwrap_or_else(|| usage("--push needs TOPIC=URL, URL starting http://"));
+                pushes.push((topic.to_string(), url.to_string()));
+            }
+            "--push-unwrapped" => unwrapped = true,
             "-h" | "--help" => usage(""),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -132,6 +154,14 @@ pub fn main() -> ! {
         .quotas(Quotas::none().daily_invitations_per_user(daily_invitations));
     if empty {
         builder = builder.empty();
+    }
+    let format = if unwrapped {
+        crate::PushFormat::Unwrapped
+    } else {
+        crate::PushFormat::Wrapped
+    };
+    for (topic, url) in pushes {
+        builder = builder.push_endpoint_as(topic, url, format);
     }
     let emulator = builder.start().unwrap_or_else(|e| {
         eprintln!("cannot start the emulator on 127.0.0.1:{port}: {e}");

@@ -95,6 +95,8 @@ pub(crate) struct State {
     pub(crate) granted: HashMap<(String, String), Vec<String>>,
     pub(crate) next_id: u64,
     pub(crate) token_lifetime: Duration,
+    /// How long a push notification registration lasts (zero: a week).
+    pub(crate) registration_lifetime: Duration,
     /// Purges run when a map reaches this size (amortized: each purge doubles it).
     pub(crate) purge_tokens_at: usize,
     pub(crate) purge_codes_at: usize,

@@ -88,6 +88,7 @@ mod error;
 mod http;
 mod impersonate;
 mod installed;
+mod jwt;
 mod metadata;
 mod provider;
 mod redirect;
@@ -112,6 +113,8 @@ pub use impersonate::{
     CLOUD_PLATFORM_SCOPE, IAM_CREDENTIALS_URI, ImpersonatedCredentials, Impersonation,
 };
 pub use installed::InstalledFlow;
+pub use jwt::{DEFAULT_KEY_REFETCH_FLOOR, GOOGLE_JWKS_URI};
+pub(crate) use jwt::{JwtError, JwtVerifier, audiences as jwt_audiences};
 pub use metadata::{
     METADATA_DETECT_TIMEOUT, METADATA_HOST, METADATA_HOST_ENV, MetadataServerCredentials,
 };

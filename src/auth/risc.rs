@@ -14,9 +14,8 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::time::Instant;
 
-use super::http::{self, Endpoint, Timeouts};
+use super::jwt::{self, JwtError, JwtVerifier};
 use super::secret::constant_time_eq;
 use super::{AuthError, TokenStore, UserCredentials};
 
@@ -24,7 +23,7 @@ use super::{AuthError, TokenStore, UserCredentials};
 pub const GOOGLE_RISC_ISSUER: &str = "https://accounts.google.com/";
 
 /// Where Google publishes the keys that sign its security event tokens.
-pub const GOOGLE_RISC_JWKS_URI: &str = "https://www.googleapis.com/oauth2/v3/certs";
+pub const GOOGLE_RISC_JWKS_URI: &str = jwt::GOOGLE_JWKS_URI;
 
 /// Google's RISC discovery document (`issuer`, `jwks_uri`), read by
 /// [`RiscReceiver::discover`].
@@ -45,9 +44,6 @@ pub const MAX_EVENT_TOKEN: usize = 16 * 1024;
 /// `jti`s remembered at most; past it, the oldest are forgotten first (their effects are
 /// idempotent, so a replay of one only repeats a no-op).
 const MAX_REMEMBERED: usize = 100_000;
-
-/// After a token names an unknown key, the keys are fetched again at most this often.
-const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
 const SESSIONS_REVOKED: &str =
     "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked";
@@ -589,12 +585,9 @@ impl SubjectTokens for TokenRegistry {
 pub struct RiscReceiver {
     audiences: Vec<String>,
     issuer: String,
-    jwks_uri: String,
-    allow_http: bool,
     max_age: Duration,
-    timeouts: Timeouts,
     tokens: Arc<dyn SubjectTokens>,
-    keys: tokio::sync::Mutex<Keys>,
+    jwt: JwtVerifier,
     seen: Mutex<HashMap<String, i64>>,
 }
 
@@ -603,18 +596,10 @@ impl fmt::Debug for RiscReceiver {
         f.debug_struct("RiscReceiver")
             .field("audiences", &self.audiences)
             .field("issuer", &self.issuer)
-            .field("jwks_uri", &self.jwks_uri)
+            .field("jwks_uri", &self.jwt.jwks_uri)
             .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Default)]
-struct Keys {
-    /// `kid` to (modulus, exponent), big-endian.
-    keys: HashMap<String, (Vec<u8>, Vec<u8>)>,
-    fresh_until: Option<Instant>,
-    fetched_at: Option<Instant>,
 }
 
 impl RiscReceiver {
@@ -628,12 +613,9 @@ impl RiscReceiver {
         RiscReceiver {
             audiences: client_ids.into_iter().map(Into::into).collect(),
             issuer: GOOGLE_RISC_ISSUER.to_string(),
-            jwks_uri: GOOGLE_RISC_JWKS_URI.to_string(),
-            allow_http: false,
             max_age: DEFAULT_MAX_EVENT_AGE,
-            timeouts: Timeouts::default(),
             tokens,
-            keys: tokio::sync::Mutex::default(),
+            jwt: JwtVerifier::new(GOOGLE_RISC_JWKS_URI, "RiscReceiver::allow_insecure_http()"),
             seen: Mutex::default(),
         }
     }
@@ -646,7 +628,7 @@ impl RiscReceiver {
 
     /// Fetches the signing keys from here (default [`GOOGLE_RISC_JWKS_URI`]).
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
-        self.jwks_uri = uri.into();
+        self.jwt.jwks_uri = uri.into();
         self
     }
 
@@ -659,14 +641,14 @@ impl RiscReceiver {
     /// Lets the key and discovery URLs use `http://` off loopback (refused by default: keys
     /// fetched in clear could be replaced on the way).
     pub fn allow_insecure_http(mut self) -> Self {
-        self.allow_http = true;
+        self.jwt.allow_http = true;
         self
     }
 
     /// Reads the issuer and key URL from a RISC discovery document (default
     /// [`GOOGLE_RISC_CONFIGURATION`]; the emulator serves one).
     pub async fn discover(mut self, configuration: &str) -> Result<Self, RiscError> {
-        let reply = self.get(configuration).await.map_err(RiscError::Keys)?;
+        let reply = self.jwt.get(configuration).await.map_err(RiscError::Keys)?;
         #[derive(Deserialize)]
         struct Configuration {
             issuer: String,
@@ -682,96 +664,8 @@ impl RiscReceiver {
             })
         })?;
         self.issuer = config.issuer;
-        self.jwks_uri = config.jwks_uri;
+        self.jwt.jwks_uri = config.jwks_uri;
         Ok(self)
-    }
-
-    async fn get(&self, uri: &str) -> Result<http::Reply, AuthError> {
-        let endpoint = Endpoint {
-            uri,
-            allow_http: self.allow_http,
-            opt_in: "RiscReceiver::allow_insecure_http()",
-            timeouts: self.timeouts,
-        };
-        let reply = http::call(&endpoint, reqwest::Method::GET, None, &[], None).await?;
-        if reply.status != 200 {
-            return Err(AuthError::Unavailable {
-                message: format!("{} answered HTTP {}", reply.shown, reply.status),
-            });
-        }
-        Ok(reply)
-    }
-
-    /// The key `kid`, fetching the key set when it is stale or lacks that key (at most every
-    /// 30 s for unknown keys).
-    async fn key(&self, kid: &str) -> Result<(Vec<u8>, Vec<u8>), RiscError> {
-        let mut keys = self.keys.lock().await;
-        let now = Instant::now();
-        let stale = keys.fresh_until.is_none_or(|until| now >= until);
-        let missing = !keys.keys.contains_key(kid);
-        let may_refetch = keys
-            .fetched_at
-            .is_none_or(|at| now.duration_since(at) >= KEY_REFETCH_INTERVAL);
-        if stale || (missing && may_refetch) {
-            match self.fetch_keys().await {
-                Ok((fetched, ttl)) => {
-                    keys.keys = fetched;
-                    keys.fetched_at = Some(now);
-                    keys.fresh_until = now.checked_add(ttl);
-                }
-                // Keys still held serve through a failed fetch.
-                Err(error) if keys.keys.is_empty() => return Err(RiscError::Keys(error)),
-                Err(_) => keys.fetched_at = Some(now),
-            }
-        }
-        keys.keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| RiscError::UnknownKey {
-                kid: crate::error::excerpt(kid.as_bytes(), 80),
-            })
-    }
-
-    async fn fetch_keys(
-        &self,
-    ) -> Result<(HashMap<String, (Vec<u8>, Vec<u8>)>, Duration), AuthError> {
-        let reply = self.get(&self.jwks_uri).await?;
-        let ttl = reply
-            .headers
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split(',')
-                    .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
-            })
-            .map_or(Duration::from_secs(3600), |s| {
-                Duration::from_secs(s.clamp(60, 24 * 3600))
-            });
-        #[derive(Deserialize)]
-        struct Set {
-            keys: Vec<Jwk>,
-        }
-        #[derive(Deserialize)]
-        struct Jwk {
-            kty: String,
-            kid: Option<String>,
-            n: Option<String>,
-            e: Option<String>,
-            alg: Option<String>,
-        }
-        let set: Set =
-            serde_json::from_slice(&reply.body).map_err(|e| AuthError::MalformedResponse {
-                status: reply.status,
-                message: format!("not a JWK set: {}", super::provider::json_error(&e)),
-            })?;
-        let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok();
-        let keys = set
-            .keys
-            .into_iter()
-            .filter(|k| k.kty == "RSA" && k.alg.as_deref().is_none_or(|a| a == "RS256"))
-            .filter_map(|k| Some((k.kid?, (b64(k.n.as_deref()?)?, b64(k.e.as_deref()?)?))))
-            .collect();
-        Ok((keys, ttl))
     }
 
     /// Verifies the security event token in `body` (the request body Google POSTs), applies
@@ -786,40 +680,13 @@ impl RiscReceiver {
         let token = std::str::from_utf8(body)
             .map_err(|_| malformed("the body is not UTF-8"))?
             .trim();
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed(
-                "the body is not a JWT (three dot-separated parts)",
-            ));
-        };
-        let json = |part: &str| -> Option<Value> {
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()
-        };
-        let header = json(h).ok_or_else(|| malformed("the JWT header is not base64url JSON"))?;
-        let alg = header["alg"].as_str().unwrap_or_default();
-        if alg != "RS256" {
-            return Err(RiscError::UnsupportedAlgorithm {
-                alg: crate::error::excerpt(alg.as_bytes(), 20),
-            });
-        }
-        let kid = header["kid"]
-            .as_str()
-            .ok_or_else(|| malformed("the JWT header has no kid"))?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| malformed("the JWT signature is not base64url"))?;
-        let (n, e) = self.key(kid).await?;
-        ring::signature::RsaPublicKeyComponents { n: &n, e: &e }
-            .verify(
-                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                format!("{h}.{p}").as_bytes(),
-                &signature,
-            )
-            .map_err(|_| RiscError::BadSignature)?;
-        // Only now, signed by the issuer's key, is the content worth reading.
-        let claims = json(p).ok_or_else(|| malformed("the JWT payload is not base64url JSON"))?;
+        let claims = self.jwt.verify(token).await.map_err(|e| match e {
+            JwtError::Malformed(message) => RiscError::Malformed { message },
+            JwtError::UnsupportedAlgorithm(alg) => RiscError::UnsupportedAlgorithm { alg },
+            JwtError::UnknownKey(kid) => RiscError::UnknownKey { kid },
+            JwtError::BadSignature => RiscError::BadSignature,
+            JwtError::Keys(error) => RiscError::Keys(error),
+        })?;
         let issuer = claims["iss"].as_str().unwrap_or_default();
         if issuer != self.issuer {
             return Err(RiscError::WrongIssuer {
@@ -827,14 +694,7 @@ impl RiscReceiver {
                 expected: self.issuer.clone(),
             });
         }
-        let audience: Vec<String> = match &claims["aud"] {
-            Value::String(aud) => vec![aud.clone()],
-            Value::Array(list) => list
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let audience = jwt::audiences(&claims);
         if !audience.iter().any(|a| self.audiences.contains(a)) {
             return Err(RiscError::WrongAudience { audience });
         }

@@ -46,6 +46,11 @@ impl Ctx {
         &self.user.id
     }
 
+    /// The caller's user id (for `me`).
+    pub(crate) fn me_id(&self) -> &str {
+        &self.user.id
+    }
+
     fn is_admin(&self) -> bool {
         self.user.role == Role::Admin
     }
