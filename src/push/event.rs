@@ -143,6 +143,65 @@ pub struct Event {
     pub resource: ResourceId,
 }
 
+/// For a person: `student 1001 joined course 42`, `coursework 7 created in course 42`; a
+/// collection or event type this SDK does not know is shown as sent.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = |created: &str, deleted: &str| match &self.event_type {
+            EventType::Created => created.to_string(),
+            EventType::Deleted => deleted.to_string(),
+            EventType::Modified => "changed in".to_string(),
+            EventType::Unknown(other) => format!("{other} in"),
+        };
+        match (&self.collection, &self.resource) {
+            (
+                Collection::Students | Collection::Teachers,
+                ResourceId::Member { course_id, user_id },
+            ) => {
+                let role = if self.collection == Collection::Students {
+                    "student"
+                } else {
+                    "teacher"
+                };
+                write!(
+                    f,
+                    "{role} {user_id} {} course {course_id}",
+                    verb("joined", "left")
+                )
+            }
+            (
+                _,
+                ResourceId::CourseWork {
+                    course_id,
+                    course_work_id,
+                },
+            ) => write!(
+                f,
+                "coursework {course_work_id} {} course {course_id}",
+                verb("created in", "deleted from")
+            ),
+            (
+                _,
+                ResourceId::Submission {
+                    course_id,
+                    course_work_id,
+                    submission_id,
+                },
+            ) => write!(
+                f,
+                "submission {submission_id} of coursework {course_work_id} {} course {course_id}",
+                verb("created in", "deleted from")
+            ),
+            (collection, _) => write!(
+                f,
+                "{collection} {}: {}",
+                self.event_type,
+                self.to_json()["resourceId"]
+            ),
+        }
+    }
+}
+
 impl Event {
     /// The notification as Classroom publishes it (the message data), for test servers.
     pub fn to_json(&self) -> serde_json::Value {
@@ -398,6 +457,51 @@ fn malformed(message: String) -> PushError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_reads_as_a_sentence_and_an_unknown_one_as_sent() {
+        let event = |collection: &str, event_type: &str, ids: serde_json::Value| {
+            let data = serde_json::json!({
+                "collection": collection, "eventType": event_type, "resourceId": ids,
+            });
+            Event::decode(data.to_string().as_bytes())
+                .unwrap()
+                .to_string()
+        };
+        let member = serde_json::json!({"courseId": "42", "userId": "7"});
+        assert_eq!(
+            event("courses.students", "CREATED", member.clone()),
+            "student 7 joined course 42"
+        );
+        assert_eq!(
+            event("courses.teachers", "DELETED", member.clone()),
+            "teacher 7 left course 42"
+        );
+        assert_eq!(
+            event(
+                "courses.courseWork",
+                "MODIFIED",
+                serde_json::json!({"courseId": "42", "id": "9"})
+            ),
+            "coursework 9 changed in course 42"
+        );
+        assert_eq!(
+            event(
+                "courses.courseWork.studentSubmissions",
+                "CREATED",
+                serde_json::json!({"courseId": "42", "courseWorkId": "9", "id": "s1"})
+            ),
+            "submission s1 of coursework 9 created in course 42"
+        );
+        assert_eq!(
+            event(
+                "courses.posts",
+                "EXPLODED",
+                serde_json::json!({"courseId": "42"})
+            ),
+            "courses.posts EXPLODED: {\"courseId\":\"42\"}"
+        );
+    }
 
     fn wrapped(data: &serde_json::Value) -> Vec<u8> {
         serde_json::json!({
