@@ -67,7 +67,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         for id in &args.course {
             let course = classroom.courses().get(id).send().await;
             courses.push(
-                course.map_err(|e| InputError::new(format!("--course {id}"), &args.auth, e))?,
+                course.map_err(|e| InputError::boxed(format!("--course {id}"), &args.auth, e))?,
             );
         }
         courses

@@ -120,7 +120,8 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
     let classroom = target.builder.build()?;
 
     // Any refusal concerns the course the user named, whichever call met it first.
-    let about = |e: classroom::Error| InputError::new(format!("--course {course}"), &args.auth, e);
+    let about =
+        |e: classroom::Error| InputError::boxed(format!("--course {course}"), &args.auth, e);
     let topic = match &args.topic {
         Some(name) => Some(
             topic_named(&classroom, &course, name)

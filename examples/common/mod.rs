@@ -91,7 +91,7 @@ pub struct InputError {
 
 impl InputError {
     /// `input` as the user wrote it (`--course 999`); `auth`, the credentials used.
-    pub fn new(input: impl Into<String>, auth: &Auth, source: classroom::Error) -> BoxError {
+    pub fn boxed(input: impl Into<String>, auth: &Auth, source: classroom::Error) -> BoxError {
         Box::new(InputError {
             input: input.into(),
             who: auth.who(),
