@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use classroom::models::{Course, CourseWork, Student, StudentSubmission};
 use classroom::{Classroom, Scope};
-use common::{Auth, BoxError, text};
+use common::{Auth, BoxError, InputError, text};
 use futures::TryStreamExt;
 
 /// Exports the grades of courses: one CSV row per student submission, with its coursework.
@@ -65,7 +65,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
     } else {
         let mut courses = Vec::new();
         for id in &args.course {
-            courses.push(classroom.courses().get(id).send().await?);
+            let course = classroom.courses().get(id).send().await;
+            courses.push(
+                course.map_err(|e| InputError::boxed(format!("--course {id}"), &args.auth, e))?,
+            );
         }
         courses
     };

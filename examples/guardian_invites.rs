@@ -81,6 +81,10 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
         None if target.is_emulator(&args.auth) => Box::new(DEMO_CSV.as_bytes()),
         None => return Err("give the CSV file to read (student_email,guardian_email)".into()),
     };
+    // Read whole (a list of invitations is small), so that each row's line can be counted.
+    let mut input = input;
+    let mut file = Vec::new();
+    std::io::Read::read_to_end(&mut input, &mut file)?;
     // Classroom's per-minute quotas, so a long file is paced instead of refused.
     let classroom = target.builder.rate_limit(RateLimit::classroom()).build()?;
 
@@ -89,20 +93,36 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
         .flexible(true)
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_reader(input);
+        .from_reader(file.as_slice());
     let mut out = csv::Writer::from_writer(std::io::stdout().lock());
     out.write_record(["row", "student", "guardian", "outcome", "detail"])?;
     let mut quota_spent: Option<String> = None;
     let mut counts = [0usize; 4]; // invited, already invited, failed, not sent
     for (index, record) in reader.records().enumerate() {
-        let row = index + 1;
         let record = record?;
+        // The row's line in the file, as an editor numbers it: comments and blank lines count.
+        let row = line_of(&file, record.position().map_or(0, |p| p.byte() as usize));
         let student = record.get(0).unwrap_or_default();
         let guardian = record.get(1).unwrap_or_default();
-        if row == 1 && !guardian.contains('@') {
+        if index == 0 && record.len() >= 2 && !student.contains('@') && !guardian.contains('@') {
             continue; // a header
         }
-        let (outcome, detail) = if student.is_empty() || guardian.is_empty() {
+        let (outcome, detail) = if record.len() < 2 {
+            // Every row gets an outcome: one that is not two comma-separated columns fails
+            // and says so, rather than being taken for a header or skipped.
+            let separator = [(';', "a semicolon"), ('\t', "a tab"), ('|', "a bar")]
+                .into_iter()
+                .find(|&(c, _)| student.contains(c))
+                .map(|(_, name)| format!(" (is {name} the separator? use commas)"))
+                .unwrap_or_default();
+            (
+                2,
+                format!(
+                    "expected two columns separated by a comma, student and guardian; this row \
+                     has one{separator}"
+                ),
+            )
+        } else if student.is_empty() || guardian.is_empty() {
             (
                 2,
                 "the row needs a student email (or id) and a guardian email".to_string(),
@@ -150,4 +170,20 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The line (from 1) of the record the CSV reader places at byte `start`: the reader places a
+/// record where it began reading it, before the blank lines and comments that precede it.
+fn line_of(file: &[u8], start: usize) -> usize {
+    let mut at = start.min(file.len());
+    let mut line = 1 + file[..at].iter().filter(|&&b| b == b'\n').count();
+    while let Some(end) = file[at..].iter().position(|&b| b == b'\n').map(|n| at + n) {
+        let text = file[at..end].trim_ascii();
+        if !text.is_empty() && !text.starts_with(b"#") {
+            break;
+        }
+        at = end + 1;
+        line += 1;
+    }
+    line
 }

@@ -54,6 +54,12 @@ struct Args {
     /// The account to preselect on the consent screen
     #[arg(long, value_name = "EMAIL")]
     login_hint: Option<String>,
+
+    /// The API's root URL (default: Google's). Without --client-secret: the root= of an
+    /// emulator you started with `cargo run --example emulator`, signed in to with its demo
+    /// client
+    #[arg(long, value_name = "URL")]
+    root_url: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,7 +68,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), BoxError> {
     let Some(secret) = &args.client_secret else {
-        return demo().await;
+        return demo(args.root_url).await;
     };
     common::expect_kind(secret, FileKind::ClientSecret)?;
     let client = OAuthClient::from_client_secret_file(secret)?;
@@ -82,7 +88,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             flow.run([Scope::CoursesReadonly]).await?
         }
     };
-    list(credentials, None).await
+    list(credentials, args.root_url).await
 }
 
 /// Prints what the token was granted and the courses it can see.
@@ -110,21 +116,42 @@ async fn list(credentials: UserCredentials, root_url: Option<String>) -> Result<
     Ok(())
 }
 
-/// The same flow against a local emulator: this program plays the browser, and the token is
-/// kept in a temporary directory.
-async fn demo() -> Result<(), BoxError> {
-    let emulator = Emulator::start()?;
+/// The same flow against an emulator, a local one or the one at `root_url`: this program
+/// plays the browser, and the token is kept in a temporary directory.
+async fn demo(root_url: Option<String>) -> Result<(), BoxError> {
+    // Kept until the end: dropping it stops the emulator.
+    let mut _emulator = None;
+    let (root, client) = match root_url {
+        Some(root) => {
+            let root = format!("{}/", root.trim_end_matches('/'));
+            let client = OAuthClient::new(
+                demo::CLIENT_ID,
+                Some(ClientSecret::new(demo::CLIENT_SECRET)),
+            )
+            .with_provider(Provider::new(
+                format!("{root}o/oauth2/v2/auth"),
+                format!("{root}token"),
+            ));
+            (root, client)
+        }
+        None => {
+            let emulator = Emulator::start()?;
+            let client = OAuthClient::new(
+                emulator.client_id(),
+                Some(ClientSecret::new(emulator.client_secret())),
+            )
+            .with_provider(Provider::new(emulator.auth_url(), emulator.token_url()));
+            let root = emulator.root_url();
+            _emulator = Some(emulator);
+            (root, client)
+        }
+    };
     eprintln!(
-        "no --client-secret given: signing in to a local emulator at {} as {} \
+        "no --client-secret given: signing in to {}an emulator at {root} as {} \
          (--help shows how to sign in to Google)",
-        emulator.root_url(),
+        if _emulator.is_some() { "a local " } else { "" },
         demo::TEACHER
     );
-    let client = OAuthClient::new(
-        emulator.client_id(),
-        Some(ClientSecret::new(emulator.client_secret())),
-    )
-    .with_provider(Provider::new(emulator.auth_url(), emulator.token_url()));
     let dir = std::env::temp_dir().join(format!("installed_login-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let token_file = dir.join("token.json");
@@ -148,12 +175,12 @@ async fn demo() -> Result<(), BoxError> {
         .run([Scope::CoursesReadonly])
         .await?;
     println!("token stored in {}", token_file.display());
-    list(credentials, Some(emulator.root_url())).await?;
+    list(credentials, Some(root.clone())).await?;
 
     // The next run: the stored refresh token, no browser.
     let again = UserCredentials::from_store(client, store)?.ok_or("the token was not stored")?;
     println!("second run: reusing the stored token, no browser");
-    list(again, Some(emulator.root_url())).await?;
+    list(again, Some(root)).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

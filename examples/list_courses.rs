@@ -40,11 +40,11 @@ struct Args {
     student: Option<String>,
 
     /// Only courses in this state; repeat for several (default: every state)
-    #[arg(long, value_enum, value_name = "STATE")]
+    #[arg(long, value_enum, ignore_case = true, value_name = "STATE")]
     state: Vec<State>,
 
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Table)]
     format: Format,
 
     /// Write to this file instead of stdout

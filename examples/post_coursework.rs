@@ -15,7 +15,7 @@ use classroom::models::{
     CourseWork, CourseWorkState, CourseWorkType, Date, Link, Material, TimeOfDay, Topic,
 };
 use classroom::{Classroom, Scope};
-use common::{Auth, BoxError, text};
+use common::{Auth, BoxError, InputError, text};
 use futures::TryStreamExt;
 
 /// Posts an assignment to a course: a title and description, a topic (reused by name or
@@ -93,31 +93,41 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         .auth
         .target(&[Scope::CourseworkStudents, Scope::Topics], |e| e)?;
     if target.is_emulator(&args.auth) {
-        // The demo school's defaults, for a run with no arguments.
+        // The demo school's course and title, which a post needs.
         args.course.get_or_insert_with(|| "d:math-101".into());
         args.title
             .get_or_insert_with(|| "Read: the Analytical Engine".into());
-        args.description.get_or_insert_with(|| {
-            "Read the article and note two ideas that computers still use.".into()
-        });
-        args.topic.get_or_insert_with(|| "Week 1".into());
-        args.due.get_or_insert_with(|| {
+        // The rest of the demo only for a run with none of its own: an option left out stays
+        // out (`--draft` alone posts a draft with no topic, due date or link).
+        let chosen = args.description.is_some()
+            || args.topic.is_some()
+            || args.due.is_some()
+            || args.max_points.is_some()
+            || args.link.is_some()
+            || args.draft;
+        if !chosen {
+            args.description =
+                Some("Read the article and note two ideas that computers still use.".into());
+            args.topic = Some("Week 1".into());
             let next_week = (Utc::now() + Duration::days(7)).date_naive();
-            next_week
-                .and_hms_opt(17, 0, 0)
-                .unwrap_or_default()
-                .and_utc()
-        });
-        args.max_points.get_or_insert(20.0);
-        args.link
-            .get_or_insert_with(|| "https://en.wikipedia.org/wiki/Analytical_engine".into());
+            args.due = next_week.and_hms_opt(17, 0, 0).map(|at| at.and_utc());
+            args.max_points = Some(20.0);
+            args.link = Some("https://en.wikipedia.org/wiki/Analytical_engine".into());
+        }
     }
     let course = args.course.ok_or("--course is required with credentials")?;
     let title = args.title.ok_or("--title is required with credentials")?;
     let classroom = target.builder.build()?;
 
+    // Any refusal concerns the course the user named, whichever call met it first.
+    let about =
+        |e: classroom::Error| InputError::boxed(format!("--course {course}"), &args.auth, e);
     let topic = match &args.topic {
-        Some(name) => Some(topic_named(&classroom, &course, name).await?),
+        Some(name) => Some(
+            topic_named(&classroom, &course, name)
+                .await
+                .map_err(about)?,
+        ),
         None => None,
     };
     let work = CourseWork {
@@ -153,7 +163,8 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
         .course_work()
         .create(&course, work)
         .send()
-        .await?;
+        .await
+        .map_err(about)?;
 
     println!(
         "posted coursework {} \"{}\" ({}) in course {course}",
@@ -180,7 +191,7 @@ async fn run(mut args: Args) -> Result<(), BoxError> {
 }
 
 /// The course's topic with this name, created if there is none.
-async fn topic_named(classroom: &Classroom, course: &str, name: &str) -> Result<Topic, BoxError> {
+async fn topic_named(classroom: &Classroom, course: &str, name: &str) -> classroom::Result<Topic> {
     let topics: Vec<Topic> = classroom
         .courses()
         .topics()
@@ -195,10 +206,10 @@ async fn topic_named(classroom: &Classroom, course: &str, name: &str) -> Result<
         name: Some(name.to_string()),
         ..Default::default()
     };
-    Ok(classroom
+    classroom
         .courses()
         .topics()
         .create(course, topic)
         .send()
-        .await?)
+        .await
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example service_account                       # on the emulator
-//! cargo run --example service_account -- service-account.json admin@school.example.edu
+//! cargo run --example service_account -- --service-account key.json --subject admin@school.example.edu
 //! ```
 
 mod common;
@@ -30,13 +30,18 @@ use futures::TryStreamExt;
 #[derive(Parser, Debug)]
 #[command(name = "service_account", version, verbatim_doc_comment)]
 struct Args {
-    /// The service-account key file (JSON, "type": "service_account")
-    #[arg(value_name = "KEY_JSON", requires = "subject")]
-    key: Option<PathBuf>,
+    /// The service-account key file (JSON, "type": "service_account"); acts as --subject
+    /// through domain-wide delegation
+    #[arg(long, value_name = "KEY_JSON", requires = "subject")]
+    service_account: Option<PathBuf>,
 
-    /// The user of your domain to act as
-    #[arg(value_name = "SUBJECT_EMAIL")]
+    /// The user of your domain the service account acts as (an admin or a teacher)
+    #[arg(long, value_name = "EMAIL", requires = "service_account")]
     subject: Option<String>,
+
+    /// The API's root URL (default: Google's)
+    #[arg(long, value_name = "URL", requires = "service_account")]
+    root_url: Option<String>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,7 +51,10 @@ fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> Result<(), BoxError> {
     let mut _emulator = None;
     let mut builder = Classroom::builder();
-    let (key, subject) = match (args.key, args.subject) {
+    if let Some(root) = &args.root_url {
+        builder = builder.root_url(root);
+    }
+    let (key, subject) = match (args.service_account, args.subject) {
         (Some(key), Some(subject)) => (key, subject),
         _ => {
             let emulator = Emulator::start()?;
@@ -66,7 +74,19 @@ async fn run(args: Args) -> Result<(), BoxError> {
             (key, demo::TEACHER.to_string())
         }
     };
-    common::expect_kind(&key, FileKind::ServiceAccount)?;
+    match common::file_kind(&key) {
+        Some(kind) if kind != FileKind::ServiceAccount => {
+            return Err(format!(
+                "{} is {}, not a service-account key, which this example needs; the other \
+                 examples (list_courses, say) take it: {}",
+                key.display(),
+                kind.describe(),
+                kind.how_to_use(&key)
+            )
+            .into());
+        }
+        _ => {}
+    }
     let key = ServiceAccountKey::from_file(&key)?;
     if let Some((_, dir)) = &_emulator {
         let _ = std::fs::remove_dir_all(dir);

@@ -34,6 +34,8 @@ pub trait BatchCall {
 #[derive(Debug)]
 pub struct Prepared {
     method: &'static MethodInfo,
+    /// The ids in the path, for errors.
+    ids: Vec<(&'static str, String)>,
     /// The path and query, e.g. `/v1/courses/123?prettyPrint=false`.
     target: String,
     body: Option<Bytes>,
@@ -46,6 +48,11 @@ impl Prepared {
         let url = request::url(client.root(), &call)?;
         Ok(Prepared {
             method: call.method,
+            ids: call
+                .path_params
+                .iter()
+                .map(|(n, v)| (*n, v.to_string()))
+                .collect(),
             target: url[url::Position::BeforePath..].to_string(),
             body: call.body.map(Bytes::from),
             empty_response: call.empty_response,
@@ -194,12 +201,14 @@ impl Batch {
             .into_iter()
             .map(|p| p.unwrap_or_else(Prepared::placeholder))
             .collect();
+        let span = tracing::debug_span!("classroom.batch", calls = pending.len());
         Sender {
             client: &self.client,
             parts: &parts,
             results: &mut results,
         }
         .run(pending)
+        .instrument(span)
         .await;
         BatchResults {
             id: self.id,
@@ -214,6 +223,7 @@ impl Prepared {
     fn placeholder() -> Prepared {
         Prepared {
             method: &BATCH,
+            ids: Vec::new(),
             target: String::new(),
             body: None,
             empty_response: false,
@@ -334,15 +344,47 @@ impl Sender<'_> {
                             continue;
                         }
                         let limit = settings.timeout.min(left);
-                        let span =
-                            tracing::debug_span!("classroom.batch", calls = chunk.len(), attempt);
+                        let span = tracing::debug_span!(
+                            "classroom.batch.request",
+                            calls = chunk.len(),
+                            attempt
+                        );
+                        let sent = Instant::now();
                         let outcome = self
                             .exchange(token.secret(), chunk, limit)
-                            .instrument(span)
+                            .instrument(span.clone())
                             .await;
+                        let latency_ms = sent.elapsed().as_millis() as u64;
                         match outcome {
-                            Ok(replies) => self.settle(chunk, request, replies, &mut failed),
+                            Ok(replies) => span.in_scope(|| {
+                                self.settle(
+                                    chunk,
+                                    request,
+                                    replies,
+                                    &mut failed,
+                                    (attempt, latency_ms),
+                                )
+                            }),
                             Err((failure, error)) => {
+                                // Every call of the request shares its fate; each says so.
+                                for &i in chunk {
+                                    let method = self.parts[i].method.id;
+                                    let call = tracing::debug_span!(
+                                        parent: &span,
+                                        "classroom.call",
+                                        method,
+                                        call = i,
+                                        attempt
+                                    );
+                                    call.in_scope(|| {
+                                        tracing::debug!(
+                                            status = error.http_status(),
+                                            latency_ms,
+                                            %error,
+                                            "failed with its batch request"
+                                        )
+                                    });
+                                }
                                 let whole_401 = error.http_status() == Some(401);
                                 let failure = if whole_401 && !refreshed {
                                     // The token was refused before any call ran: get another,
@@ -382,13 +424,19 @@ impl Sender<'_> {
     /// through the Content-ID written for it ([`PartReply::call`]): a call that no part
     /// answers, or that several parts claim, fails with [`Error::BatchUnmatched`], and parts
     /// that name no call are dropped. The calls failing so share their HTTP request's retry.
+    ///
+    /// Each call's outcome is logged at `debug` in a `classroom.call` span of its own (method,
+    /// the call's number in the batch, the attempt) with its status and the part's latency
+    /// (`timing`: the attempt and the batch request's latency, which all its parts share).
     fn settle(
         &mut self,
         chunk: &[usize],
         request: usize,
         replies: Vec<PartReply>,
         failed: &mut Vec<Failed>,
+        timing: (u32, u64),
     ) {
+        let (attempt, latency_ms) = timing;
         let mut answers: Vec<(usize, Option<PartReply>)> = std::iter::repeat_with(|| (0, None))
             .take(chunk.len())
             .collect();
@@ -410,6 +458,9 @@ impl Sender<'_> {
         }
         for (&i, answer) in chunk.iter().zip(answers) {
             let method = self.parts[i].method;
+            let span =
+                tracing::debug_span!("classroom.call", method = method.id, call = i, attempt);
+            let _entered = span.enter();
             let reply = match answer {
                 (1, Some(reply)) => reply,
                 (count, _) => {
@@ -422,11 +473,13 @@ impl Sender<'_> {
                         method: method.id,
                         kind,
                     };
+                    tracing::debug!(latency_ms, %error, "unmatched");
                     failed.push((i, Some(request), Some(Failure::AfterSend), error));
                     continue;
                 }
             };
             if (200..300).contains(&reply.status) {
+                tracing::debug!(status = reply.status, latency_ms, "answered");
                 self.client.settings().retry_budget.deposit();
                 self.results[i] = Some(Ok(Reply {
                     status: reply.status,
@@ -435,7 +488,9 @@ impl Sender<'_> {
                 continue;
             }
             let error =
-                ApiError::from_response(method.id, reply.status, reply.retry_after, &reply.body);
+                ApiError::from_response(method.id, reply.status, reply.retry_after, &reply.body)
+                    .with_ids(&ids(&self.parts[i]));
+            tracing::debug!(status = reply.status, latency_ms, %error, "failed");
             let failure = Failure::Status {
                 status: reply.status,
                 retry_after: reply.retry_after,
@@ -461,6 +516,9 @@ impl Sender<'_> {
         let mut paid: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
         for (i, request, failure, error) in failed {
             let part = &self.parts[i];
+            let span =
+                tracing::debug_span!("classroom.call", method = part.method.id, call = i, attempt);
+            let _entered = span.enter();
             let idempotent = part
                 .idempotent
                 .or(settings.idempotency)
@@ -493,7 +551,11 @@ impl Sender<'_> {
                     wait = wait.max(delay);
                     again.push(i);
                 }
-                None => self.results[i] = Some(Err(error)),
+                None => {
+                    let error = request::gave_up(error, attempt, elapsed);
+                    tracing::debug!(%error, "not retrying");
+                    self.results[i] = Some(Err(error));
+                }
             }
         }
         if !again.is_empty() {
@@ -513,12 +575,22 @@ impl Sender<'_> {
                 e.into()
             }
             Error::Auth(e) => Error::Auth(e.clone()),
-            Error::Transport { kind, source, .. } => Error::Transport {
+            Error::Transport {
+                kind,
+                source,
+                url,
+                attempts,
+                elapsed,
+                ..
+            } => Error::Transport {
                 method,
                 kind: *kind,
                 source: source
                     .as_ref()
                     .map(|s| Box::<dyn std::error::Error + Send + Sync>::from(s.to_string())),
+                url: url.clone(),
+                attempts: *attempts,
+                elapsed: *elapsed,
             },
             Error::ResponseTooLarge { status, limit, .. } => Error::ResponseTooLarge {
                 method,
@@ -585,10 +657,17 @@ impl Sender<'_> {
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
 
         let url = format!("{}{}", self.client.root_url(), crate::resources::BATCH_PATH);
+        let url = reqwest::Url::parse(&url).map_err(|e| {
+            let error = Error::InvalidInput {
+                method: "batch",
+                message: format!("the batch URL {url} is not valid: {e}"),
+            };
+            (None, error)
+        })?;
         let mut request = self
             .client
             .http()
-            .post(url)
+            .post(url.clone())
             .timeout(limit)
             .bearer_auth(token);
         if let Some(key) = &self.client.settings().api_key {
@@ -602,7 +681,7 @@ impl Sender<'_> {
             .body(body)
             .send()
             .await
-            .map_err(|e| request::sent_failure(&BATCH, e))?;
+            .map_err(|e| request::sent_failure(&BATCH, &url, e))?;
         let status = response.status().as_u16();
         let retry_after = request::retry_after(response.headers(), Utc::now());
         let content_type = response
@@ -621,7 +700,7 @@ impl Sender<'_> {
                     limit,
                 },
             ),
-            BodyError::Transport(e) => request::sent_failure(&BATCH, e),
+            BodyError::Transport(e) => request::sent_failure(&BATCH, &url, e),
         })?;
         if !(200..300).contains(&status) {
             let error = ApiError::from_response("batch", status, retry_after, &body);
@@ -663,7 +742,15 @@ fn timed_out(method: &'static MethodInfo) -> Error {
         method: method.id,
         kind: crate::TransportKind::Timeout,
         source: None,
+        url: None,
+        attempts: 0,
+        elapsed: Duration::ZERO,
     }
+}
+
+/// A part's path ids, as [`ApiError::with_ids`] takes them.
+fn ids(part: &Prepared) -> Vec<(&'static str, &str)> {
+    part.ids.iter().map(|(n, v)| (*n, v.as_str())).collect()
 }
 
 /// A random tag for one batch HTTP request: its boundary and its parts' Content-IDs.

@@ -60,7 +60,12 @@ pub enum Error {
 
     /// The request did not complete: connection refused or reset, timeout, TLS failure, a reply
     /// cut off.
-    #[error("{method}: the request did not complete ({kind}); {advice}", advice = kind.advice())]
+    #[error(
+        "{method}: the request{to} did not complete ({kind}){tries}; {advice}",
+        to = url.as_deref().map(|u| format!(" to {u}")).unwrap_or_default(),
+        tries = Tries(*attempts, *elapsed),
+        advice = kind.advice()
+    )]
     #[non_exhaustive]
     Transport {
         /// The method id.
@@ -70,6 +75,13 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        /// Where the request went: scheme, host, port and path, never the query (which may
+        /// hold a page token) or userinfo. `None` when not known.
+        url: Option<String>,
+        /// How many attempts were made before giving up (0 when not counted).
+        attempts: u32,
+        /// How long the attempts and the waits between them took.
+        elapsed: Duration,
     },
 
     /// The server's reply could not be decoded as the method's response type.
@@ -142,8 +154,13 @@ pub enum Error {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TransportKind {
-    /// No connection could be made (refused, DNS, TLS handshake): nothing reached the server.
+    /// No connection could be made (DNS, TLS handshake, unreachable): nothing reached the
+    /// server.
     Connect,
+    /// The host answered that nothing listens on the port: nothing reached the server, and the
+    /// address is likely wrong or the server not running. On a loopback address this is not
+    /// retried, as nothing else would answer there a few seconds later.
+    Refused,
     /// The attempt or the call ran out of time.
     Timeout,
     /// The connection closed while the reply was read, or the reply was not valid HTTP.
@@ -155,7 +172,14 @@ pub enum TransportKind {
 impl TransportKind {
     fn advice(self) -> &'static str {
         match self {
-            TransportKind::Connect => "check the network and the root URL, then retry",
+            TransportKind::Connect => {
+                "the address may be wrong (check the root URL) or the network is down; retry \
+                 once it is reachable"
+            }
+            TransportKind::Refused => {
+                "nothing is listening at that address: the root URL may be wrong, or the server \
+                 is not running"
+            }
             TransportKind::Timeout => {
                 "the server or network is slow; retry later or raise the timeout \
                  (ClassroomBuilder::timeout, RetryPolicy::max_elapsed or RequestOptions::with_timeout)"
@@ -171,6 +195,7 @@ impl fmt::Display for TransportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             TransportKind::Connect => "could not connect",
+            TransportKind::Refused => "connection refused",
             TransportKind::Timeout => "timed out",
             TransportKind::CutOff => "the reply was cut off",
             TransportKind::Other => "connection failed",
@@ -220,6 +245,20 @@ impl fmt::Display for Unmatched {
                 "the batch reply has more than one part with this call's Content-ID"
             }
         })
+    }
+}
+
+/// " after 3 attempts over 2.1 s", or nothing when the attempts were not counted.
+struct Tries(u32, Duration);
+
+impl fmt::Display for Tries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Tries(attempts, elapsed) = *self;
+        match attempts {
+            0 => Ok(()),
+            1 => write!(f, " after 1 attempt over {:.1} s", elapsed.as_secs_f64()),
+            n => write!(f, " after {n} attempts over {:.1} s", elapsed.as_secs_f64()),
+        }
     }
 }
 
@@ -304,15 +343,65 @@ impl Error {
         )
     }
 
-    /// No connection could be made: nothing reached the server.
+    /// No connection could be made, refused or otherwise: nothing reached the server.
     pub fn is_connect(&self) -> bool {
         matches!(
             self,
             Error::Transport {
-                kind: TransportKind::Connect,
+                kind: TransportKind::Connect | TransportKind::Refused,
                 ..
             }
         )
+    }
+
+    /// The user may not do this (403 for any reason other than a token scope); see
+    /// [`ApiError::is_permission_denied`].
+    pub fn is_permission_denied(&self) -> bool {
+        self.api().is_some_and(ApiError::is_permission_denied)
+    }
+
+    /// The token lacks a scope the method needs (403 `ACCESS_TOKEN_SCOPE_INSUFFICIENT`), as
+    /// the server said; [`Error::is_missing_scope`] is the same found before sending.
+    pub fn is_scope_insufficient(&self) -> bool {
+        self.api().is_some_and(ApiError::is_scope_insufficient)
+    }
+
+    /// The token is missing, invalid or expired (401).
+    pub fn is_unauthenticated(&self) -> bool {
+        self.api().is_some_and(ApiError::is_unauthenticated)
+    }
+
+    /// Rate limited (429) by a quota that refills within a minute; see
+    /// [`ApiError::is_rate_limited`].
+    pub fn is_rate_limited(&self) -> bool {
+        self.api().is_some_and(ApiError::is_rate_limited)
+    }
+
+    /// The condition will not clear within seconds (a daily quota, a member limit, ...); see
+    /// [`ApiError::is_lasting`].
+    pub fn is_lasting(&self) -> bool {
+        self.api().is_some_and(ApiError::is_lasting)
+    }
+
+    /// How long the server asked to wait before retrying (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|e| e.retry_after)
+    }
+
+    /// The method id of the call that failed, e.g. `classroom.courses.get`, when the error
+    /// belongs to one call (not to the token endpoint).
+    pub fn method(&self) -> Option<&'static str> {
+        match self {
+            Error::Api(e) => Some(e.method),
+            Error::MissingScope { method, .. }
+            | Error::InvalidInput { method, .. }
+            | Error::Transport { method, .. }
+            | Error::Decode { method, .. }
+            | Error::ResponseTooLarge { method, .. }
+            | Error::PageLoop { method, .. }
+            | Error::BatchUnmatched { method, .. } => Some(method),
+            Error::Auth(_) => None,
+        }
     }
 
     /// A batch reply held no answer that belongs to this call for certain
@@ -458,6 +547,9 @@ impl fmt::Display for Code {
 pub struct ApiError {
     /// The method id.
     pub method: &'static str,
+    /// The ids in the call's path, by parameter name, as given: `[("courseId", "999")]` for
+    /// `courses.topics.list("999")`. Never the query (page tokens) or anything secret.
+    pub ids: Vec<(&'static str, String)>,
     /// The HTTP status.
     pub http_status: u16,
     /// The canonical status the reply named, e.g. [`Code::PermissionDenied`]; see
@@ -593,6 +685,7 @@ impl ApiError {
 
         let mut error = ApiError {
             method,
+            ids: Vec::new(),
             http_status,
             status: None,
             message: String::new(),
@@ -633,12 +726,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The ids of the call's path, as [`ApiError::ids`], set by the request loop.
+    pub(crate) fn with_ids(mut self, ids: &[(&'static str, &str)]) -> Self {
+        self.ids = ids.iter().map(|(n, v)| (*n, v.to_string())).collect();
+        self
+    }
+}
+
 impl fmt::Display for ApiError {
+    /// The method, the ids it was called with, the HTTP status and the canonical code, the
+    /// reasons (Google's and Classroom's) and Google's message, then what to do:
+    /// `classroom.courses.get (id 12345) failed with HTTP 404 NOT_FOUND: Requested entity was
+    /// not found.; no such resource, or ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed with HTTP {}", self.method, self.http_status)?;
-        if let Some(status) = &self.status {
-            write!(f, " {status}")?;
+        f.write_str(self.method)?;
+        if !self.ids.is_empty() {
+            let ids: Vec<String> = self.ids.iter().map(|(n, v)| format!("{n} {v}")).collect();
+            write!(f, " ({})", ids.join(", "))?;
         }
+        write!(f, " failed with HTTP {} {}", self.http_status, self.code())?;
         if let Some(reason) = &self.reason {
             write!(f, " ({reason})")?;
         }
@@ -658,6 +765,16 @@ impl fmt::Display for ApiError {
         } else if self.http_status == 401 {
             f.write_str(
                 "; the access token is missing, invalid or expired: refresh it or sign in again",
+            )?;
+        } else if self.http_status == 404 {
+            f.write_str(
+                "; there is no such resource, or the signed-in user may not see it: check the \
+                 ids, and that the user is a member of the course or a domain admin",
+            )?;
+        } else if self.is_permission_denied() {
+            f.write_str(
+                "; the signed-in user may not do this: act as a user with the role it needs \
+                 (the course's teacher or owner, or a domain admin)",
             )?;
         }
         Ok(())

@@ -14,6 +14,21 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether the connection was refused (nothing listens on the port), anywhere in the error's
+/// chain of causes.
+pub(crate) fn is_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Refuses `http` to a host other than loopback unless `allow_http`: what would be sent there
 /// (a bearer token, a client secret, a refresh token) would cross the network in clear.
 /// The error is a sentence to put in a typed error; `opt_in` names the setting that allows it.

@@ -394,6 +394,9 @@ impl Classroom {
                     method: method.id,
                     kind: TransportKind::Timeout,
                     source: None,
+                    url: Some(shown_url(&url)),
+                    attempts: 0,
+                    elapsed: Duration::ZERO,
                 };
                 (Some(Failure::NotSent), error)
             };
@@ -423,7 +426,10 @@ impl Classroom {
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(body.clone());
                 }
-                let response = request.send().await.map_err(|e| sent_failure(method, e))?;
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| sent_failure(method, &url, e))?;
                 let status = response.status().as_u16();
                 let retry_after = retry_after(response.headers(), Utc::now());
                 let body = net::read_body(response, settings.max_response_bytes)
@@ -437,7 +443,7 @@ impl Classroom {
                                 limit,
                             },
                         ),
-                        BodyError::Transport(e) => sent_failure(method, e),
+                        BodyError::Transport(e) => sent_failure(method, &url, e),
                     })?;
                 Ok((token, status, retry_after, body))
             };
@@ -465,7 +471,8 @@ impl Classroom {
                             _ => {}
                         }
                     }
-                    let error = ApiError::from_response(method.id, status, retry_after, &body);
+                    let error = ApiError::from_response(method.id, status, retry_after, &body)
+                        .with_ids(&call.path_params);
                     let failure = Failure::Status {
                         status,
                         retry_after,
@@ -476,6 +483,7 @@ impl Classroom {
                 Err(failed) => failed,
             };
             tracing::debug!(attempt, status = error.http_status(), latency_ms, %error, "failed");
+            let error = gave_up(error, attempt, started.elapsed());
             let Some(failure) = failure else {
                 return Err(error);
             };
@@ -523,11 +531,25 @@ pub(crate) fn check_scopes(
 
 /// A transport failure once the request was on its way, with what it means for a retry: a
 /// connection that was never made sent nothing; anything later may have reached the server.
+/// A connection to this machine that was refused is not retried: nothing listens there, and
+/// nothing will a few seconds later.
 pub(crate) fn sent_failure(
     method: &'static MethodInfo,
+    url: &reqwest::Url,
     e: reqwest::Error,
 ) -> (Option<Failure>, Error) {
-    let (failure, kind) = if e.is_connect() {
+    let (failure, kind) = if net::is_refused(&e) {
+        let failure = (!net::is_loopback(url)).then_some(Failure::NotSent);
+        let error = Error::Transport {
+            method: method.id,
+            kind: TransportKind::Refused,
+            source: Some(Box::new(e)),
+            url: Some(shown_url(url)),
+            attempts: 0,
+            elapsed: Duration::ZERO,
+        };
+        return (failure, error);
+    } else if e.is_connect() {
         (Failure::NotSent, TransportKind::Connect)
     } else if e.is_timeout() {
         (Failure::TimedOut, TransportKind::Timeout)
@@ -540,8 +562,51 @@ pub(crate) fn sent_failure(
         method: method.id,
         kind,
         source: Some(Box::new(e)),
+        url: Some(shown_url(url)),
+        attempts: 0,
+        elapsed: Duration::ZERO,
     };
     (Some(failure), error)
+}
+
+/// A URL as errors show it: scheme, host, port and path; no userinfo, query or fragment.
+pub(crate) fn shown_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// The error a call ends with after `attempts` attempts over `elapsed`: a transport error
+/// says how many attempts were made and how long they took, and so does a token endpoint that
+/// stayed unreachable.
+pub(crate) fn gave_up(error: Error, attempts: u32, elapsed: Duration) -> Error {
+    match error {
+        Error::Transport {
+            method,
+            kind,
+            source,
+            url,
+            ..
+        } => Error::Transport {
+            method,
+            kind,
+            source,
+            url,
+            attempts,
+            elapsed,
+        },
+        Error::Auth(crate::auth::AuthError::Unavailable { mut message }) if attempts > 1 => {
+            message.push_str(&format!(
+                ", {attempts} times over {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            Error::Auth(crate::auth::AuthError::Unavailable { message })
+        }
+        other => other,
+    }
 }
 
 /// `Retry-After` as a wait from `now`: whole seconds or an HTTP date, anything else ignored.

@@ -515,13 +515,13 @@ async fn a_server_that_is_not_there_is_a_transport_error() {
         matches!(
             err,
             Error::Transport {
-                kind: classroom::TransportKind::Connect,
+                kind: classroom::TransportKind::Refused,
                 ..
             }
         ),
         "{err:?}"
     );
-    assert!(err.is_retryable());
+    assert!(err.is_connect() && err.is_retryable());
 }
 
 #[test]

@@ -25,7 +25,17 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// Runs an example's body: logs to stderr as `RUST_LOG` says (`RUST_LOG=classroom=debug` shows
 /// every call, retry and token fetch), and prints a failure with its chain of causes, each on a
 /// line of its own, then exits 1.
+///
+/// Output cut short by its reader (`| head`) ends the program quietly, as it does `cat`.
 pub fn run<T: Termination>(body: impl Future<Output = Result<T, BoxError>>) -> ExitCode {
+    // Rust ignores SIGPIPE, so a write to a closed pipe fails instead, and println! panics.
+    // The default action ends the program silently; sockets are unaffected (the standard
+    // library sends with MSG_NOSIGNAL or SO_NOSIGPIPE).
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -43,10 +53,69 @@ pub fn run<T: Termination>(body: impl Future<Output = Result<T, BoxError>>) -> E
     };
     match runtime.block_on(body) {
         Ok(done) => done.report(),
+        // The reader went away (where SIGPIPE is not a signal): nothing more to say.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             report(e.as_ref());
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Whether the error, or one of its causes, is a write to a pipe whose reader is gone.
+fn is_broken_pipe(error: &(dyn Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let io = e.downcast_ref::<std::io::Error>().or_else(|| {
+            e.downcast_ref::<csv::Error>().and_then(|e| match e.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            })
+        });
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// An SDK error about something the user gave on the command line, such as `--course 999`:
+/// says which input it concerns and who was signed in, then (as its cause) the SDK's error.
+#[derive(Debug)]
+pub struct InputError {
+    input: String,
+    who: String,
+    source: classroom::Error,
+}
+
+impl InputError {
+    /// `input` as the user wrote it (`--course 999`); `auth`, the credentials used.
+    pub fn boxed(input: impl Into<String>, auth: &Auth, source: classroom::Error) -> BoxError {
+        Box::new(InputError {
+            input: input.into(),
+            who: auth.who(),
+            source,
+        })
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (input, who) = (&self.input, &self.who);
+        if self.source.is_not_found() {
+            write!(f, "{input}: not found, or not visible to {who}")
+        } else if self.source.is_permission_denied() {
+            write!(f, "{input}: {who} may not do this there")
+        } else {
+            write!(f, "{input}: the call failed")
+        }
+    }
+}
+
+impl Error for InputError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.source)
     }
 }
 
@@ -120,6 +189,19 @@ impl Target {
 }
 
 impl Auth {
+    /// Who the calls are made as, in words, for errors.
+    pub fn who(&self) -> String {
+        if let Some(subject) = &self.subject {
+            format!("{subject} (--subject)")
+        } else if let Some(token) = &self.token {
+            format!("the user whose token is in {} (--token)", token.display())
+        } else if let Some(file) = &self.authorized_user {
+            format!("the user of {} (--authorized-user)", file.display())
+        } else {
+            "the emulator's admin (no credentials given)".to_string()
+        }
+    }
+
     /// Whether any credentials were given.
     pub fn has_credentials(&self) -> bool {
         self.service_account.is_some()
@@ -225,7 +307,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
         match self {
             FileKind::ServiceAccount => "a service-account key",
             FileKind::AuthorizedUser => {
@@ -237,7 +319,7 @@ impl FileKind {
         }
     }
 
-    fn how_to_use(self, path: &Path) -> String {
+    pub fn how_to_use(self, path: &Path) -> String {
         let path = path.display();
         match self {
             FileKind::ServiceAccount => {

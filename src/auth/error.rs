@@ -151,6 +151,18 @@ pub enum AuthError {
         message: String,
     },
 
+    /// The endpoint is on this machine (loopback) and nothing listens there: the connection was
+    /// refused. Not retried, as nothing would answer a few seconds later either.
+    #[error(
+        "{endpoint} refused the connection (tried once: nothing is listening there, and on this \
+         machine nothing would a few seconds later); the address may be wrong (for an emulator, \
+         its root URL's /token) or the server is not running"
+    )]
+    Refused {
+        /// The endpoint, without userinfo and with query values blanked.
+        endpoint: String,
+    },
+
     /// The server answered with something other than a token or an OAuth error (HTML, bad
     /// JSON, missing fields).
     #[error("the OAuth server's reply (HTTP {status}) is not usable: {message}")]

@@ -183,9 +183,7 @@ pub(crate) async fn post_form(
         .body(body)
         .send()
         .await
-        .map_err(|e| AuthError::Unavailable {
-            message: format!("{shown} could not be reached ({})", transport_kind(&e)),
-        })?;
+        .map_err(|e| unreachable(&url, &shown, &e))?;
     let status = response.status().as_u16();
     let bytes = read_reply(response, status, &shown).await?;
     if (200..300).contains(&status) {
@@ -377,7 +375,7 @@ pub(crate) async fn call(
         .map_err(|message| AuthError::InsecureEndpoint { message })?;
     let shown = redacted(&url);
     let mut request = http(endpoint.timeouts.connect)?
-        .request(method, url)
+        .request(method, url.clone())
         .timeout(endpoint.timeouts.request)
         .header(reqwest::header::ACCEPT, "application/json");
     if let Some(token) = bearer {
@@ -391,9 +389,10 @@ pub(crate) async fn call(
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string());
     }
-    let response = request.send().await.map_err(|e| AuthError::Unavailable {
-        message: format!("{shown} could not be reached ({})", transport_kind(&e)),
-    })?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| unreachable(&url, &shown, &e))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = read_reply(response, status, &shown).await?;
@@ -411,9 +410,24 @@ fn url_encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The error for an endpoint that could not be reached: [`AuthError::Refused`] for a refused
+/// connection to loopback (no use retrying), [`AuthError::Unavailable`] otherwise.
+fn unreachable(url: &url::Url, shown: &str, e: &reqwest::Error) -> AuthError {
+    if crate::net::is_refused(e) && crate::net::is_loopback(url) {
+        return AuthError::Refused {
+            endpoint: shown.to_string(),
+        };
+    }
+    AuthError::Unavailable {
+        message: format!("{shown} could not be reached ({})", transport_kind(e)),
+    }
+}
+
 fn transport_kind(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         "timed out"
+    } else if crate::net::is_refused(e) {
+        "connection refused"
     } else if e.is_connect() {
         "could not connect"
     } else {
