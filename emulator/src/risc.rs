@@ -16,7 +16,7 @@ use crate::{Emulator, Shared};
 use classroom::auth::SecurityEvent;
 
 /// A throwaway key made for the emulator's security event tokens; it means nothing elsewhere.
-const SIGNING_PEM: &str = include_str!("demo_risc_signing.pem");
+const SIGNING_PEM: &str = include_str!("test-only-demo-signing-key.pem");
 
 /// The `kid` of that key.
 pub const RISC_KEY_ID: &str = "emulator-risc-1";

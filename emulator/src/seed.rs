@@ -51,7 +51,7 @@ pub mod demo {
 }
 
 /// A throwaway key made for the emulator; it authorizes nothing anywhere else.
-const SERVICE_ACCOUNT_PEM: &str = include_str!("demo_service_account.pem");
+const SERVICE_ACCOUNT_PEM: &str = include_str!("test-only-demo-service-account.pem");
 
 /// Adds a user; returns its id.
 pub(crate) fn add_user(
