@@ -323,7 +323,7 @@ impl ClassroomBuilder {
         };
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(
-                tls_config().map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
+                crate::net::tls_config().map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
             )
             .user_agent(user_agent)
             .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
@@ -351,20 +351,6 @@ impl ClassroomBuilder {
             scopes: PhantomData,
         })
     }
-}
-
-/// rustls with the *ring* provider chosen explicitly (not the process default, which panics
-/// when a program links two providers and installs neither), the platform's certificate
-/// verifier, and ALPN for HTTP/2 and HTTP/1.1.
-pub(crate) fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
 }
 
 #[cfg(test)]

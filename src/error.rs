@@ -717,7 +717,7 @@ impl ApiError {
                 error.details = b.details;
             }
             Err(_) => {
-                error.body = Some(excerpt(body, 2048));
+                error.body = Some(crate::net::excerpt(body, 2048));
                 error.message =
                     format!("HTTP {http_status} with a body that is not Google's error JSON");
             }
@@ -782,13 +782,3 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-/// The first `max` bytes of a body as text, cut on a character boundary.
-pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(max)]);
-    let mut s = text.into_owned();
-    if body.len() > max {
-        s.push('…');
-    }
-    s
-}

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::ApiKey;
-use crate::error::{TransportKind, excerpt};
+use crate::error::TransportKind;
+use crate::net::excerpt;
 use crate::net::{self, BodyError};
 use crate::retry::{self, Failure};
 use crate::{ApiError, Classroom, Error, FieldMask, MethodInfo, Result, RetryPolicy, Scope};

@@ -212,6 +212,18 @@ pub enum CredentialsFileKind {
     ImpersonatedServiceAccount,
 }
 
+/// The file's `type`, as the file writes it: `service_account`, `authorized_user`,
+/// `impersonated_service_account`.
+impl fmt::Display for CredentialsFileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CredentialsFileKind::ServiceAccount => "service_account",
+            CredentialsFileKind::AuthorizedUser => "authorized_user",
+            CredentialsFileKind::ImpersonatedServiceAccount => "impersonated_service_account",
+        })
+    }
+}
+
 /// Where [`default_credentials`] found credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -244,12 +256,12 @@ impl fmt::Display for CredentialSource {
         match self {
             CredentialSource::EnvironmentFile { path, kind } => write!(
                 f,
-                "{kind:?} credentials from {} ({CREDENTIALS_ENV})",
+                "{kind} credentials from {} ({CREDENTIALS_ENV})",
                 path.display()
             ),
             CredentialSource::WellKnownFile { path, kind } => write!(
                 f,
-                "{kind:?} credentials from gcloud's well-known file {}",
+                "{kind} credentials from gcloud's well-known file {}",
                 path.display()
             ),
             CredentialSource::MetadataServer {
@@ -341,7 +353,7 @@ fn from_json(
                 "its type {:?} is not supported (supported: service_account, authorized_user, \
                  impersonated_service_account; for workload identity federation \
                  (external_account), obtain a token with Google's tooling and use BearerToken)",
-                crate::error::excerpt(other.as_bytes(), 40)
+                crate::net::excerpt(other.as_bytes(), 40)
             ),
         )),
     }
@@ -406,4 +418,33 @@ fn impersonated(
         .endpoint(root)
         .delegates(delegates);
     Ok(ImpersonatedCredentials::new(iam, scopes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_reads_with_the_files_own_type_not_rusts() {
+        let env = CredentialSource::EnvironmentFile {
+            path: PathBuf::from("/etc/key.json"),
+            kind: CredentialsFileKind::ServiceAccount,
+        };
+        assert_eq!(
+            env.to_string(),
+            "service_account credentials from /etc/key.json (GOOGLE_APPLICATION_CREDENTIALS)"
+        );
+        let gcloud = CredentialSource::WellKnownFile {
+            path: PathBuf::from("adc.json"),
+            kind: CredentialsFileKind::ImpersonatedServiceAccount,
+        };
+        assert_eq!(
+            gcloud.to_string(),
+            "impersonated_service_account credentials from gcloud's well-known file adc.json"
+        );
+        assert_eq!(
+            CredentialsFileKind::AuthorizedUser.to_string(),
+            "authorized_user"
+        );
+    }
 }

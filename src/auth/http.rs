@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use url::Url;
 
-use super::provider::json_error;
 use super::{AccessToken, AuthError, ClientAuth, OAuthClient, RefreshToken};
+use crate::net::json_error;
 use crate::net::{BodyError, read_body, redacted, require_tls};
 
 /// The longest reply a token or revocation endpoint may send: 256 KiB. A token reply is a few
@@ -102,7 +102,7 @@ fn http(connect: Duration) -> Result<reqwest::Client, AuthError> {
     }
     let failed =
         |e: String| AuthError::flow(format!("the HTTP client for token calls failed: {e}"));
-    let tls = crate::client::tls_config().map_err(|e| failed(e.to_string()))?;
+    let tls = crate::net::tls_config().map_err(|e| failed(e.to_string()))?;
     let client = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .user_agent(concat!("classroom-rust/", env!("CARGO_PKG_VERSION")))
@@ -202,15 +202,15 @@ pub(crate) async fn post_form(
         Some(e) => {
             let description = e
                 .error_description
-                .map(|d| crate::error::excerpt(scrub(&d, &secrets).as_bytes(), 300));
-            let code = crate::error::excerpt(scrub(&e.error, &secrets).as_bytes(), 60);
+                .map(|d| crate::net::excerpt(scrub(&d, &secrets).as_bytes(), 300));
+            let code = crate::net::excerpt(scrub(&e.error, &secrets).as_bytes(), 60);
             AuthError::from_token_error(&code, description, grant)
         }
         None => AuthError::MalformedResponse {
             status,
             message: format!(
                 "expected an OAuth 2.0 error JSON; body starts: {:?}",
-                crate::error::excerpt(
+                crate::net::excerpt(
                     scrub(&String::from_utf8_lossy(&bytes), &secrets).as_bytes(),
                     200
                 )
@@ -285,7 +285,7 @@ pub(crate) fn parse_token(
         Some(kind) => {
             return Err(malformed(format!(
                 "token_type {:?} is not supported (only Bearer)",
-                crate::error::excerpt(kind.as_bytes(), 40)
+                crate::net::excerpt(kind.as_bytes(), 40)
             )));
         }
         None => {
@@ -354,7 +354,7 @@ impl Reply {
             ),
             Err(_) => String::from_utf8_lossy(&self.body).into_owned(),
         };
-        crate::error::excerpt(scrub(&text, secrets).as_bytes(), 300)
+        crate::net::excerpt(scrub(&text, secrets).as_bytes(), 300)
     }
 }
 

@@ -196,7 +196,7 @@ impl Impersonation {
         let signed: Signed =
             serde_json::from_slice(&reply).map_err(|e| AuthError::MalformedResponse {
                 status: 200,
-                message: format!("not a signJwt reply: {}", super::provider::json_error(&e)),
+                message: format!("not a signJwt reply: {}", crate::net::json_error(&e)),
             })?;
         if signed.signed_jwt.split('.').count() != 3 {
             return Err(AuthError::MalformedResponse {
@@ -302,7 +302,7 @@ impl Fetch for Generate {
                 status: 200,
                 message: format!(
                     "not a generateAccessToken reply: {}",
-                    super::provider::json_error(&e)
+                    crate::net::json_error(&e)
                 ),
             })?;
         if generated.access_token.is_empty() {

@@ -117,7 +117,7 @@ impl JwtVerifier {
         let header = json(h).ok_or_else(|| malformed("the JWT header is not base64url JSON"))?;
         let alg = header["alg"].as_str().unwrap_or_default();
         if alg != "RS256" {
-            return Err(JwtError::UnsupportedAlgorithm(crate::error::excerpt(
+            return Err(JwtError::UnsupportedAlgorithm(crate::net::excerpt(
                 alg.as_bytes(),
                 20,
             )));
@@ -167,7 +167,7 @@ impl JwtVerifier {
         keys.keys
             .get(kid)
             .cloned()
-            .ok_or_else(|| JwtError::UnknownKey(crate::error::excerpt(kid.as_bytes(), 80)))
+            .ok_or_else(|| JwtError::UnknownKey(crate::net::excerpt(kid.as_bytes(), 80)))
     }
 
     async fn fetch_keys(
@@ -200,7 +200,7 @@ impl JwtVerifier {
         let set: Set =
             serde_json::from_slice(&reply.body).map_err(|e| AuthError::MalformedResponse {
                 status: reply.status,
-                message: format!("not a JWK set: {}", super::provider::json_error(&e)),
+                message: format!("not a JWK set: {}", crate::net::json_error(&e)),
             })?;
         let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok();
         let keys = set

@@ -291,24 +291,5 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     what: &str,
     json: &str,
 ) -> Result<T, AuthError> {
-    serde_json::from_str(json).map_err(|e| AuthError::file(what, json_error(&e)))
-}
-
-/// A serde_json error without the values it may quote (which could be secrets).
-pub(crate) fn json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let kind = match e.classify() {
-        Category::Io => "could not be read",
-        Category::Syntax => "is not valid JSON",
-        Category::Eof => "ends too early",
-        Category::Data => "lacks a field or has one of the wrong type",
-    };
-    let text = e.to_string();
-    // Field names (`missing field `client_id``) are safe and useful; values are not shown.
-    let field = text
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(|f| format!(" (missing `{f}`)"))
-        .unwrap_or_default();
-    format!("{kind}{field} at line {} column {}", e.line(), e.column())
+    serde_json::from_str(json).map_err(|e| AuthError::file(what, crate::net::json_error(&e)))
 }

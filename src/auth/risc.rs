@@ -657,10 +657,7 @@ impl RiscReceiver {
         let config: Configuration = serde_json::from_slice(&reply.body).map_err(|e| {
             RiscError::Keys(AuthError::MalformedResponse {
                 status: reply.status,
-                message: format!(
-                    "not a RISC configuration: {}",
-                    super::provider::json_error(&e)
-                ),
+                message: format!("not a RISC configuration: {}", crate::net::json_error(&e)),
             })
         })?;
         self.issuer = config.issuer;
@@ -690,7 +687,7 @@ impl RiscReceiver {
         let issuer = claims["iss"].as_str().unwrap_or_default();
         if issuer != self.issuer {
             return Err(RiscError::WrongIssuer {
-                issuer: crate::error::excerpt(issuer.as_bytes(), 200),
+                issuer: crate::net::excerpt(issuer.as_bytes(), 200),
                 expected: self.issuer.clone(),
             });
         }
@@ -844,7 +841,7 @@ fn decode_event(events: &Value) -> Result<SecurityEvent, String> {
             }
         }
         other => SecurityEvent::Unknown {
-            event_type: crate::error::excerpt(other.as_bytes(), 200),
+            event_type: crate::net::excerpt(other.as_bytes(), 200),
         },
     })
 }

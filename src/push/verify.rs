@@ -147,7 +147,7 @@ impl PushVerifier {
                 message: error.to_string(),
             },
         })?;
-        let shown = |s: &str| crate::error::excerpt(s.as_bytes(), 200);
+        let shown = |s: &str| crate::net::excerpt(s.as_bytes(), 200);
         let issuer = claims["iss"].as_str().unwrap_or_default();
         if !self.issuers.iter().any(|i| i == issuer) {
             return Err(PushError::WrongIssuer {
