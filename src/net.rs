@@ -117,6 +117,49 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
+/// rustls with the *ring* provider chosen explicitly (not the process default, which panics
+/// when a program links two providers and installs neither), the platform's certificate
+/// verifier, and ALPN for HTTP/2 and HTTP/1.1.
+pub(crate) fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The first `max` bytes of a body as text, cut on a character boundary.
+pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(max)]);
+    let mut s = text.into_owned();
+    if body.len() > max {
+        s.push('…');
+    }
+    s
+}
+
+/// A serde_json error without the values it may quote (which could be secrets).
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "could not be read",
+        Category::Syntax => "is not valid JSON",
+        Category::Eof => "ends too early",
+        Category::Data => "lacks a field or has one of the wrong type",
+    };
+    let text = e.to_string();
+    // Field names (`missing field `client_id``) are safe and useful; values are not shown.
+    let field = text
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(|f| format!(" (missing `{f}`)"))
+        .unwrap_or_default();
+    format!("{kind}{field} at line {} column {}", e.line(), e.column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,47 +214,4 @@ mod tests {
             "{shown}"
         );
     }
-}
-
-/// rustls with the *ring* provider chosen explicitly (not the process default, which panics
-/// when a program links two providers and installs neither), the platform's certificate
-/// verifier, and ALPN for HTTP/2 and HTTP/1.1.
-pub(crate) fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
-}
-
-/// The first `max` bytes of a body as text, cut on a character boundary.
-pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(max)]);
-    let mut s = text.into_owned();
-    if body.len() > max {
-        s.push('…');
-    }
-    s
-}
-
-/// A serde_json error without the values it may quote (which could be secrets).
-pub(crate) fn json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    let kind = match e.classify() {
-        Category::Io => "could not be read",
-        Category::Syntax => "is not valid JSON",
-        Category::Eof => "ends too early",
-        Category::Data => "lacks a field or has one of the wrong type",
-    };
-    let text = e.to_string();
-    // Field names (`missing field `client_id``) are safe and useful; values are not shown.
-    let field = text
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-        .map(|f| format!(" (missing `{f}`)"))
-        .unwrap_or_default();
-    format!("{kind}{field} at line {} column {}", e.line(), e.column())
 }
