@@ -4,14 +4,23 @@
 //! from Google's discovery document. Calls follow the API's resource path, take their required
 //! parameters as arguments and optional ones as builder methods, and return typed responses:
 //!
+//! Most integrations run as a service account acting as a domain administrator
+//! (domain-wide delegation), paced to Classroom's quotas:
+//!
 //! ```no_run
+//! use classroom::auth::{ServiceAccountCredentials, ServiceAccountKey};
 //! use classroom::models::CourseState;
-//! use classroom::{BearerToken, Classroom, Scope};
+//! use classroom::{Classroom, RateLimit, Scope};
 //! use futures::TryStreamExt;
 //!
-//! # async fn run() -> classroom::Result<()> {
-//! let token = BearerToken::new(std::env::var("ACCESS_TOKEN").unwrap(), [Scope::CoursesReadonly]);
-//! let classroom = Classroom::new(token)?;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = ServiceAccountKey::from_file("service-account.json")?;
+//! let credentials = ServiceAccountCredentials::new(key, [Scope::CoursesReadonly])
+//!     .subject("admin@school.example.edu");
+//! let classroom = Classroom::builder()
+//!     .credentials(credentials)
+//!     .rate_limit(RateLimit::classroom())
+//!     .build()?;
 //!
 //! // Every active course, page by page as the stream is read.
 //! let courses: Vec<_> = classroom
@@ -25,11 +34,14 @@
 //!     println!("{} {}", course.id.as_deref().unwrap_or(""), course.name.as_deref().unwrap_or(""));
 //! }
 //!
-//! // The token holds no scope that authorizes creating a course: refused before sending.
+//! // The credentials hold no scope that authorizes creating a course: refused before sending.
 //! let refused = classroom.courses().create(Default::default()).send().await;
 //! assert!(refused.unwrap_err().is_missing_scope());
 //! # Ok(()) }
 //! ```
+//!
+//! [`auth`] has the other credentials (web and installed sign-in, keyless service accounts,
+//! Application Default Credentials, client credentials for other providers).
 //!
 //! # The daily tasks
 //!
@@ -42,23 +54,56 @@
 //! ## List courses and their rosters
 //!
 //! Scopes: [`CoursesReadonly`](Scope::CoursesReadonly) and
-//! [`RostersReadonly`](Scope::RostersReadonly). `items()` follows page tokens as the stream is
-//! read; nothing is held but the current page.
+//! [`RostersReadonly`](Scope::RostersReadonly). A district has hundreds of courses: read their
+//! rosters in [batches](Classroom::send_batched) (50 calls to an HTTP request, each paced by
+//! the client's rate limit), round after round, asking only for the next page of the lists
+//! that have one; a [`PageGuard`](paging::PageGuard) per list ends a list that would not.
+//! `examples/roster_export.rs` does the same for teachers and students, with a progress bar.
 //!
 //! ```no_run
 //! use classroom::models::CourseState;
+//! use classroom::paging::{PageGuard, Paginate};
 //! use classroom::Classroom;
 //! use futures::TryStreamExt;
 //!
+//! /// Asks `call` for the page after `page`, if there is one.
+//! fn turn<C: Paginate>(guard: &mut PageGuard, call: &mut C, page: &C::Page) -> classroom::Result<bool> {
+//!     Ok(match guard.next_page::<C>(page)? {
+//!         Some(token) => {
+//!             call.set_page_token(token.to_string());
+//!             true
+//!         }
+//!         None => false,
+//!     })
+//! }
+//!
 //! async fn rosters(classroom: &Classroom) -> classroom::Result<()> {
-//!     let mut courses = classroom.courses().list().course_states([CourseState::Active]).items();
-//!     while let Some(course) = courses.try_next().await? {
-//!         let id = course.id.unwrap_or_default();
-//!         let teachers: Vec<_> =
-//!             classroom.courses().teachers().list(&id).items().try_collect().await?;
-//!         let students: Vec<_> =
-//!             classroom.courses().students().list(&id).items().try_collect().await?;
-//!         println!("{id}: {} teachers, {} students", teachers.len(), students.len());
+//!     let courses: Vec<_> =
+//!         classroom.courses().list().course_states([CourseState::Active]).items().try_collect().await?;
+//!     let mut students = vec![0; courses.len()];
+//!     let mut pending: Vec<_> = courses
+//!         .iter()
+//!         .enumerate()
+//!         .map(|(i, course)| {
+//!             let call = classroom.courses().students().list(course.id.as_deref().unwrap_or_default());
+//!             (i, PageGuard::for_call(&call), call)
+//!         })
+//!         .collect();
+//!     while !pending.is_empty() {
+//!         let calls: Vec<_> = pending.iter().map(|(_, _, call)| call.clone()).collect();
+//!         let pages = classroom.send_batched(calls).await;
+//!         let mut next = Vec::new();
+//!         for ((i, mut guard, mut call), page) in pending.into_iter().zip(pages) {
+//!             let page = page?;
+//!             students[i] += page.students.len();
+//!             if turn(&mut guard, &mut call, &page)? {
+//!                 next.push((i, guard, call));
+//!             }
+//!         }
+//!         pending = next;
+//!     }
+//!     for (course, count) in courses.iter().zip(students) {
+//!         println!("{}: {count} students", course.name.as_deref().unwrap_or_default());
 //!     }
 //!     Ok(())
 //! }
