@@ -673,6 +673,9 @@ impl Sender<'_> {
         if let Some(key) = &self.client.settings().api_key {
             request = request.header(request::API_KEY_HEADER, key.secret());
         }
+        if let Some(agent) = &self.client.settings().user_agent {
+            request = request.header(reqwest::header::USER_AGENT, agent);
+        }
         let response = request
             .header(
                 reqwest::header::CONTENT_TYPE,

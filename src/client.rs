@@ -78,6 +78,9 @@ pub(crate) struct Settings {
     pub(crate) max_empty_pages: u32,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) api_key: Option<ApiKey>,
+    /// The user agent to send on each call, when the application's own HTTP client (which
+    /// has its own) carries the calls.
+    pub(crate) user_agent: Option<String>,
 }
 
 impl<S> fmt::Debug for Classroom<S> {
@@ -161,6 +164,7 @@ pub struct ClassroomBuilder {
     rate_limit: Option<RateLimit>,
     api_key: Option<ApiKey>,
     allow_insecure_http: bool,
+    http_client: Option<reqwest::Client>,
 }
 
 impl fmt::Debug for ClassroomBuilder {
@@ -268,6 +272,21 @@ impl ClassroomBuilder {
         self
     }
 
+    /// Sends calls on your own HTTP client: its proxy, its roots of trust (a corporate CA),
+    /// its pool sizes, its middleware-free settings. The SDK still decides, per call: the
+    /// timeout of each attempt ([`timeout`](Self::timeout)), retries, the cap on the reply it
+    /// reads ([`max_response_bytes`](Self::max_response_bytes)), the bearer token and the user
+    /// agent header, and it refuses a root URL that is not `https` (loopback aside) before
+    /// building. The client's own connect timeout applies (`connect_timeout` here is for the
+    /// SDK's client). Build it with `redirect(reqwest::redirect::Policy::none())`, so that a
+    /// call carrying a token is never sent elsewhere. Token calls have their own client:
+    /// [`OAuthClient::http_client`](crate::auth::OAuthClient::http_client) and
+    /// [`ServiceAccountCredentials::http_client`](crate::auth::ServiceAccountCredentials::http_client).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// Allows an `http://` root URL on a host other than loopback. Without it such a URL is
     /// refused, since every call would send its bearer token in clear. Only for a
     /// TLS-terminating proxy you control; `http://` to `127.0.0.1`, `::1` or `localhost` (the
@@ -321,15 +340,20 @@ impl ClassroomBuilder {
             Some(product) => format!("{product} {agent}"),
             None => agent.to_string(),
         };
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(
-                crate::net::tls_config().map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
-            )
-            .user_agent(user_agent)
-            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| invalid(format!("HTTP client set-up failed: {e}")))?;
+        let own_client = self.http_client.is_some();
+        let http = match self.http_client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .tls_backend_preconfigured(
+                    crate::net::tls_config()
+                        .map_err(|e| invalid(format!("TLS set-up failed: {e}")))?,
+                )
+                .user_agent(user_agent.clone())
+                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| invalid(format!("HTTP client set-up failed: {e}")))?,
+        };
         Ok(Classroom {
             inner: Arc::new(Inner {
                 http,
@@ -346,6 +370,7 @@ impl ClassroomBuilder {
                     max_empty_pages: self.max_empty_pages.unwrap_or(DEFAULT_MAX_EMPTY_PAGES),
                     rate_limit: self.rate_limit,
                     api_key: self.api_key,
+                    user_agent: own_client.then_some(user_agent),
                 },
             }),
             scopes: PhantomData,

@@ -422,6 +422,9 @@ impl Classroom {
                 if let Some(key) = api_key {
                     request = request.header(API_KEY_HEADER, key.secret());
                 }
+                if let Some(agent) = &self.settings().user_agent {
+                    request = request.header(reqwest::header::USER_AGENT, agent);
+                }
                 if let Some(body) = &body {
                     request = request
                         .header(reqwest::header::CONTENT_TYPE, "application/json")

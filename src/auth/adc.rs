@@ -174,6 +174,7 @@ impl ApplicationDefault {
         let timeouts = Timeouts {
             request: self.detect_timeout,
             connect: self.detect_timeout,
+            client: None,
         };
         match metadata::email(&host, timeouts).await {
             Ok(service_account) => Ok(DefaultCredentials {

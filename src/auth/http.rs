@@ -29,11 +29,15 @@ pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`ServiceAccountCredentials::connect_timeout`](super::ServiceAccountCredentials::connect_timeout).
 pub const DEFAULT_TOKEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The timeouts of token and revocation calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How token and revocation calls are sent: their timeouts, and the application's own HTTP
+/// client when it gave one.
+#[derive(Clone, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) request: Duration,
     pub(crate) connect: Duration,
+    /// The application's client (proxies, its roots of trust, pool sizes), used as it is; the
+    /// SDK's own otherwise.
+    pub(crate) client: Option<reqwest::Client>,
 }
 
 impl Default for Timeouts {
@@ -41,6 +45,17 @@ impl Default for Timeouts {
         Timeouts {
             request: DEFAULT_TOKEN_TIMEOUT,
             connect: DEFAULT_TOKEN_CONNECT_TIMEOUT,
+            client: None,
+        }
+    }
+}
+
+impl Timeouts {
+    /// The client token calls go out on.
+    fn client(&self) -> Result<reqwest::Client, AuthError> {
+        match &self.client {
+            Some(client) => Ok(client.clone()),
+            None => http(self.connect),
         }
     }
 }
@@ -141,7 +156,9 @@ pub(crate) async fn post_form(
     })?;
     require_tls(&url, endpoint.allow_http, endpoint.opt_in)
         .map_err(|message| AuthError::InsecureEndpoint { message })?;
-    let mut request = http(endpoint.timeouts.connect)?
+    let mut request = endpoint
+        .timeouts
+        .client()?
         .post(url.clone())
         .timeout(endpoint.timeouts.request);
     if let Some(client) = client {
@@ -374,7 +391,9 @@ pub(crate) async fn call(
     require_tls(&url, endpoint.allow_http, endpoint.opt_in)
         .map_err(|message| AuthError::InsecureEndpoint { message })?;
     let shown = redacted(&url);
-    let mut request = http(endpoint.timeouts.connect)?
+    let mut request = endpoint
+        .timeouts
+        .client()?
         .request(method, url.clone())
         .timeout(endpoint.timeouts.request)
         .header(reqwest::header::ACCEPT, "application/json");

@@ -139,7 +139,7 @@ impl Impersonation {
             uri: &uri,
             allow_http: self.allow_http,
             opt_in: "Impersonation::allow_insecure_http()",
-            timeouts: self.timeouts,
+            timeouts: self.timeouts.clone(),
         };
         let mut retried = false;
         loop {

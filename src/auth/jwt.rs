@@ -94,7 +94,7 @@ impl JwtVerifier {
             uri,
             allow_http: self.allow_http,
             opt_in: self.opt_in,
-            timeouts: self.timeouts,
+            timeouts: self.timeouts.clone(),
         };
         let reply = http::call(&endpoint, reqwest::Method::GET, None, &[], None).await?;
         if reply.status != 200 {

@@ -101,7 +101,7 @@ impl MetadataServerCredentials {
     /// signs (keyless domain-wide delegation as itself).
     pub async fn email(&self) -> Result<String, AuthError> {
         let source = &self.cache.source;
-        email(&source.host, source.timeouts).await
+        email(&source.host, source.timeouts.clone()).await
     }
 }
 
@@ -194,7 +194,7 @@ impl Fetch for Metadata {
             ));
         }
         let reply = http::call(
-            &endpoint(&uri, self.timeouts),
+            &endpoint(&uri, self.timeouts.clone()),
             reqwest::Method::GET,
             None,
             &[("metadata-flavor", "Google")],

@@ -177,13 +177,26 @@ impl OAuthClient {
         self
     }
 
+    /// Sends token calls on your own HTTP client: its proxy, its roots of trust, its pool.
+    /// The SDK still sets each call's timeout ([`timeout`](Self::timeout)), refuses a token
+    /// endpoint that is not `https` (loopback aside), caps the reply it reads, and keeps
+    /// secrets out of errors; `connect_timeout` is then the client's own. Build the client
+    /// with `redirect(reqwest::redirect::Policy::none())`: a token endpoint has no business
+    /// redirecting a request that carries a secret.
+    /// Credentials built from this client (refresh, client credentials, code exchange) keep
+    /// it.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.timeouts.client = Some(client);
+        self
+    }
+
     /// The token endpoint as a call target; `opt_in` names the setting that allows `http`.
     pub(crate) fn token_endpoint(&self, opt_in: &'static str) -> Endpoint<'_> {
         Endpoint {
             uri: &self.provider.token_uri,
             allow_http: self.provider.allow_insecure_http,
             opt_in,
-            timeouts: self.timeouts,
+            timeouts: self.timeouts.clone(),
         }
     }
 
@@ -272,7 +285,7 @@ impl OAuthClient {
             uri,
             allow_http: self.provider.allow_insecure_http,
             opt_in: "Provider::allow_insecure_http()",
-            timeouts: self.timeouts,
+            timeouts: self.timeouts.clone(),
         };
         let form = vec![("token", token.to_string())];
         super::http::post_form(&endpoint, form, Some(self), &Grant::Revocation)

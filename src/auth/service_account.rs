@@ -301,6 +301,17 @@ impl ServiceAccountCredentials {
         self.cache.source.timeouts.connect = timeout;
         self
     }
+
+    /// Sends token calls on your own HTTP client: its proxy, its roots of trust, its pool.
+    /// The SDK still sets each call's timeout ([`timeout`](Self::timeout)), refuses a token
+    /// endpoint that is not `https` (loopback aside), caps the reply it reads, and keeps
+    /// secrets out of errors; `connect_timeout` is then the client's own. Build the client
+    /// with `redirect(reqwest::redirect::Policy::none())`: a token endpoint has no business
+    /// redirecting a request that carries a secret.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.cache.source.timeouts.client = Some(client);
+        self
+    }
 }
 
 impl Assertion {
@@ -359,7 +370,7 @@ impl Fetch for Assertion {
             uri: &self.token_uri,
             allow_http: self.allow_http,
             opt_in: "ServiceAccountCredentials::allow_insecure_http()",
-            timeouts: self.timeouts,
+            timeouts: self.timeouts.clone(),
         };
         let grant = Grant::JwtBearer {
             subject: self.subject.clone(),
