@@ -626,6 +626,19 @@ impl Sender<'_> {
         chunk: &[usize],
         limit: Duration,
     ) -> std::result::Result<Vec<PartReply>, (Option<Failure>, Error)> {
+        #[cfg(feature = "test-support")]
+        if self.client.mock().is_some() {
+            // Nothing reaches the network under a mock, batches included.
+            return Err((
+                None,
+                Error::MockUnmatched {
+                    method: "batch",
+                    message: "batches are not answered by MockTransport rules; send the \
+                              calls one by one in such tests, or use the emulator"
+                        .to_string(),
+                },
+            ));
+        }
         // A tag of this request's own, so that no part of another reply can name its calls.
         let tag = request_tag();
         let boundary = format!("batch_{tag}");

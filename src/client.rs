@@ -65,6 +65,8 @@ struct Inner {
     root: reqwest::Url,
     credentials: Arc<dyn Credentials>,
     settings: Settings,
+    #[cfg(feature = "test-support")]
+    mock: Option<Arc<crate::testing::MockTransport>>,
 }
 
 /// What the request path needs of a client besides its connection and credentials.
@@ -146,6 +148,11 @@ impl<S: ScopeSet> Classroom<S> {
     pub(crate) fn settings(&self) -> &Settings {
         &self.inner.settings
     }
+
+    #[cfg(feature = "test-support")]
+    pub(crate) fn mock(&self) -> Option<&crate::testing::MockTransport> {
+        self.inner.mock.as_deref()
+    }
 }
 
 /// Configures a [`Classroom`] client.
@@ -165,6 +172,8 @@ pub struct ClassroomBuilder {
     api_key: Option<ApiKey>,
     allow_insecure_http: bool,
     http_client: Option<reqwest::Client>,
+    #[cfg(feature = "test-support")]
+    mock: Option<Arc<crate::testing::MockTransport>>,
 }
 
 impl fmt::Debug for ClassroomBuilder {
@@ -287,6 +296,15 @@ impl ClassroomBuilder {
         self
     }
 
+    /// Answers calls from the rules of `mock` instead of a server (feature `test-support`;
+    /// see [`testing`](crate::testing)). Nothing reaches the network.
+    #[cfg(feature = "test-support")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
+    pub fn mock(mut self, mock: Arc<crate::testing::MockTransport>) -> Self {
+        self.mock = Some(mock);
+        self
+    }
+
     /// Allows an `http://` root URL on a host other than loopback. Without it such a URL is
     /// refused, since every call would send its bearer token in clear. Only for a
     /// TLS-terminating proxy you control; `http://` to `127.0.0.1`, `::1` or `localhost` (the
@@ -359,6 +377,8 @@ impl ClassroomBuilder {
                 http,
                 root,
                 credentials,
+                #[cfg(feature = "test-support")]
+                mock: self.mock,
                 settings: Settings {
                     retry: self.retry.unwrap_or_default(),
                     retry_budget: self.retry_budget.unwrap_or_default(),

@@ -148,6 +148,18 @@ pub enum Error {
         /// Why no answer could be matched.
         kind: Unmatched,
     },
+
+    /// No rule of the [`MockTransport`](crate::testing::MockTransport) matched the call
+    /// (feature `test-support`); the message names the call and the rules there are.
+    #[cfg(feature = "test-support")]
+    #[error("{method}: {message}")]
+    #[non_exhaustive]
+    MockUnmatched {
+        /// The method id.
+        method: &'static str,
+        /// Which call, and which rules there are.
+        message: String,
+    },
 }
 
 /// What kind of failure ended a request before a reply was read.
@@ -400,6 +412,8 @@ impl Error {
             | Error::ResponseTooLarge { method, .. }
             | Error::PageLoop { method, .. }
             | Error::BatchUnmatched { method, .. } => Some(method),
+            #[cfg(feature = "test-support")]
+            Error::MockUnmatched { method, .. } => Some(method),
             Error::Auth(_) => None,
         }
     }

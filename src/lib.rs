@@ -261,7 +261,11 @@
 //! - `scope-check`: clients typed with a static scope set ([`scope_check`]); a call the set
 //!   cannot authorize does not compile. Adds API only.
 //!
-//! It is not on by default; on docs.rs its items are shown, marked with the feature they need.
+//! - `test-support`: `classroom::testing`, a mock transport below the executor (scope checks, retries
+//!   and decoding still run) and error constructors, for unit tests of your own code.
+//!
+//! Neither is on by default; on docs.rs their items are shown, marked with the feature they
+//! need.
 //!
 //! Each builder knows its method ([`MethodInfo`]: id, verb, path, scopes) as its `METHOD`
 //! constant; [`resources::METHODS`] lists them all.
@@ -304,6 +308,9 @@ pub mod paging;
 pub mod push;
 pub mod resources;
 pub mod scope_check;
+#[cfg(feature = "test-support")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
+pub mod testing;
 
 pub use auth::{AccessToken, BearerToken, Credentials, Scope};
 /// The date and time crate the models use (`DateTime<Utc>`, `NaiveDate`), re-exported so that

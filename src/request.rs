@@ -410,6 +410,32 @@ impl Classroom {
                         (failure, Error::Auth(e))
                     })?;
                 check_scopes(method, &token).map_err(|e| (None, e))?;
+                #[cfg(feature = "test-support")]
+                if let Some(mock) = self.mock() {
+                    let params = call
+                        .path_params
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .chain(
+                            call.query
+                                .pairs
+                                .iter()
+                                .map(|(n, v)| (n.to_string(), v.to_string())),
+                        )
+                        .collect();
+                    let (status, retry_after, reply) = mock
+                        .answer(method.id, params, body.as_deref())
+                        .map_err(|message| {
+                            (
+                                None,
+                                Error::MockUnmatched {
+                                    method: method.id,
+                                    message,
+                                },
+                            )
+                        })?;
+                    return Ok((token, status, retry_after, Bytes::from(reply)));
+                }
                 let left = limit.saturating_sub(attempt_started.elapsed());
                 if left.is_zero() {
                     return Err(timed_out());
