@@ -19,7 +19,7 @@ use clap::Parser;
 use classroom::models::{CloudPubsubTopic, CourseRosterChangesInfo, Feed, FeedType, Registration};
 use classroom::push::{PushMessage, ResourceId};
 use classroom::{BearerToken, Classroom, Scope};
-use classroom_emulator::{Emulator, demo};
+use classroom_emulator::{Emulator, Role};
 use common::{Auth, BoxError, text};
 
 /// Registers for a course's roster changes (students and teachers joining and leaving) on a
@@ -159,13 +159,19 @@ async fn demo_push(
             scopes.map(|s| s.url()),
         ))
         .build()?;
+    // A new student of the domain, so that joining works in any demo course (each already
+    // holds demo students).
+    let student = "ravi.patel@school.example";
+    if emulator.user_id(student).is_none() {
+        emulator.add_user(student, "Ravi", "Patel", Role::Student);
+    }
     let joined = admin
         .courses()
         .students()
         .create(
             course,
             classroom::models::Student {
-                user_id: Some(demo::STUDENTS[2].into()),
+                user_id: Some(student.into()),
                 ..Default::default()
             },
         )

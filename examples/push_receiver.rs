@@ -177,8 +177,11 @@ async fn handle(
         return reply(StatusCode::NO_CONTENT);
     }
     let mut line = format!(
-        "push {}: {} {} {:?}",
-        message.message_id, event.collection, event.event_type, event.resource
+        "push {}: {} {} {}",
+        message.message_id,
+        event.collection,
+        event.event_type,
+        event.to_json()["resourceId"]
     );
     if let Some(classroom) = &app.classroom {
         let mut coalescer = Coalescer::new();

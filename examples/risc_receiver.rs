@@ -54,7 +54,7 @@ async fn handle(
     match receiver.receive(&body).await {
         Ok(receipt) => {
             eprintln!(
-                "event {} ({}): {:?}",
+                "event {} ({}): {}",
                 receipt.event.event_type(),
                 receipt.jti,
                 receipt.effect

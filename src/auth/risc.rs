@@ -257,6 +257,21 @@ pub enum Effect {
     Duplicate,
 }
 
+/// For a person: `tokens of 1234 dropped from 2 holder(s)`, `nothing to drop`, `already applied`.
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Effect::TokensDropped { subject, holders } => write!(
+                f,
+                "tokens of {} dropped from {holders} holder(s)",
+                subject.as_deref().unwrap_or("the account")
+            ),
+            Effect::Nothing => f.write_str("nothing to drop"),
+            Effect::Duplicate => f.write_str("already applied; nothing done again"),
+        }
+    }
+}
+
 /// A verified, applied security event.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -862,6 +877,23 @@ fn known(event_type: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_effect_reads_as_a_sentence() {
+        let dropped = Effect::TokensDropped {
+            subject: Some("1234".into()),
+            holders: 2,
+        };
+        assert_eq!(
+            dropped.to_string(),
+            "tokens of 1234 dropped from 2 holder(s)"
+        );
+        assert_eq!(Effect::Nothing.to_string(), "nothing to drop");
+        assert_eq!(
+            Effect::Duplicate.to_string(),
+            "already applied; nothing done again"
+        );
+    }
 
     #[test]
     fn token_identifiers_match_their_token_only() {
