@@ -157,8 +157,10 @@ impl RateLimit {
         }
     }
 
-    /// Waits until `calls` more calls may be sent under every limit.
-    pub(crate) async fn acquire(&self, calls: u32) {
+    /// Waits until `calls` more calls may be sent under every limit. The SDK takes its turn
+    /// here before every request (a batch takes its parts together); calls to the same quota
+    /// that the SDK does not send (another client's) can take theirs too.
+    pub async fn acquire(&self, calls: u32) {
         let _turn = self.turn.lock().await;
         let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = paused {
