@@ -38,7 +38,7 @@ pub const CLASSROOM_USER_PER_MINUTE: u32 = 1_200;
 /// **Backends.** By default the buckets live in this process ([`RateLimit::new`]): no server
 /// is needed, and the limit holds for the clients sharing this value. Workers in several
 /// processes or machines on one quota share it through Redis instead (the `redis` feature,
-/// [`RateLimit::shared`]): the same algorithm runs atomically on the server, and a pause
+/// `RateLimit::shared`): the same algorithm runs atomically on the server, and a pause
 /// after a 429 reaches every worker on the key.
 ///
 /// A limiter is shared by the clients given it and by all their clones. Clients for several

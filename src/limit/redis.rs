@@ -185,6 +185,9 @@ pub(super) struct Shared {
     fallback: Mutex<Option<Fallback>>,
 }
 
+/// The fallback's project and user buckets.
+type Buckets = (Option<Arc<Bucket>>, Option<Arc<Bucket>>);
+
 struct Fallback {
     project: Option<Arc<Bucket>>,
     user: Option<Arc<Bucket>>,
@@ -242,7 +245,7 @@ impl Shared {
     }
 
     /// The fallback buckets, if Redis is not to be tried now.
-    fn falling_back(&self) -> Option<(Option<Arc<Bucket>>, Option<Arc<Bucket>>)> {
+    fn falling_back(&self) -> Option<Buckets> {
         let mut fallback = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
         let state = fallback.as_mut()?;
         let now = Instant::now();
@@ -255,12 +258,7 @@ impl Shared {
     }
 
     /// Redis failed: the fallback buckets (made, empty, on the first failure).
-    fn fall_back(
-        &self,
-        why: &str,
-        project: Option<&Bucket>,
-        user: Option<&Bucket>,
-    ) -> (Option<Arc<Bucket>>, Option<Arc<Bucket>>) {
+    fn fall_back(&self, why: &str, project: Option<&Bucket>, user: Option<&Bucket>) -> Buckets {
         let mut fallback = self.fallback.lock().unwrap_or_else(|e| e.into_inner());
         let workers = self.config.workers.get();
         let share = |bucket: Option<&Bucket>| {
