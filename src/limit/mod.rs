@@ -163,7 +163,9 @@ impl RateLimit {
     pub async fn acquire(&self, calls: u32) {
         let _turn = self.turn.lock().await;
         let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = paused {
+        // Only a pause still running: a timer, even one already due, fires on the next
+        // millisecond tick.
+        if let Some(until) = paused.filter(|&until| until > Instant::now()) {
             tokio::time::sleep_until(until.into()).await;
         }
         #[cfg(feature = "redis")]

@@ -319,7 +319,10 @@ impl Shared {
                 None => match self.run(take, Duration::ZERO, project, user).await {
                     Ok(wait) => {
                         self.recovered();
-                        tokio::time::sleep(wait).await;
+                        // Not `sleep(ZERO)`: a timer fires on the next millisecond tick.
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
                         None
                     }
                     Err(why) => Some(self.fall_back(&why, project, user)),
