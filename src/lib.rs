@@ -333,6 +333,8 @@ pub use client::{
 pub use error::{ApiError, Code, Error, PageLoop, Result, TransportKind, Unmatched};
 pub use field_mask::FieldMask;
 pub use limit::{CLASSROOM_PROJECT_PER_MINUTE, CLASSROOM_USER_PER_MINUTE, RateLimit};
+#[cfg(feature = "redis")]
+pub use limit::{RedisLimit, RedisUrlError};
 pub use method::{HttpMethod, MethodInfo};
 pub use reason::ClassroomReason;
 pub use request::RequestOptions;

@@ -503,6 +503,14 @@ impl Classroom {
                     }
                     let error = ApiError::from_response(method.id, status, retry_after, &body)
                         .with_ids(&call.path_params);
+                    // A rate limit the limiter did not foresee: every call under it pauses.
+                    if status == 429
+                        && !error.is_lasting()
+                        && let Some(limit) = &settings.rate_limit
+                    {
+                        let pause = retry_after.unwrap_or(crate::limit::PAUSE_AFTER_429);
+                        limit.pause(pause).await;
+                    }
                     let failure = Failure::Status {
                         status,
                         retry_after,

@@ -3,10 +3,19 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota};
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisLimit, RedisUrlError};
+
+/// How long every call under a limiter waits after a 429 that names no `Retry-After`: a
+/// second, in which a bucket of one second's worth refills.
+pub(crate) const PAUSE_AFTER_429: Duration = Duration::from_secs(1);
 
 /// Classroom's documented quota of requests per minute for a Cloud project.
 pub const CLASSROOM_PROJECT_PER_MINUTE: u32 = 3_000;
@@ -21,6 +30,16 @@ pub const CLASSROOM_USER_PER_MINUTE: u32 = 1_200;
 /// and holds at most one second's worth of calls for a burst, so a client never runs ahead of
 /// a quota that is counted per minute. Every call waits its turn before it is sent, retries
 /// included; a batch counts each of its parts as one call.
+///
+/// After a 429 (a rate limit the limiter did not foresee: another program on the quota, a
+/// server counting differently), every call under the limiter pauses for the reply's
+/// `Retry-After`, or a second without one, before the limiter grants it.
+///
+/// **Backends.** By default the buckets live in this process ([`RateLimit::new`]): no server
+/// is needed, and the limit holds for the clients sharing this value. Workers in several
+/// processes or machines on one quota share it through Redis instead (the `redis` feature,
+/// `RateLimit::shared`): the same algorithm runs atomically on the server, and a pause
+/// after a 429 reaches every worker on the key.
 ///
 /// A limiter is shared by the clients given it and by all their clones. Clients for several
 /// users of one project share the project limit and each have their own user limit:
@@ -46,6 +65,11 @@ pub struct RateLimit {
     /// together: interleaved with other batches', they would be granted over a long stretch
     /// yet all spent at once when the batch is sent, a burst the server may refuse.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// No call is granted before this instant (a pause after a 429).
+    paused_until: Arc<Mutex<Option<Instant>>>,
+    /// The Redis backend, when the limit is shared between processes.
+    #[cfg(feature = "redis")]
+    shared: Option<Arc<self::redis::Shared>>,
 }
 
 struct Bucket {
@@ -55,6 +79,15 @@ struct Bucket {
 }
 
 impl Bucket {
+    /// A bucket with no calls left, which refills at its rate: where another limiter may
+    /// just have spent the server's bucket (Redis' buckets while Redis is unreachable).
+    #[cfg(feature = "redis")]
+    fn empty(per_minute: NonZeroU32) -> Arc<Bucket> {
+        let bucket = Bucket::per_minute(per_minute);
+        let _ = bucket.limiter.check_n(bucket.burst);
+        bucket
+    }
+
     fn per_minute(per_minute: NonZeroU32) -> Arc<Bucket> {
         let burst = NonZeroU32::new(per_minute.get() / 60).unwrap_or(NonZeroU32::MIN);
         let period = Duration::from_secs(60) / per_minute.get();
@@ -115,17 +148,56 @@ impl RateLimit {
             user: self.user_per_minute.map(Bucket::per_minute),
             user_per_minute: self.user_per_minute,
             turn: Arc::default(),
+            // A pause after a 429 is the project's too.
+            paused_until: self.paused_until.clone(),
+            // The user's bucket is in this process only; `shared` with the other user's
+            // `RedisLimit` shares it.
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 
-    /// Waits until `calls` more calls may be sent under every limit.
-    pub(crate) async fn acquire(&self, calls: u32) {
+    /// Waits until `calls` more calls may be sent under every limit. The SDK takes its turn
+    /// here before every request (a batch takes its parts together); calls to the same quota
+    /// that the SDK does not send (another client's) can take theirs too.
+    pub async fn acquire(&self, calls: u32) {
         let _turn = self.turn.lock().await;
+        let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        // Only a pause still running: a timer, even one already due, fires on the next
+        // millisecond tick.
+        if let Some(until) = paused.filter(|&until| until > Instant::now()) {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            return shared
+                .acquire(calls, self.project.as_deref(), self.user.as_deref())
+                .await;
+        }
         if let Some(project) = &self.project {
             project.acquire(calls).await;
         }
         if let Some(user) = &self.user {
             user.acquire(calls).await;
+        }
+    }
+}
+
+impl RateLimit {
+    /// Holds every call under this limiter (and, shared through Redis, under every worker
+    /// on its keys) for `pause`: after a 429, whose `Retry-After` it is, or
+    /// [`PAUSE_AFTER_429`] without one.
+    pub(crate) async fn pause(&self, pause: Duration) {
+        let until = Instant::now() + pause.min(Duration::from_secs(3600));
+        {
+            let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+            *paused = Some(paused.map_or(until, |p| p.max(until)));
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            shared
+                .pause(pause, self.project.as_deref(), self.user.as_deref())
+                .await;
         }
     }
 }
@@ -136,10 +208,12 @@ impl fmt::Debug for RateLimit {
             b.as_ref()
                 .map(|b| format!("{} a minute (burst {})", b.per_minute, b.burst))
         };
-        f.debug_struct("RateLimit")
-            .field("project", &rate(&self.project))
-            .field("user", &rate(&self.user))
-            .finish()
+        let mut f = f.debug_struct("RateLimit");
+        f.field("project", &rate(&self.project))
+            .field("user", &rate(&self.user));
+        #[cfg(feature = "redis")]
+        f.field("shared", &self.shared);
+        f.finish()
     }
 }
 
