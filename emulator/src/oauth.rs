@@ -413,6 +413,7 @@ fn code_grant(
                 scopes: grant.scopes,
                 client_id: client,
                 issued: 0,
+                previous: None,
             },
         );
         body["refresh_token"] = json!(refresh);
@@ -454,13 +455,43 @@ fn refresh_grant(
             asked
         }
     };
-    Ok(issue(
+    // The token this one replaced is done with once this one is used.
+    if let Some(previous) = &grant.previous {
+        state.refresh_tokens.remove(previous);
+        if let Some(g) = state.refresh_tokens.get_mut(token) {
+            g.previous = None;
+        }
+    }
+    *state.refreshes.entry(grant.user.clone()).or_default() += 1;
+    if !state.rotate_refresh_tokens {
+        return Ok(issue(
+            state,
+            grant.user,
+            scopes,
+            client,
+            Some(token.to_string()),
+        ));
+    }
+    // Rotation: a new refresh token replaces this one, which stays valid until the new one
+    // is first used. A client that refreshed and died before saving loses nothing; one that
+    // keeps an older token than the newest it was given gets `invalid_grant`.
+    let rotated = random_token("1//emu-");
+    let mut body = issue(
         state,
-        grant.user,
+        grant.user.clone(),
         scopes,
-        client,
-        Some(token.to_string()),
-    ))
+        client.clone(),
+        Some(rotated.clone()),
+    );
+    state.add_refresh_token(
+        rotated.clone(),
+        RefreshGrant {
+            previous: Some(token.to_string()),
+            ..grant
+        },
+    );
+    body["refresh_token"] = json!(rotated);
+    Ok(body)
 }
 
 fn client_credentials(

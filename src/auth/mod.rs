@@ -99,6 +99,7 @@ mod secret;
 mod service_account;
 mod store;
 mod token;
+pub mod users;
 
 pub use adc::{
     ApplicationDefault, CREDENTIALS_ENV, CredentialSource, CredentialsFileKind, DefaultCredentials,
