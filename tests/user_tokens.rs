@@ -5,6 +5,8 @@
 
 mod peers;
 
+use peers::postgres::Postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -481,152 +483,17 @@ fn first_subject(path: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A PostgreSQL server of Debian's in a temporary directory on a free loopback port; stopped
-/// (and its directory removed) when dropped.
-struct Postgres {
-    dir: PathBuf,
-    bin: PathBuf,
-    port: u16,
-    as_user: Option<String>,
-}
-
-fn postgres_bin() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .collect();
-    dirs.sort();
-    dirs.into_iter().rev().find(|d| d.join("initdb").exists())
-}
-
-impl Postgres {
-    /// Starts one, or says SKIPPED (fails under CI) when PostgreSQL is not installed.
-    fn start() -> Option<Postgres> {
-        let Some(bin) = postgres_bin() else {
-            peers::skip_or_fail(
-                "PostgreSQL is not installed",
-                "install it with `apt-get install -y postgresql`",
-            );
-            return None;
-        };
-        let dir = temp_dir("pg");
-        // postgres refuses to run as root: as root (CI), run it as the `postgres` system user
-        // that Debian's package creates, owning the directory.
-        let as_user = is_root().then(|| "postgres".to_string());
-        if as_user.is_some() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the PostgreSQL directory to the postgres user");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Postgres {
-            dir,
-            bin,
-            port,
-            as_user,
-        };
-        let data = pg.dir.join("data");
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-        );
-        let opts = format!(
-            "-k {} -p {} -h 127.0.0.1 -c fsync=on -c max_connections=50",
-            pg.dir.display(),
-            pg.port
-        );
-        pg.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                pg.dir.join("log").to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        Some(pg)
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let exe = self.bin.join(tool);
-        let out = match &self.as_user {
-            Some(user) => Command::new("runuser")
-                .args(["-u", user, "--"])
-                .arg(&exe)
-                .args(args)
-                .output(),
-            None => Command::new(&exe).args(args).output(),
-        }
-        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
-        assert!(
-            out.status.success(),
-            "{tool} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn spec(&self) -> String {
-        format!(
-            "postgres:host=127.0.0.1 port={} user=postgres dbname=postgres",
-            self.port
-        )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.join("data");
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+fn pg_spec(pg: &Postgres) -> String {
+    format!("postgres:{}", pg.config())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_eight_workers_refresh_each_user_once() {
     let Some(pg) = Postgres::start() else { return };
-    eight_workers_refresh_each_user_once(&pg.spec()).await;
+    eight_workers_refresh_each_user_once(&pg_spec(&pg)).await;
     // Without the key, or with a wrong one, a row is a typed error; the bytes hold no token.
-    let plain = open(&pg.spec(), None).await.unwrap();
-    let pg_config = pg.spec()["postgres:".len()..].to_string();
+    let plain = open(&pg_spec(&pg), None).await.unwrap();
+    let pg_config = pg_spec(&pg)["postgres:".len()..].to_string();
     let (client, conn) = tokio_postgres::connect(&pg_config, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -650,7 +517,7 @@ async fn postgres_eight_workers_refresh_each_user_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::StoreKey { .. }), "{err}");
-    let wrong = open(&pg.spec(), Some(Keyring::new("k1", &[3; 32])))
+    let wrong = open(&pg_spec(&pg), Some(Keyring::new("k1", &[3; 32])))
         .await
         .unwrap();
     let err = wrong
@@ -663,5 +530,5 @@ async fn postgres_eight_workers_refresh_each_user_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_workers_lose_nothing() {
     let Some(pg) = Postgres::start() else { return };
-    killed_workers_lose_nothing(&pg.spec()).await;
+    killed_workers_lose_nothing(&pg_spec(&pg)).await;
 }

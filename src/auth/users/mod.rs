@@ -23,8 +23,9 @@
 //! - **Crash safety.** Each write is one transaction: a worker killed in the middle leaves the
 //!   row as it was before or after, never torn.
 //!
-//! Backends: [`SqliteUserStore`] (feature `sqlite`, on by default: one file, nothing to run)
-//! and [`PostgresUserStore`] (feature `postgres`).
+//! Backends: `SqliteUserStore` (feature `sqlite`, on by default: one file, nothing to run,
+//! rusqlite with SQLite compiled in) and `PostgresUserStore` (feature `postgres`,
+//! tokio-postgres).
 //!
 //! The key of a user ([`UserKey`]) is the `sub` Google gives them (the ID token's subject, the
 //! user a RISC event names), within a tenant of the application's choosing (e.g. a school).
@@ -166,6 +167,7 @@ pub(crate) fn now_millis() -> i64 {
 /// about to expire: once per user, across every process sharing the store.
 ///
 /// ```no_run
+/// # #[cfg(feature = "sqlite")]
 /// # async fn f(client: classroom::auth::OAuthClient) -> Result<(), classroom::auth::AuthError> {
 /// use std::sync::Arc;
 /// use classroom::auth::users::{SqliteUserStore, UserKey, UserTokens};
