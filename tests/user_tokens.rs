@@ -532,3 +532,91 @@ async fn postgres_killed_workers_lose_nothing() {
     let Some(pg) = Postgres::start() else { return };
     killed_workers_lose_nothing(&pg_spec(&pg)).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Who the user is: the ID token of a sign-in with `openid`
+
+async fn sign_in(
+    emulator: &Emulator,
+    email: &str,
+    verifier: classroom::auth::IdTokenVerifier,
+) -> Result<classroom::auth::UserCredentials, AuthError> {
+    use classroom::auth::WebFlow;
+    use classroom_emulator::Consent;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let flow = WebFlow::new(
+        client(
+            &emulator.token_url(),
+            emulator.client_id(),
+            emulator.client_secret(),
+        )
+        .with_provider(Provider::new(emulator.auth_url(), emulator.token_url())),
+        "http://127.0.0.1:8765/callback",
+    )
+    .unwrap()
+    .verify_id_tokens(verifier);
+    let (url, pending) = flow
+        .authorize(["openid", "email", Scope::CoursesReadonly.url()])
+        .offline(false)
+        .build()
+        .unwrap();
+    emulator.script_consent(Consent::grant_all().as_user(email));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = http.get(&url).send().await.unwrap();
+    let location = redirect.headers()["location"].to_str().unwrap().to_string();
+    let query = location.split_once('?').unwrap().1.to_string();
+    flow.finish(pending, &query).await
+}
+
+/// A sign-in asking for `openid` yields the ID token's verified `sub` and email; the user's
+/// tokens are stored under that `sub`, the subject a RISC event about them names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_openid_keys_the_store_by_the_verified_subject() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let email = "grace@school.example.edu";
+    let id = emulator.add_user(email, "Grace", "Hopper", Role::Teacher);
+    let verifier = classroom::auth::IdTokenVerifier::google(emulator.client_id())
+        .issuer(emulator.id_token_issuer(), emulator.jwks_url());
+    let credentials = sign_in(&emulator, email, verifier).await.unwrap();
+    let identity = credentials.identity().expect("openid yields an identity");
+    assert_eq!(identity.subject, id, "sub is Google's id of the user");
+    assert_eq!(identity.email.as_deref(), Some(email));
+    assert!(identity.email_verified);
+
+    let dir = temp_dir("sign-in");
+    let store = Arc::new(SqliteUserStore::open(dir.join("t.sqlite3"), Some(keyring())).unwrap());
+    let tokens = UserTokens::new(
+        client(
+            &emulator.token_url(),
+            emulator.client_id(),
+            emulator.client_secret(),
+        ),
+        store.clone(),
+    );
+    let user = tokens.save_sign_in(TENANT, &credentials).await.unwrap();
+    assert_eq!(user, UserKey::new(TENANT, &id));
+    let row = store.load(&user).await.unwrap().unwrap();
+    assert_eq!(row.email.as_deref(), Some(email));
+    assert!(row.token.refresh_token.is_some());
+    tokens.access_token(&user).await.unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An ID token for another client (or from another issuer) is refused: no identity, no row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_token_for_another_audience_or_issuer_is_refused() {
+    let emulator = Emulator::builder().empty().start().unwrap();
+    let email = "alan@school.example.edu";
+    emulator.add_user(email, "Alan", "Turing", Role::Student);
+    let other_client = classroom::auth::IdTokenVerifier::google("someone-else.apps")
+        .issuer(emulator.id_token_issuer(), emulator.jwks_url());
+    let err = sign_in(&emulator, email, other_client).await.unwrap_err();
+    assert!(matches!(err, AuthError::IdTokenRejected { .. }), "{err}");
+    let other_issuer = classroom::auth::IdTokenVerifier::google(emulator.client_id())
+        .issuer("https://accounts.google.com", emulator.jwks_url());
+    let err = sign_in(&emulator, email, other_issuer).await.unwrap_err();
+    assert!(matches!(err, AuthError::IdTokenRejected { .. }), "{err}");
+}

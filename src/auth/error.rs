@@ -214,6 +214,15 @@ pub enum AuthError {
         message: String,
     },
 
+    /// The ID token of a sign-in that asked for `openid` is missing or did not verify
+    /// (signature, issuer, audience, expiry): who signed in is not known, so no tokens are
+    /// stored under their name.
+    #[error("the ID token was refused: {reason}")]
+    IdTokenRejected {
+        /// What failed.
+        reason: String,
+    },
+
     /// A stored token is encrypted and cannot be opened: the store was given no key, not the
     /// key it was written with (`key_id` names that one), or the row was altered. Nothing is
     /// read from such a row; give the store the key (an old one through

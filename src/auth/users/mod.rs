@@ -39,7 +39,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::http::{self, request_token};
-use super::{AccessToken, AuthError, Credentials, OAuthClient, StoredToken};
+use super::{AccessToken, AuthError, Credentials, OAuthClient, StoredToken, UserCredentials};
 
 mod crypt;
 #[cfg(feature = "postgres")]
@@ -278,6 +278,47 @@ impl UserTokens {
                 Swap::Conflict { current } => expected = current.map_or(0, |c| c.version),
             }
         }
+    }
+
+    /// Stores the tokens of a sign-in under who Google says signed in: the verified ID
+    /// token's `sub` ([`UserCredentials::identity`], present when the authorization asked
+    /// for `openid`), with its email. Returns the user's key. Fails with
+    /// [`AuthError::IdTokenRejected`] when the credentials carry no verified identity, and
+    /// with [`AuthError::ConsentRequired`] when they hold no refresh token (authorize with
+    /// `access_type=offline`).
+    pub async fn save_sign_in(
+        &self,
+        tenant: &str,
+        credentials: &UserCredentials,
+    ) -> Result<UserKey, AuthError> {
+        let identity = credentials
+            .identity()
+            .ok_or_else(|| AuthError::IdTokenRejected {
+                reason: "the credentials carry no verified identity: ask for the openid scope"
+                    .into(),
+            })?;
+        let refresh_token =
+            credentials
+                .refresh_token()
+                .ok_or_else(|| AuthError::ConsentRequired {
+                    description: Some(
+                        "the sign-in yielded no refresh token: authorize with access_type=offline \
+                     and prompt=consent"
+                            .into(),
+                    ),
+                })?;
+        let access = credentials.cached_token();
+        let token = StoredToken {
+            refresh_token: Some(refresh_token),
+            access_token: access.as_ref().map(|a| a.secret().to_string()),
+            expires_at: access.as_ref().and_then(AccessToken::expires_at),
+            scopes: access
+                .as_ref()
+                .and_then(|a| a.scopes().map(<[String]>::to_vec)),
+        };
+        let user = UserKey::new(tenant, identity.subject.clone());
+        self.save(&user, token, identity.email.clone()).await?;
+        Ok(user)
     }
 
     fn fresh(&self, record: &UserRecord) -> Option<AccessToken> {
