@@ -620,3 +620,85 @@ async fn an_id_token_for_another_audience_or_issuer_is_refused() {
     let err = sign_in(&emulator, email, other_issuer).await.unwrap_err();
     assert!(matches!(err, AuthError::IdTokenRejected { .. }), "{err}");
 }
+
+/// The store's primitives: of two writes from the same version only the first lands; a lease
+/// is exclusive until it expires or is given back; Debug output shows no token or key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_compare_and_swap_and_leases_are_exclusive() {
+    use classroom::auth::users::{Swap, UserRecord};
+    let dir = temp_dir("sqlite-cas");
+    let store = SqliteUserStore::open(dir.join("t.sqlite3"), Some(keyring())).unwrap();
+    let user = UserKey::new(TENANT, "7");
+    let record = |refresh: &str| UserRecord {
+        token: StoredToken {
+            refresh_token: Some(RefreshToken::new(refresh)),
+            ..StoredToken::default()
+        },
+        ..UserRecord::default()
+    };
+    assert!(matches!(
+        store
+            .compare_and_swap(&user, 0, &record("1//a"))
+            .await
+            .unwrap(),
+        Swap::Written { version: 1 }
+    ));
+    assert!(
+        matches!(
+            store.compare_and_swap(&user, 0, &record("1//b")).await.unwrap(),
+            Swap::Conflict { current: Some(ref c) } if c.version == 1
+        ),
+        "a second insert conflicts"
+    );
+    assert!(matches!(
+        store
+            .compare_and_swap(&user, 1, &record("1//c"))
+            .await
+            .unwrap(),
+        Swap::Written { version: 2 }
+    ));
+    let Swap::Conflict { current } = store
+        .compare_and_swap(&user, 1, &record("1//stale"))
+        .await
+        .unwrap()
+    else {
+        panic!("a write from a stale version must not land");
+    };
+    let current = current.unwrap();
+    assert_eq!(
+        current.token.refresh_token.unwrap().secret(),
+        "1//c",
+        "the newer write stays"
+    );
+
+    let ttl = Duration::from_millis(300);
+    assert!(store.try_lease(&user, "w1", ttl).await.unwrap());
+    assert!(
+        !store.try_lease(&user, "w2", ttl).await.unwrap(),
+        "held by w1"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store.try_lease(&user, "w2", ttl).await.unwrap(),
+        "w1's lease expired"
+    );
+    store.release_lease(&user, "w1").await.unwrap(); // not w1's any more: no effect
+    assert!(
+        !store.try_lease(&user, "w3", ttl).await.unwrap(),
+        "still w2's"
+    );
+    store.release_lease(&user, "w2").await.unwrap();
+    assert!(
+        store.try_lease(&user, "w3", ttl).await.unwrap(),
+        "given back"
+    );
+
+    let debug = format!("{store:?} {:?}", store.load(&user).await.unwrap());
+    assert!(
+        !debug.contains("1//c") && !debug.contains("90, 90"),
+        "{debug}"
+    );
+    store.delete(&user).await.unwrap();
+    assert!(store.load(&user).await.unwrap().is_none());
+    let _ = std::fs::remove_dir_all(dir);
+}

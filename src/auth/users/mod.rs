@@ -182,6 +182,7 @@ pub struct UserTokens {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     client: OAuthClient,
     store: Arc<dyn UserTokenStore>,
@@ -216,7 +217,7 @@ impl UserTokens {
     }
 
     fn inner_mut(&mut self) -> &mut Inner {
-        Arc::get_mut(&mut self.inner).expect("configured before it is cloned")
+        Arc::make_mut(&mut self.inner)
     }
 
     /// How long a refresh may hold a user's lease (default 30 s): a worker that dies while
