@@ -33,9 +33,12 @@ async fn sign_in(emulator: &Emulator, registry: &TokenRegistry, user: &str) -> S
     )
     .with_provider(Provider::new(emulator.auth_url(), emulator.token_url()));
     let store = Arc::new(MemoryStore::new());
+    let verifier = classroom::auth::IdTokenVerifier::google(emulator.client_id())
+        .issuer(emulator.id_token_issuer(), emulator.jwks_url());
     let flow = WebFlow::new(client, "http://127.0.0.1:8765/cb")
         .unwrap()
-        .with_store(store.clone());
+        .with_store(store.clone())
+        .verify_id_tokens(verifier);
     let (url, pending) = flow
         .authorize([Scope::CoursesReadonly.url(), "openid"])
         .offline(false)
@@ -46,8 +49,17 @@ async fn sign_in(emulator: &Emulator, registry: &TokenRegistry, user: &str) -> S
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     let query = location.split_once('?').unwrap().1.to_string();
     let credentials = Arc::new(flow.finish(pending, &query).await.unwrap());
-    // The `sub` of the user's ID token; the emulator's is the user id.
-    let sub = emulator.user_id(user).unwrap();
+    // The `sub` of the user's verified ID token: the user a RISC event names.
+    let sub = credentials
+        .identity()
+        .expect("openid was asked for")
+        .subject
+        .clone();
+    assert_eq!(
+        Some(&sub),
+        emulator.user_id(user).as_ref(),
+        "the emulator's sub is the user id"
+    );
     registry.register_credentials(sub.clone(), &credentials);
     registry.register_store(sub.clone(), store.clone());
     SignedIn {

@@ -112,6 +112,7 @@ mod spec;
 pub mod standalone;
 mod store;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -125,7 +126,7 @@ pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 
 use classroom::Scope;
-use store::{State, TokenGrant};
+use store::{RefreshGrant, State, TokenGrant};
 
 /// What a user is in the demo domain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -270,6 +271,7 @@ pub struct EmulatorBuilder {
     accounts: Vec<Accounts>,
     push: push::PushConfig,
     registration_lifetime: Duration,
+    rotate_refresh_tokens: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -283,6 +285,7 @@ impl Default for EmulatorBuilder {
             accounts: Vec::new(),
             push: push::PushConfig::default(),
             registration_lifetime: Duration::from_secs(7 * 24 * 3600),
+            rotate_refresh_tokens: false,
         }
     }
 }
@@ -303,6 +306,14 @@ impl EmulatorBuilder {
     /// How long issued access tokens live (default one hour, as Google's).
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Rotates refresh tokens (default off, as Google mostly does not): every refresh grant
+    /// answers with a new `refresh_token`. The token it replaces stays valid until the new one
+    /// is first used, then is revoked; so a client must keep the newest token it was given.
+    pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
+        self.rotate_refresh_tokens = rotate;
         self
     }
 
@@ -345,6 +356,7 @@ impl EmulatorBuilder {
         let mut state = State {
             token_lifetime: self.token_lifetime,
             registration_lifetime: self.registration_lifetime,
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
             ..State::default()
         };
         seed::users_and_clients(&mut state);
@@ -468,6 +480,49 @@ impl Emulator {
     pub fn token_for(&self, user: &str, scopes: &[Scope]) -> String {
         let lifetime = self.shared.state().token_lifetime;
         self.token_with_lifetime(user, scopes, lifetime)
+    }
+
+    /// Issues a refresh token for a user (email or id) holding these scopes, as a code
+    /// exchange with `access_type=offline` would, for the demo OAuth client. Panics if no
+    /// such user exists.
+    pub fn refresh_token_for(&self, user: &str, scopes: &[Scope]) -> String {
+        let mut state = self.shared.state();
+        let key = if user == "admin" { demo::ADMIN } else { user };
+        let id = state
+            .user(key, "")
+            .unwrap_or_else(|| panic!("the emulator has no user {user:?}"))
+            .id
+            .clone();
+        let token = oauth::random_token("1//emu-");
+        state.add_refresh_token(
+            token.clone(),
+            RefreshGrant {
+                user: id,
+                scopes: scopes.iter().map(|s| s.url().to_string()).collect(),
+                client_id: demo::CLIENT_ID.to_string(),
+                issued: 0,
+                previous: None,
+            },
+        );
+        token
+    }
+
+    /// How many refresh grants the token endpoint has answered with a token, by user id.
+    pub fn refreshes(&self) -> HashMap<String, u64> {
+        self.shared.state().refreshes.clone()
+    }
+
+    /// The newest refresh token the emulator issued to a user (email or id) for the demo
+    /// client, if it is still valid: what a client that lost no rotation holds.
+    pub fn newest_refresh_token(&self, user: &str) -> Option<String> {
+        let state = self.shared.state();
+        let id = state.user(user, "")?.id.clone();
+        state
+            .refresh_tokens
+            .iter()
+            .filter(|(_, g)| g.user == id && g.client_id == demo::CLIENT_ID)
+            .max_by_key(|(_, g)| g.issued)
+            .map(|(t, _)| t.clone())
     }
 
     /// Issues an access token that has already expired: calls with it get 401.

@@ -325,7 +325,7 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
     let params = form(req);
     let mut state = shared.state();
     let result = match get(&params, "grant_type") {
-        Some("authorization_code") => code_grant(&mut state, req, &params),
+        Some("authorization_code") => code_grant(&mut state, &shared.base, req, &params),
         Some("refresh_token") => refresh_grant(&mut state, req, &params),
         Some("client_credentials") => client_credentials(&mut state, req, &params),
         Some(JWT_BEARER) => jwt_grant(&mut state, &shared.base, &params),
@@ -348,6 +348,7 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
 
 fn code_grant(
     state: &mut State,
+    base: &str,
     req: &Req<'_>,
     params: &[(String, String)],
 ) -> Result<Value, Reply> {
@@ -398,6 +399,11 @@ fn code_grant(
         }
     }
     let refresh = grant.offline.then(|| random_token("1//emu-"));
+    let id_token = grant
+        .scopes
+        .iter()
+        .any(|s| s == "openid")
+        .then(|| id_token(state, base, &grant.user, &client, &grant.scopes));
     let mut body = issue(
         state,
         grant.user.clone(),
@@ -413,11 +419,55 @@ fn code_grant(
                 scopes: grant.scopes,
                 client_id: client,
                 issued: 0,
+                previous: None,
             },
         );
         body["refresh_token"] = json!(refresh);
     }
+    if let Some(Some(id_token)) = id_token {
+        body["id_token"] = json!(id_token);
+    }
     Ok(body)
+}
+
+/// An ID token as Google issues for `openid`: `sub` is the user's id, `email` with the email
+/// scope, issued by the emulator's root URL and signed with the key it publishes at
+/// `/oauth2/v3/certs` (the RISC key: Google's ID tokens and security events share that set).
+fn id_token(
+    state: &State,
+    base: &str,
+    user: &str,
+    client: &str,
+    scopes: &[String],
+) -> Option<String> {
+    let user = state.user_by_id(user)?;
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let mut claims = json!({
+        "iss": base,
+        "aud": client,
+        "azp": client,
+        "sub": user.id,
+        "iat": now,
+        "exp": now + 3600,
+    });
+    if scopes
+        .iter()
+        .any(|s| s == "email" || s == "https://www.googleapis.com/auth/userinfo.email")
+    {
+        claims["email"] = json!(user.email);
+        claims["email_verified"] = json!(true);
+        if let Some((_, domain)) = user.email.split_once('@') {
+            claims["hd"] = json!(domain);
+        }
+    }
+    Some(crate::iam::sign(
+        crate::risc::signing_key(),
+        crate::RISC_KEY_ID,
+        &claims,
+    ))
 }
 
 fn refresh_grant(
@@ -454,13 +504,43 @@ fn refresh_grant(
             asked
         }
     };
-    Ok(issue(
+    // The token this one replaced is done with once this one is used.
+    if let Some(previous) = &grant.previous {
+        state.refresh_tokens.remove(previous);
+        if let Some(g) = state.refresh_tokens.get_mut(token) {
+            g.previous = None;
+        }
+    }
+    *state.refreshes.entry(grant.user.clone()).or_default() += 1;
+    if !state.rotate_refresh_tokens {
+        return Ok(issue(
+            state,
+            grant.user,
+            scopes,
+            client,
+            Some(token.to_string()),
+        ));
+    }
+    // Rotation: a new refresh token replaces this one, which stays valid until the new one
+    // is first used. A client that refreshed and died before saving loses nothing; one that
+    // keeps an older token than the newest it was given gets `invalid_grant`.
+    let rotated = random_token("1//emu-");
+    let mut body = issue(
         state,
-        grant.user,
+        grant.user.clone(),
         scopes,
-        client,
-        Some(token.to_string()),
-    ))
+        client.clone(),
+        Some(rotated.clone()),
+    );
+    state.add_refresh_token(
+        rotated.clone(),
+        RefreshGrant {
+            previous: Some(token.to_string()),
+            ..grant
+        },
+    );
+    body["refresh_token"] = json!(rotated);
+    Ok(body)
 }
 
 fn client_credentials(

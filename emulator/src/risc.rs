@@ -94,7 +94,12 @@ impl Emulator {
         self.shared.base.clone()
     }
 
-    /// The JWK set that verifies the emulator's security event tokens.
+    /// The issuer (`iss`) of the emulator's ID tokens: its root URL, as for security events.
+    pub fn id_token_issuer(&self) -> String {
+        self.shared.base.clone()
+    }
+
+    /// The JWK set that verifies the emulator's security event tokens (and its ID tokens).
     pub fn jwks_url(&self) -> String {
         format!("{}oauth2/v3/certs", self.shared.base)
     }

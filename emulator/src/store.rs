@@ -51,6 +51,9 @@ pub(crate) struct RefreshGrant {
     pub(crate) client_id: String,
     /// Issue order, so the oldest of a user's tokens for a client can be found.
     pub(crate) issued: u64,
+    /// With refresh-token rotation: the token this one replaced, valid until this one is
+    /// first used (so a client that crashed before saving this one can still use the old).
+    pub(crate) previous: Option<String>,
 }
 
 /// An authorization code waiting to be exchanged.
@@ -101,6 +104,10 @@ pub(crate) struct State {
     pub(crate) purge_tokens_at: usize,
     pub(crate) purge_codes_at: usize,
     pub(crate) refresh_issued: u64,
+    /// Whether each refresh grant returns a new refresh token (rotation).
+    pub(crate) rotate_refresh_tokens: bool,
+    /// Successful refresh grants, by user id.
+    pub(crate) refreshes: HashMap<String, u64>,
     /// Domains (lower case) whose administrators turned guardians off: guardian methods about
     /// their students answer `PERMISSION_DENIED`.
     pub(crate) guardians_off: std::collections::BTreeSet<String>,
@@ -369,6 +376,7 @@ mod tests {
             scopes: vec![],
             client_id: "c".into(),
             issued: 0,
+            previous: None,
         };
         for i in 0..MAX_REFRESH_TOKENS_PER_CLIENT + 3 {
             state.add_refresh_token(format!("r{i}"), refresh("u"));

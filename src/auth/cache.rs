@@ -351,6 +351,7 @@ mod tests {
                 refresh_token: None,
                 expires_in: Some(self.lifetime),
                 store_error: None,
+                id_token: None,
             })
         }
     }

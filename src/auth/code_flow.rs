@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{Grant, request_token};
 use super::secret::{constant_time_eq, random_token};
-use super::{AuthError, OAuthClient, TokenStore, UserCredentials, validate_redirect_uri};
+use super::{
+    AuthError, IdTokenVerifier, Identity, OAuthClient, TokenStore, UserCredentials,
+    validate_redirect_uri,
+};
 
 /// The authorization-code flow of one OAuth client with one redirect URI.
 ///
@@ -34,6 +37,7 @@ pub struct WebFlow {
     client: OAuthClient,
     redirect_uri: String,
     store: Option<Arc<dyn TokenStore>>,
+    id_tokens: Option<IdTokenVerifier>,
 }
 
 impl WebFlow {
@@ -46,12 +50,21 @@ impl WebFlow {
             client,
             redirect_uri,
             store: None,
+            id_tokens: None,
         })
     }
 
     /// Saves the tokens the exchange yields, and every later change, to `store`.
     pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Verifies the ID tokens of authorizations that ask for `openid` with `verifier`
+    /// (default: [`IdTokenVerifier::google`] for this client, right for Google's endpoints;
+    /// set one for any other issuer, e.g. the emulator).
+    pub fn verify_id_tokens(mut self, verifier: IdTokenVerifier) -> Self {
+        self.id_tokens = Some(verifier);
         self
     }
 
@@ -131,6 +144,13 @@ impl WebFlow {
             &Grant::AuthorizationCode,
         )
         .await?;
+        // Who signed in, when `openid` was asked for: the ID token must be there and verify,
+        // or no tokens are handed out under a name nobody vouched for.
+        let identity = if pending.scopes.iter().any(|s| s == "openid") {
+            Some(self.identity(response.id_token.as_deref()).await?)
+        } else {
+            None
+        };
         let scopes = response
             .access_token
             .scopes()
@@ -141,10 +161,25 @@ impl WebFlow {
             Some(response.access_token.clone()),
             scopes,
             self.store.clone(),
-        );
+        )
+        .with_identity(identity);
         // The code is spent: the tokens are returned even if the store cannot keep them.
         credentials.persist(&response.access_token).await;
         Ok(credentials)
+    }
+
+    async fn identity(&self, id_token: Option<&str>) -> Result<Identity, AuthError> {
+        let id_token = id_token.ok_or_else(|| AuthError::IdTokenRejected {
+            reason: "the token response has no id_token, though openid was asked for".into(),
+        })?;
+        match &self.id_tokens {
+            Some(verifier) => verifier.verify(id_token).await,
+            None => {
+                IdTokenVerifier::google(self.client.id.clone())
+                    .verify(id_token)
+                    .await
+            }
+        }
     }
 }
 

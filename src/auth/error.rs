@@ -226,6 +226,29 @@ pub enum AuthError {
         message: String,
     },
 
+    /// The ID token of a sign-in that asked for `openid` is missing or did not verify
+    /// (signature, issuer, audience, expiry): who signed in is not known, so no tokens are
+    /// stored under their name.
+    #[error("the ID token was refused: {reason}")]
+    IdTokenRejected {
+        /// What failed.
+        reason: String,
+    },
+
+    /// A stored token is encrypted and cannot be opened: the store was given no key, not the
+    /// key it was written with (`key_id` names that one), or the row was altered. Nothing is
+    /// read from such a row; give the store the key (an old one through
+    /// [`Keyring::with_old_key`](super::users::Keyring::with_old_key) during a rotation).
+    #[error("the stored token for {user} cannot be decrypted with the key {key_id:?}: {reason}")]
+    StoreKey {
+        /// The user whose row it is (`tenant/subject`).
+        user: String,
+        /// The id of the key the row says it was written with.
+        key_id: String,
+        /// Why it could not be opened.
+        reason: String,
+    },
+
     /// [`default_credentials`](super::default_credentials) found no credentials in any of
     /// the places Google's libraries look; each entry of `tried` says where it looked and what
     /// it found.

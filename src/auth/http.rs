@@ -106,6 +106,8 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: Option<Duration>,
     /// The token could not be saved to the store; the token is good all the same.
     pub(crate) store_error: Option<AuthError>,
+    /// The ID token (`openid` asked for), not yet verified.
+    pub(crate) id_token: Option<String>,
 }
 
 /// The HTTP client for a connect timeout; clients are kept, so connections are reused.
@@ -292,6 +294,7 @@ pub(crate) fn parse_token(
         expires_in: Option<serde_json::Value>,
         refresh_token: Option<String>,
         scope: Option<String>,
+        id_token: Option<String>,
     }
     let malformed = |message: String| AuthError::MalformedResponse { status, message };
     let raw: Raw = serde_json::from_slice(body)
@@ -338,6 +341,7 @@ pub(crate) fn parse_token(
         refresh_token: raw.refresh_token.map(RefreshToken::new),
         expires_in: expires_in.map(|s| Duration::from_secs(s.unsigned_abs())),
         store_error: None,
+        id_token: raw.id_token,
     })
 }
 

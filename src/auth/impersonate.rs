@@ -323,6 +323,7 @@ impl Fetch for Generate {
             refresh_token: None,
             expires_in: Some(expires_in),
             store_error: None,
+            id_token: None,
         })
     }
 }

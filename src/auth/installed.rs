@@ -35,6 +35,7 @@ pub struct InstalledFlow {
     timeout: Duration,
     announce: Announce,
     login_hint: Option<String>,
+    id_tokens: Option<super::IdTokenVerifier>,
 }
 
 impl fmt::Debug for InstalledFlow {
@@ -59,7 +60,15 @@ impl InstalledFlow {
                 eprintln!("Open this URL in your browser to authorize the app:\n\n  {url}\n")
             }),
             login_hint: None,
+            id_tokens: None,
         }
+    }
+
+    /// Verifies the ID token with `verifier` when the scopes include `openid` (default:
+    /// Google's, for this client); see [`WebFlow::verify_id_tokens`](super::WebFlow::verify_id_tokens).
+    pub fn verify_id_tokens(mut self, verifier: super::IdTokenVerifier) -> Self {
+        self.id_tokens = Some(verifier);
+        self
     }
 
     /// Saves the tokens to `store`, and every later change.
@@ -110,6 +119,9 @@ impl InstalledFlow {
         let on_file = self.store.as_ref().is_some_and(|s| s.has_refresh_token());
         if let Some(store) = self.store {
             flow = flow.with_store(store);
+        }
+        if let Some(verifier) = self.id_tokens {
+            flow = flow.verify_id_tokens(verifier);
         }
         let mut request = flow.authorize(scopes).offline(on_file);
         if let Some(hint) = self.login_hint {

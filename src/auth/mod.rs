@@ -86,6 +86,7 @@ mod client_credentials;
 mod code_flow;
 mod error;
 mod http;
+mod id_token;
 mod impersonate;
 mod installed;
 mod jwt;
@@ -99,6 +100,7 @@ mod secret;
 mod service_account;
 mod store;
 mod token;
+pub mod users;
 
 pub use adc::{
     ApplicationDefault, CREDENTIALS_ENV, CredentialSource, CredentialsFileKind, DefaultCredentials,
@@ -109,6 +111,7 @@ pub use client_credentials::ClientCredentials;
 pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
 pub use error::AuthError;
 pub use http::{DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_TIMEOUT, TOKEN_REPLY_LIMIT};
+pub use id_token::{GOOGLE_ID_TOKEN_ISSUERS, IdTokenVerifier, Identity};
 pub use impersonate::{
     CLOUD_PLATFORM_SCOPE, IAM_CREDENTIALS_URI, ImpersonatedCredentials, Impersonation,
 };

@@ -30,6 +30,7 @@ use super::{
 /// [`TokenEvent::store_error`]: crate::auth::TokenEvent::store_error
 pub struct UserCredentials {
     cache: TokenCache<RefreshSource>,
+    identity: Option<super::Identity>,
 }
 
 #[derive(Debug)]
@@ -79,7 +80,21 @@ impl UserCredentials {
                 },
                 access_token,
             ),
+            identity: None,
         }
+    }
+
+    /// Who signed in, from the verified ID token, when the authorization asked for `openid`
+    /// ([`WebFlow`](super::WebFlow), [`InstalledFlow`](super::InstalledFlow)); `None`
+    /// otherwise. Its [`subject`](super::Identity::subject) is the key to store the user's
+    /// tokens under, and the subject RISC events name.
+    pub fn identity(&self) -> Option<&super::Identity> {
+        self.identity.as_ref()
+    }
+
+    pub(crate) fn with_identity(mut self, identity: Option<super::Identity>) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// Credentials from what `store` holds (saved by an earlier run); `None` if it holds no
