@@ -514,6 +514,22 @@ impl Sender<'_> {
         let mut again = Vec::new();
         let mut wait = Duration::ZERO;
         let mut paid: std::collections::HashMap<usize, bool> = std::collections::HashMap::new();
+        // A rate limit the limiter did not foresee, on any part: every call under the limiter
+        // pauses (through Redis, every worker on the key), as for a single call.
+        let pause = failed
+            .iter()
+            .filter_map(|(_, _, failure, _)| match failure {
+                Some(Failure::Status {
+                    status: 429,
+                    retry_after,
+                    lasting: false,
+                }) => Some(retry_after.unwrap_or(crate::limit::PAUSE_AFTER_429)),
+                _ => None,
+            })
+            .max();
+        if let (Some(pause), Some(limit)) = (pause, &settings.rate_limit) {
+            limit.pause(pause).await;
+        }
         for (i, request, failure, error) in failed {
             let part = &self.parts[i];
             let span =

@@ -425,6 +425,48 @@ async fn a_429_pauses_every_worker_on_the_key() {
 }
 
 #[tokio::test]
+async fn a_429_on_a_batched_call_pauses_every_worker_on_the_key() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let emulator = Emulator::start().unwrap();
+    let token = emulator.token_for(demo::ADMIN, &[Scope::CoursesReadonly]);
+    let client = || {
+        let limit = RateLimit::new()
+            .user_per_minute(60_000)
+            .shared(RedisLimit::new(&redis.url(), "batch-pause", demo::ADMIN).unwrap());
+        Classroom::builder()
+            .root_url(emulator.root_url())
+            .credentials(BearerToken::unchecked(token.clone()))
+            .rate_limit(limit)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (client(), client());
+    b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
+    // The first part of the next batch is answered 429, Retry-After 2 s; the rest as usual.
+    emulator.inject(Fault::rate_limited(Duration::from_secs(2)).part(0).times(1));
+    let batch = tokio::spawn(async move {
+        let calls = vec![
+            a.courses().get(demo::COURSE_ALIAS),
+            a.courses().get("d:history"),
+        ];
+        a.send_batched(calls).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1_400),
+        "the other worker waits out the batched call's Retry-After of 2 s: {waited:?}"
+    );
+    for result in batch.await.unwrap() {
+        result.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn unreachable_redis_paces_at_the_share_without_hanging() {
     // Nothing listens on the port: every call falls back at once to a half share.
     let port = TcpListener::bind("127.0.0.1:0")
