@@ -282,7 +282,7 @@ impl ClassroomBuilder {
     }
 
     /// Sends calls on your own HTTP client: its proxy, its roots of trust (a corporate CA),
-    /// its pool sizes, its middleware-free settings. The SDK still decides, per call: the
+    /// its pool sizes. The SDK still decides, per call: the
     /// timeout of each attempt ([`timeout`](Self::timeout)), retries, the cap on the reply it
     /// reads ([`max_response_bytes`](Self::max_response_bytes)), the bearer token and the user
     /// agent header, and it refuses a root URL that is not `https` (loopback aside) before
