@@ -282,9 +282,8 @@ impl ClassroomBuilder {
     }
 
     /// Sends calls on your own HTTP client: its proxy, its roots of trust (a corporate CA),
-    /// its pool sizes. The SDK still decides, per call: the
-    /// timeout of each attempt ([`timeout`](Self::timeout)), retries, the cap on the reply it
-    /// reads ([`max_response_bytes`](Self::max_response_bytes)), the bearer token and the user
+    /// its pool sizes. The SDK still decides, per call: the timeout of each attempt
+    /// ([`timeout`](Self::timeout)), retries, the cap on the reply it reads ([`max_response_bytes`](Self::max_response_bytes)), the bearer token and the user
     /// agent header, and it refuses a root URL that is not `https` (loopback aside) before
     /// building. The client's own connect timeout applies (`connect_timeout` here is for the
     /// SDK's client). Build it with `redirect(reqwest::redirect::Policy::none())`, so that a
