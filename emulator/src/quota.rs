@@ -472,16 +472,21 @@ impl Enforcer {
         result
     }
 
-    /// Refuses adding a member to a course already at the member limit.
-    pub(crate) fn member_limit(
+    /// Refuses adding a member to a course already at the member limit, and a teacher to a
+    /// course already at the teacher limit.
+    pub(crate) fn member_limits(
         &self,
         state: &State,
         method: &str,
         params: &[(String, String)],
     ) -> Result<(), Status> {
-        let Some(limit) = self.lock().quotas.course_member_limit else {
-            return Ok(());
+        let (member_limit, teacher_limit) = {
+            let quotas = &self.lock().quotas;
+            (quotas.course_member_limit, quotas.course_teacher_limit)
         };
+        if member_limit.is_none() && teacher_limit.is_none() {
+            return Ok(());
+        }
         let param = |name: &str| {
             params
                 .iter()
@@ -489,68 +494,48 @@ impl Enforcer {
                 .map(|(_, v)| v.as_str())
                 .unwrap_or_default()
         };
-        let course = match method {
-            "classroom.courses.students.create" | "classroom.courses.teachers.create" => {
-                state.course_id(param("courseId"))
+        // The course, whether the call adds a member to it, and whether it adds a teacher.
+        let joining = match method {
+            "classroom.courses.students.create" => {
+                state.course_id(param("courseId")).map(|c| (c, true, false))
             }
-            // Accepting adds a member only if the user is not one already (a teacher made the
-            // owner is not a new member).
-            "classroom.invitations.accept" => state
-                .find("invitations", "id", param("id"))
-                .and_then(|i| i["courseId"].as_str().zip(i["userId"].as_str()))
-                .filter(|(course, user)| {
-                    !state.is_teacher(course, user) && !state.is_student(course, user)
+            "classroom.courses.teachers.create" => {
+                state.course_id(param("courseId")).map(|c| (c, true, true))
+            }
+            // Accepting adds only what the user is not already: a teacher made the owner is no
+            // new member, nor a new teacher; a STUDENT invitation adds no teacher.
+            "classroom.invitations.accept" => {
+                state.find("invitations", "id", param("id")).and_then(|i| {
+                    let (course, user) = i["courseId"].as_str().zip(i["userId"].as_str())?;
+                    let teaches = i["role"] != "STUDENT";
+                    Some((
+                        course.to_string(),
+                        !state.is_member(course, user),
+                        teaches && !state.is_teacher(course, user),
+                    ))
                 })
-                .map(|(course, _)| course.to_string()),
+            }
             _ => None,
         };
         // An unknown course or invitation is the handler's to answer.
-        let Some(course) = course else {
-            return Ok(());
-        };
-        let members = state.items(&format!("courses/{course}/students")).len()
-            + state.items(&format!("courses/{course}/teachers")).len();
-        if members >= limit as usize {
-            return Err(Status::precondition(format!(
-                "@CourseMemberLimitReached The course already has {members} members, the most it may have."
-            )));
-        }
-        Ok(())
-    }
-
-    /// Refuses adding a teacher to a course already at the teacher limit.
-    pub(crate) fn teacher_limit(
-        &self,
-        state: &State,
-        method: &str,
-        params: &[(String, String)],
-    ) -> Result<(), Status> {
-        let Some(limit) = self.lock().quotas.course_teacher_limit else {
-            return Ok(());
-        };
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_default()
-        };
-        let course = match method {
-            "classroom.courses.teachers.create" => state.course_id(param("courseId")),
-            // A STUDENT invitation adds no teacher; nor does making a teacher the owner.
-            "classroom.invitations.accept" => state
-                .find("invitations", "id", param("id"))
-                .filter(|i| i["role"] != "STUDENT")
-                .and_then(|i| i["courseId"].as_str().zip(i["userId"].as_str()))
-                .filter(|(course, user)| !state.is_teacher(course, user))
-                .map(|(course, _)| course.to_string()),
-            _ => None,
-        };
-        let Some(course) = course else {
+        let Some((course, new_member, new_teacher)) = joining else {
             return Ok(());
         };
         let teachers = state.items(&format!("courses/{course}/teachers")).len();
-        if teachers >= limit as usize {
+        if let Some(limit) = member_limit
+            && new_member
+        {
+            let members = teachers + state.items(&format!("courses/{course}/students")).len();
+            if members >= limit as usize {
+                return Err(Status::precondition(format!(
+                    "@CourseMemberLimitReached The course already has {members} members, the most it may have."
+                )));
+            }
+        }
+        if let Some(limit) = teacher_limit
+            && new_teacher
+            && teachers >= limit as usize
+        {
             return Err(Status::precondition(format!(
                 "@CourseTeacherLimitReached The course already has {teachers} teachers, the most it may have."
             )));

@@ -459,10 +459,9 @@ fn api_call(shared: &Shared, req: &Req<'_>) -> Result<Value, Status> {
         scopes: grant.scopes,
         client_id: grant.client_id,
     };
-    shared.quotas.member_limit(&state, route.info.id, &params)?;
     shared
         .quotas
-        .teacher_limit(&state, route.info.id, &params)?;
+        .member_limits(&state, route.info.id, &params)?;
     let pending = crate::push::before(&state, ctx.me_id(), route.name(), &params);
     let value = shared.quotas.invitation(route.info.id, &ctx.user.id, || {
         handlers::call(&mut state, &ctx, route, &params, &query, body)
