@@ -12,39 +12,14 @@ mod peers;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
-fn skip_or_fail(reason: &str) {
-    peers::skip_or_fail(
-        reason,
-        "`python3 -m pip install google-api-python-client` (or .ci/run) installs it",
-    );
-}
-
 #[test]
 fn python_drives_the_accounts_file_admin_endpoint_and_quota_day() {
-    let probe = Command::new(python())
-        .args(["-c", "import googleapiclient, google.oauth2.credentials"])
-        .output();
-    match probe {
-        Err(e) => return skip_or_fail(&format!("{} cannot run: {e}", python())),
-        Ok(out) if !out.status.success() => {
-            return skip_or_fail(&format!(
-                "google-api-python-client is not importable ({})",
-                String::from_utf8_lossy(&out.stderr)
-                    .trim()
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ));
-        }
-        Ok(_) => {}
-    }
+    let Some(python) = peers::python_with_google_client() else {
+        return;
+    };
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/admin_endpoint.py");
-    let output = Command::new(python())
+    let output = Command::new(&python)
         .arg(&script)
         .args(["--binary", env!("CARGO_BIN_EXE_classroom-emulator")])
         .output()

@@ -39,6 +39,33 @@ pub fn skip_or_fail(why: &str, install: &str) {
     );
 }
 
+/// The Python to run Google's Python client with (`$PYTHON`, else `python3`); `None`, after
+/// [`skip_or_fail`], when it cannot run or cannot import google-api-python-client.
+pub fn python_with_google_client() -> Option<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let install = "`python3 -m pip install google-api-python-client` (or .ci/run) installs it";
+    let probe = Command::new(&python)
+        .args(["-c", "import googleapiclient, google.oauth2.credentials"])
+        .output();
+    match probe {
+        Err(e) => skip_or_fail(&format!("{python} cannot run: {e}"), install),
+        Ok(out) if !out.status.success() => skip_or_fail(
+            &format!(
+                "google-api-python-client is not importable ({})",
+                // The traceback's last line: `ModuleNotFoundError: No module named ...`.
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ),
+            install,
+        ),
+        Ok(_) => return Some(python),
+    }
+    None
+}
+
 /// The emulator a third-party client's script talks to; stopped when dropped.
 pub struct StandaloneEmulator {
     /// The line the standalone server prints first (`root=... token_url=... client_id=...
