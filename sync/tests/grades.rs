@@ -3,8 +3,8 @@
 //! changes reads and exports only those; grade writes go only to this project's coursework.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use classroom::chrono::{NaiveDate, NaiveTime, Utc};
 use classroom::models::{
@@ -21,6 +21,9 @@ use classroom_sync::synthetic::{District, DistrictSpec};
 use classroom_sync::{FileMode, Roster, RosterSync, SCOPES};
 use futures::TryStreamExt;
 
+mod support;
+use support::temp_dir;
+
 const TEACHER_SCOPES: [Scope; 5] = [
     Scope::Courses,
     Scope::CourseworkStudents,
@@ -28,17 +31,6 @@ const TEACHER_SCOPES: [Scope; 5] = [
     Scope::ProfileEmails,
     Scope::CourseworkMe,
 ];
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-grades-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn client(emulator: &Emulator, token: String, scopes: &[Scope]) -> Classroom {
     Classroom::builder()

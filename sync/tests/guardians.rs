@@ -4,10 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use classroom::models::{GuardianInvitation, GuardianInvitationState};
-use classroom::{BearerToken, Classroom, MAX_BATCH_CALLS, RetryPolicy, Scope};
+use classroom::{Classroom, MAX_BATCH_CALLS};
 use classroom_emulator::{Emulator, Quotas, Role};
 use classroom_sync::synthetic::{District, DistrictSpec};
 use classroom_sync::{
@@ -16,32 +15,8 @@ use classroom_sync::{
 };
 use futures::TryStreamExt;
 
-/// A fresh directory under the system's temp dir.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-sync-guardians-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The domain admin holding `scopes`; retries quick enough for tests.
-fn admin(emulator: &Emulator, scopes: &[Scope]) -> Classroom {
-    let token = emulator.token_for("admin", scopes);
-    Classroom::builder()
-        .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token, scopes.iter().map(|s| s.url())))
-        .retry(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(20))
-                .max_attempts(6),
-        )
-        .build()
-        .unwrap()
-}
+mod support;
+use support::{admin_with, temp_dir};
 
 fn options() -> SyncOptions {
     SyncOptions::default().invite_guardians(true)
@@ -135,7 +110,7 @@ async fn guardians_are_invited_up_to_the_quota_and_the_rest_the_next_day() {
         Quotas::none().daily_invitations_per_user(quota),
         &[],
     );
-    let classroom = admin(&emulator, &options().scopes());
+    let classroom = admin_with(&emulator, &options().scopes());
     let sync = RosterSync::new(classroom.clone()).options(options());
     let ids = student_ids(&emulator, &roster);
 
@@ -273,7 +248,7 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
     let roster = Roster::read(family("linked", "")).unwrap();
     let emulator = emulator_for(&roster, Quotas::none(), &["ed@school.example"]);
     let ids = student_ids(&emulator, &roster);
-    let classroom = admin(&emulator, &options().scopes());
+    let classroom = admin_with(&emulator, &options().scopes());
     // Before the sync: pat is cy's guardian already (invited in another case, accepted), and
     // sam has a pending invitation for cy.
     let profiles = classroom.user_profiles();
@@ -398,7 +373,7 @@ async fn a_linked_guardian_and_a_pending_invitation_are_never_invited_again() {
 async fn a_cap_per_run_defers_the_rest_without_touching_the_quota() {
     let roster = Roster::read(family("cap", "")).unwrap();
     let emulator = emulator_for(&roster, Quotas::none(), &["ed@school.example"]);
-    let classroom = admin(&emulator, &options().scopes());
+    let classroom = admin_with(&emulator, &options().scopes());
     let sync =
         RosterSync::new(classroom.clone()).options(options().guardian_invitations_per_run(2));
     let plan = sync.plan(&roster).await.unwrap();
@@ -450,7 +425,7 @@ async fn guardians_need_the_option_its_scope_and_agents_that_can_be_invited() {
     let emulator = emulator_for(&roster, Quotas::none(), &[]);
 
     // Off by default: no invitation planned, no guardian read.
-    let classroom = admin(&emulator, &SCOPES);
+    let classroom = admin_with(&emulator, &SCOPES);
     let plain = RosterSync::new(classroom.clone())
         .plan(&roster)
         .await
@@ -484,7 +459,7 @@ async fn guardians_need_the_option_its_scope_and_agents_that_can_be_invited() {
         "fi,active,true,student,fi,Fi,Lo,fi@school.example,ann\n",
     ))
     .unwrap();
-    let classroom = admin(&emulator, &options().scopes());
+    let classroom = admin_with(&emulator, &options().scopes());
     let calls = emulator.api_calls();
     let error = RosterSync::new(classroom)
         .options(options())

@@ -12,7 +12,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 
 use classroom::models::Course;
 use classroom::{BearerToken, Classroom, FieldMask};
@@ -20,16 +19,8 @@ use classroom_sync::Roster;
 use classroom_sync::synthetic::{District, DistrictSpec};
 use serde_json::{Value, json};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-sync-installed-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::temp_dir;
 
 /// `cargo install --path` of the two packages into `root`; their binaries.
 fn install(root: &Path) -> (PathBuf, PathBuf) {

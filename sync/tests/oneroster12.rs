@@ -2,54 +2,11 @@
 //! export plans, an apply from either leaves nothing for the other, and a bad 1.2 export is
 //! refused before anything is read from Classroom.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use classroom::{BearerToken, Classroom, RetryPolicy};
-use classroom_emulator::{Emulator, Role};
 use classroom_sync::synthetic::{District, DistrictSpec};
-use classroom_sync::{ChangeKind, Roster, RosterSync, SCOPES, SyncOptions};
+use classroom_sync::{ChangeKind, Roster, RosterSync, SyncOptions};
 
-/// A fresh directory under the system's temp dir.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-sync-v12-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The domain admin with the sync's scopes; retries quick enough for tests.
-fn admin(emulator: &Emulator) -> Classroom {
-    let token = emulator.token_for("admin", &SCOPES);
-    Classroom::builder()
-        .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token, SCOPES.iter().map(|s| s.url())))
-        .retry(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(20))
-                .max_attempts(6),
-        )
-        .build()
-        .unwrap()
-}
-
-/// An empty emulator whose domain holds the roster's users, by the role the roster gives them.
-fn emulator_for(roster: &Roster) -> Emulator {
-    let emulator = Emulator::builder().empty().start().unwrap();
-    for user in &roster.users {
-        let role = if user.role == "teacher" {
-            Role::Teacher
-        } else {
-            Role::Student
-        };
-        emulator.add_user(&user.email, &user.given_name, &user.family_name, role);
-    }
-    emulator
-}
+mod support;
+use support::{admin, emulator_for, temp_dir};
 
 /// The district written both ways, and each read.
 fn both(district: &District, name: &str) -> (Roster, Roster) {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use classroom::models::Course;
-use classroom::{BearerToken, Classroom, RetryPolicy};
-use classroom_emulator::{Emulator, Fault, Role};
+use classroom::{BearerToken, Classroom};
+use classroom_emulator::{Emulator, Fault};
 use classroom_sync::synthetic::{District, DistrictSpec};
 use classroom_sync::{
     Change, ChangeKind, CourseNaming, Outcome, Roster, RosterSync, SCOPES, SyncError, SyncOptions,
@@ -19,53 +19,8 @@ use classroom_sync::{
 mod common;
 use futures::TryStreamExt;
 
-/// A fresh directory under the system's temp dir.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-sync-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The domain admin with the sync's scopes; retries quick enough for tests.
-fn admin(emulator: &Emulator) -> Classroom {
-    let token = emulator.token_for("admin", &SCOPES);
-    Classroom::builder()
-        .root_url(emulator.root_url())
-        .credentials(BearerToken::new(token, SCOPES.iter().map(|s| s.url())))
-        .retry(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(20))
-                .max_attempts(6),
-        )
-        .build()
-        .unwrap()
-}
-
-/// An empty emulator whose domain holds the roster's users.
-fn emulator_for(roster: &Roster) -> Emulator {
-    let emulator = Emulator::builder().empty().start().unwrap();
-    add_users(&emulator, roster, |_| true);
-    emulator
-}
-
-fn add_users(emulator: &Emulator, roster: &Roster, keep: impl Fn(&str) -> bool) {
-    for user in &roster.users {
-        if !keep(&user.email) {
-            continue;
-        }
-        let role = if user.role == "teacher" {
-            Role::Teacher
-        } else {
-            Role::Student
-        };
-        emulator.add_user(&user.email, &user.given_name, &user.family_name, role);
-    }
-}
+mod support;
+use support::{add_users, admin, emulator_for, temp_dir};
 
 fn write(district: &District, name: &str) -> PathBuf {
     let dir = temp_dir(name);

@@ -5,23 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use classroom::models::Course;
 use classroom::{BearerToken, Classroom, FieldMask, Scope};
 use classroom_emulator::{Emulator, Role};
 use serde_json::Value;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-sync-tool-{name}-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
+use support::temp_dir;
 
 const USERS: [(&str, &str, Role); 5] = [
     ("ann", "teacher", Role::Teacher),
