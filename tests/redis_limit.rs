@@ -390,18 +390,14 @@ fn redis_stopped_mid_run_falls_back_to_a_share_and_the_shared_limit_resumes() {
     );
 }
 
-#[tokio::test]
-async fn a_429_pauses_every_worker_on_the_key() {
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
-    let emulator = Emulator::start().unwrap();
+/// Two clients of the emulator's admin with separate limiters, as in two processes: only
+/// Redis joins them, on `key`.
+fn two_workers(redis: &RedisServer, emulator: &Emulator, key: &str) -> (Classroom, Classroom) {
     let token = emulator.token_for(demo::ADMIN, &[Scope::CoursesReadonly]);
-    // Two clients with separate limiters, as in two processes: only Redis joins them.
     let client = || {
         let limit = RateLimit::new()
             .user_per_minute(60_000)
-            .shared(RedisLimit::new(&redis.url(), "pause", demo::ADMIN).unwrap());
+            .shared(RedisLimit::new(&redis.url(), key, demo::ADMIN).unwrap());
         Classroom::builder()
             .root_url(emulator.root_url())
             .credentials(BearerToken::unchecked(token.clone()))
@@ -409,14 +405,28 @@ async fn a_429_pauses_every_worker_on_the_key() {
             .build()
             .unwrap()
     };
-    let (a, b) = (client(), client());
-    b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
-    emulator.inject(Fault::rate_limited(Duration::from_secs(2)).times(1));
-    let limited = tokio::spawn(async move { a.courses().get(demo::COURSE_ALIAS).send().await });
+    (client(), client())
+}
+
+/// How long the other worker's call waits, sent 300 ms after the limited one set off.
+async fn other_workers_wait(b: &Classroom) -> Duration {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
-    let waited = started.elapsed();
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn a_429_pauses_every_worker_on_the_key() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let emulator = Emulator::start().unwrap();
+    let (a, b) = two_workers(&redis, &emulator, "pause");
+    b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
+    emulator.inject(Fault::rate_limited(Duration::from_secs(2)).times(1));
+    let limited = tokio::spawn(async move { a.courses().get(demo::COURSE_ALIAS).send().await });
+    let waited = other_workers_wait(&b).await;
     assert!(
         waited >= Duration::from_millis(1_400),
         "the other worker waits out the Retry-After of 2 s: {waited:?}"
@@ -430,19 +440,7 @@ async fn a_429_on_a_batched_call_pauses_every_worker_on_the_key() {
         return;
     };
     let emulator = Emulator::start().unwrap();
-    let token = emulator.token_for(demo::ADMIN, &[Scope::CoursesReadonly]);
-    let client = || {
-        let limit = RateLimit::new()
-            .user_per_minute(60_000)
-            .shared(RedisLimit::new(&redis.url(), "batch-pause", demo::ADMIN).unwrap());
-        Classroom::builder()
-            .root_url(emulator.root_url())
-            .credentials(BearerToken::unchecked(token.clone()))
-            .rate_limit(limit)
-            .build()
-            .unwrap()
-    };
-    let (a, b) = (client(), client());
+    let (a, b) = two_workers(&redis, &emulator, "batch-pause");
     b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
     // The first part of the next batch is answered 429, Retry-After 2 s; the rest as usual.
     emulator.inject(Fault::rate_limited(Duration::from_secs(2)).part(0).times(1));
@@ -453,10 +451,7 @@ async fn a_429_on_a_batched_call_pauses_every_worker_on_the_key() {
         ];
         a.send_batched(calls).await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    b.courses().get(demo::COURSE_ALIAS).send().await.unwrap();
-    let waited = started.elapsed();
+    let waited = other_workers_wait(&b).await;
     assert!(
         waited >= Duration::from_millis(1_400),
         "the other worker waits out the batched call's Retry-After of 2 s: {waited:?}"
