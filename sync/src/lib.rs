@@ -649,24 +649,8 @@ impl RosterSync {
         wanted: &[DesiredCourse],
         calls: &mut u64,
     ) -> Result<HashMap<String, CurrentCourse>, SyncError> {
-        let gets = wanted
-            .iter()
-            .map(|c| self.classroom.courses().get(&c.alias))
-            .collect();
-        let results = self.batched(gets, calls).await;
-        let mut found: Vec<(String, Course)> = Vec::new();
-        for (course, result) in wanted.iter().zip(results) {
-            match result {
-                Ok(c) => found.push((course.alias.clone(), c)),
-                Err(e) if e.is_not_found() => {}
-                Err(source) => {
-                    return Err(SyncError::Read {
-                        what: format!("course {}", course.alias),
-                        source: Box::new(source),
-                    });
-                }
-            }
-        }
+        let wanted: Vec<String> = wanted.iter().map(|c| c.alias.clone()).collect();
+        let found = self.courses_by_alias(&wanted, calls).await?;
         let aliases: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
         let page_size = self.options.page_size;
         let teachers = self
@@ -815,19 +799,35 @@ impl RosterSync {
             .filter(|c| c.status == Status::ToBeDeleted)
             .map(|c| alias_for(&self.options.alias_prefix, &c.sourced_id))
             .collect();
+        let gone = self
+            .courses_by_alias(&aliases, calls)
+            .await?
+            .into_iter()
+            .map(|(alias, course)| GoneCourse {
+                alias,
+                id: course.id.unwrap_or_default(),
+                name: course.name.unwrap_or_default(),
+                state: course.course_state,
+            })
+            .collect();
+        Ok(gone)
+    }
+
+    /// The courses Classroom has under `aliases`, in batches; an alias it does not know is
+    /// left out.
+    async fn courses_by_alias(
+        &self,
+        aliases: &[String],
+        calls: &mut u64,
+    ) -> Result<Vec<(String, Course)>, SyncError> {
         let gets = aliases
             .iter()
             .map(|alias| self.classroom.courses().get(alias))
             .collect();
-        let mut gone = Vec::new();
+        let mut found = Vec::new();
         for (alias, result) in aliases.iter().zip(self.batched(gets, calls).await) {
             match result {
-                Ok(course) => gone.push(GoneCourse {
-                    alias: alias.clone(),
-                    id: course.id.unwrap_or_default(),
-                    name: course.name.unwrap_or_default(),
-                    state: course.course_state,
-                }),
+                Ok(course) => found.push((alias.clone(), course)),
                 Err(e) if e.is_not_found() => {}
                 Err(source) => {
                     return Err(SyncError::Read {
@@ -837,7 +837,7 @@ impl RosterSync {
                 }
             }
         }
-        Ok(gone)
+        Ok(found)
     }
 }
 
