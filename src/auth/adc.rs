@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::http::Timeouts;
+use super::http::TokenTransport;
 use super::impersonate::CLOUD_PLATFORM_SCOPE;
 use super::metadata::{self, METADATA_DETECT_TIMEOUT, METADATA_HOST, METADATA_HOST_ENV};
 use super::provider::{parse_json, read_file};
@@ -171,12 +171,12 @@ impl ApplicationDefault {
             tried.push("the metadata server: not checked (NO_GCE_CHECK=true)".into());
             return Err(AuthError::NoDefaultCredentials { tried });
         }
-        let timeouts = Timeouts {
+        let transport = TokenTransport {
             request: self.detect_timeout,
             connect: self.detect_timeout,
             client: None,
         };
-        match metadata::email(&host, timeouts).await {
+        match metadata::email(&host, transport).await {
             Ok(service_account) => Ok(DefaultCredentials {
                 inner: Arc::new(MetadataServerCredentials::with_host(
                     host.clone(),

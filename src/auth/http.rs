@@ -32,7 +32,7 @@ pub const DEFAULT_TOKEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How token and revocation calls are sent: their timeouts, and the application's own HTTP
 /// client when it gave one.
 #[derive(Clone, Debug)]
-pub(crate) struct Timeouts {
+pub(crate) struct TokenTransport {
     pub(crate) request: Duration,
     pub(crate) connect: Duration,
     /// The application's client (proxies, its roots of trust, pool sizes), used as it is; the
@@ -40,9 +40,9 @@ pub(crate) struct Timeouts {
     pub(crate) client: Option<reqwest::Client>,
 }
 
-impl Default for Timeouts {
+impl Default for TokenTransport {
     fn default() -> Self {
-        Timeouts {
+        TokenTransport {
             request: DEFAULT_TOKEN_TIMEOUT,
             connect: DEFAULT_TOKEN_CONNECT_TIMEOUT,
             client: None,
@@ -50,7 +50,7 @@ impl Default for Timeouts {
     }
 }
 
-impl Timeouts {
+impl TokenTransport {
     /// The client token calls go out on.
     fn client(&self) -> Result<reqwest::Client, AuthError> {
         match &self.client {
@@ -61,12 +61,12 @@ impl Timeouts {
 }
 
 /// Where a token call goes and how: the URL as configured, whether `http` off loopback was
-/// allowed (and the setting that allows it, for the error), and the timeouts.
+/// allowed (and the setting that allows it, for the error), and how it is sent.
 pub(crate) struct Endpoint<'a> {
     pub(crate) uri: &'a str,
     pub(crate) allow_http: bool,
     pub(crate) opt_in: &'static str,
-    pub(crate) timeouts: Timeouts,
+    pub(crate) transport: TokenTransport,
 }
 
 /// Which grant a token request carries: the same OAuth error code calls for different advice
@@ -159,10 +159,10 @@ pub(crate) async fn post_form(
     require_tls(&url, endpoint.allow_http, endpoint.opt_in)
         .map_err(|message| AuthError::InsecureEndpoint { message })?;
     let mut request = endpoint
-        .timeouts
+        .transport
         .client()?
         .post(url.clone())
-        .timeout(endpoint.timeouts.request);
+        .timeout(endpoint.transport.request);
     if let Some(client) = client {
         match (client.provider.client_auth, &client.secret) {
             (ClientAuth::HttpBasic, Some(secret)) => {
@@ -396,10 +396,10 @@ pub(crate) async fn call(
         .map_err(|message| AuthError::InsecureEndpoint { message })?;
     let shown = redacted(&url);
     let mut request = endpoint
-        .timeouts
+        .transport
         .client()?
         .request(method, url.clone())
-        .timeout(endpoint.timeouts.request)
+        .timeout(endpoint.transport.request)
         .header(reqwest::header::ACCEPT, "application/json");
     if let Some(token) = bearer {
         request = request.bearer_auth(token.secret());

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{self, Endpoint, Timeouts, TokenResponse};
+use super::http::{self, Endpoint, TokenResponse, TokenTransport};
 use super::{AccessToken, AuthError, Credentials};
 
 /// The IAM Credentials API.
@@ -37,7 +37,7 @@ pub struct Impersonation {
     base: String,
     delegates: Vec<String>,
     allow_http: bool,
-    pub(crate) timeouts: Timeouts,
+    pub(crate) transport: TokenTransport,
 }
 
 impl fmt::Debug for Impersonation {
@@ -65,7 +65,7 @@ impl Impersonation {
             base: IAM_CREDENTIALS_URI.to_string(),
             delegates: Vec::new(),
             allow_http: false,
-            timeouts: Timeouts::default(),
+            transport: TokenTransport::default(),
         }
     }
 
@@ -101,7 +101,7 @@ impl Impersonation {
     /// How long an IAM call may take in all (default
     /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
+        self.transport.request = timeout;
         self
     }
 
@@ -139,7 +139,7 @@ impl Impersonation {
             uri: &uri,
             allow_http: self.allow_http,
             opt_in: "Impersonation::allow_insecure_http()",
-            timeouts: self.timeouts.clone(),
+            transport: self.transport.clone(),
         };
         let mut retried = false;
         loop {

@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::AuthError;
-use super::http::{self, Endpoint, Timeouts};
+use super::http::{self, Endpoint, TokenTransport};
 
 /// Where Google publishes the keys that sign its ID tokens, security event tokens and the
 /// OIDC tokens Pub/Sub attaches to pushes.
@@ -62,7 +62,7 @@ struct Keys {
 pub(crate) struct JwtVerifier {
     pub(crate) jwks_uri: String,
     pub(crate) allow_http: bool,
-    pub(crate) timeouts: Timeouts,
+    pub(crate) transport: TokenTransport,
     pub(crate) refetch_floor: Duration,
     /// The setter a caller names to allow plain HTTP, for the error message.
     opt_in: &'static str,
@@ -75,7 +75,7 @@ impl JwtVerifier {
         JwtVerifier {
             jwks_uri: jwks_uri.into(),
             allow_http: false,
-            timeouts: Timeouts::default(),
+            transport: TokenTransport::default(),
             refetch_floor: DEFAULT_KEY_REFETCH_FLOOR,
             opt_in,
             keys: tokio::sync::Mutex::default(),
@@ -94,7 +94,7 @@ impl JwtVerifier {
             uri,
             allow_http: self.allow_http,
             opt_in: self.opt_in,
-            timeouts: self.timeouts.clone(),
+            transport: self.transport.clone(),
         };
         let reply = http::call(&endpoint, reqwest::Method::GET, None, &[], None).await?;
         if reply.status != 200 {

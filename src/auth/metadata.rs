@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::AuthError;
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{self, Endpoint, Timeouts, TokenResponse, parse_token};
+use super::http::{self, Endpoint, TokenResponse, TokenTransport, parse_token};
 use async_trait::async_trait;
 
 /// The metadata server's address on Google's compute platforms. Link-local, so plain HTTP:
@@ -48,7 +48,7 @@ cached_credentials!(MetadataServerCredentials);
 pub(crate) struct Metadata {
     host: String,
     scopes: Vec<String>,
-    timeouts: Timeouts,
+    transport: TokenTransport,
 }
 
 impl MetadataServerCredentials {
@@ -76,7 +76,7 @@ impl MetadataServerCredentials {
                 Metadata {
                     host: host.into(),
                     scopes: scopes.into_iter().map(|s| s.as_ref().to_string()).collect(),
-                    timeouts: Timeouts::default(),
+                    transport: TokenTransport::default(),
                 },
                 None,
             ),
@@ -92,7 +92,7 @@ impl MetadataServerCredentials {
     /// How long a token call may take in all (default
     /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.cache.source.timeouts.request = timeout;
+        self.cache.source.transport.request = timeout;
         self
     }
 
@@ -101,7 +101,7 @@ impl MetadataServerCredentials {
     /// signs (keyless domain-wide delegation as itself).
     pub async fn email(&self) -> Result<String, AuthError> {
         let source = &self.cache.source;
-        email(&source.host, source.timeouts.clone()).await
+        email(&source.host, source.transport.clone()).await
     }
 }
 
@@ -114,13 +114,13 @@ fn url(host: &str, path: &str) -> String {
     }
 }
 
-fn endpoint(uri: &str, timeouts: Timeouts) -> Endpoint<'_> {
+fn endpoint(uri: &str, transport: TokenTransport) -> Endpoint<'_> {
     Endpoint {
         uri,
         // The metadata server is link-local and speaks plain HTTP only.
         allow_http: true,
         opt_in: "",
-        timeouts,
+        transport,
     }
 }
 
@@ -152,10 +152,10 @@ fn metadata_error(reply: &http::Reply, what: &str) -> AuthError {
 }
 
 /// The attached service account's email; also how the metadata server is detected.
-pub(crate) async fn email(host: &str, timeouts: Timeouts) -> Result<String, AuthError> {
+pub(crate) async fn email(host: &str, transport: TokenTransport) -> Result<String, AuthError> {
     let uri = url(host, EMAIL_PATH);
     let reply = http::call(
-        &endpoint(&uri, timeouts),
+        &endpoint(&uri, transport),
         reqwest::Method::GET,
         None,
         &[("metadata-flavor", "Google")],
@@ -194,7 +194,7 @@ impl Fetch for Metadata {
             ));
         }
         let reply = http::call(
-            &endpoint(&uri, self.timeouts.clone()),
+            &endpoint(&uri, self.transport.clone()),
             reqwest::Method::GET,
             None,
             &[("metadata-flavor", "Google")],

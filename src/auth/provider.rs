@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::{Endpoint, Grant, Timeouts};
+use super::http::{Endpoint, Grant, TokenTransport};
 use super::{AuthError, ClientSecret};
 
 /// Where an OAuth 2.0 server takes authorization requests, token requests and revocations.
@@ -118,7 +118,7 @@ pub struct OAuthClient {
     pub(crate) provider: Provider,
     pub(crate) redirect_uris: Vec<String>,
     pub(crate) kind: ClientKind,
-    pub(crate) timeouts: Timeouts,
+    pub(crate) transport: TokenTransport,
 }
 
 impl fmt::Debug for OAuthClient {
@@ -128,8 +128,8 @@ impl fmt::Debug for OAuthClient {
             .field("secret", &self.secret)
             .field("provider", &self.provider)
             .field("kind", &self.kind)
-            .field("timeout", &self.timeouts.request)
-            .field("connect_timeout", &self.timeouts.connect)
+            .field("timeout", &self.transport.request)
+            .field("connect_timeout", &self.transport.connect)
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +143,7 @@ impl OAuthClient {
             provider: Provider::google(),
             redirect_uris: Vec::new(),
             kind: ClientKind::Other,
-            timeouts: Timeouts::default(),
+            transport: TokenTransport::default(),
         }
     }
 
@@ -166,14 +166,14 @@ impl OAuthClient {
     /// their own HTTP client, not the [`Classroom`](crate::Classroom) client's settings.
     /// Credentials built from this client (refresh, client credentials, code exchange) keep it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.request = timeout;
+        self.transport.request = timeout;
         self
     }
 
     /// How long connecting to the token or revocation endpoint may take (default
     /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.connect = timeout;
+        self.transport.connect = timeout;
         self
     }
 
@@ -186,7 +186,7 @@ impl OAuthClient {
     /// Credentials built from this client (refresh, client credentials, code exchange) keep
     /// it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.timeouts.client = Some(client);
+        self.transport.client = Some(client);
         self
     }
 
@@ -196,7 +196,7 @@ impl OAuthClient {
             uri: &self.provider.token_uri,
             allow_http: self.provider.allow_insecure_http,
             opt_in,
-            timeouts: self.timeouts.clone(),
+            transport: self.transport.clone(),
         }
     }
 
@@ -251,7 +251,7 @@ impl OAuthClient {
             },
             redirect_uris: entry.redirect_uris,
             kind,
-            timeouts: Timeouts::default(),
+            transport: TokenTransport::default(),
         })
     }
 
@@ -285,7 +285,7 @@ impl OAuthClient {
             uri,
             allow_http: self.provider.allow_insecure_http,
             opt_in: "Provider::allow_insecure_http()",
-            timeouts: self.timeouts.clone(),
+            transport: self.transport.clone(),
         };
         let form = vec![("token", token.to_string())];
         super::http::post_form(&endpoint, form, Some(self), &Grant::Revocation)

@@ -195,14 +195,14 @@ impl UserCredentials {
     /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT), 30 s); as
     /// [`OAuthClient::timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.cache.source.client.timeouts.request = timeout;
+        self.cache.source.client.transport.request = timeout;
         self
     }
 
     /// How long connecting to the token endpoint may take (default
     /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.cache.source.client.timeouts.connect = timeout;
+        self.cache.source.client.transport.connect = timeout;
         self
     }
 

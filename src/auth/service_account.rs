@@ -15,7 +15,7 @@ use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 
 use super::cache::{Fetch, TokenCache, cached_credentials};
-use super::http::{Endpoint, Grant, Timeouts, TokenResponse, request_token};
+use super::http::{Endpoint, Grant, TokenResponse, TokenTransport, request_token};
 use super::provider::{parse_json, read_file};
 use super::{AuthError, Impersonation};
 
@@ -171,7 +171,7 @@ pub(crate) struct Assertion {
     subject: Option<String>,
     token_uri: String,
     allow_http: bool,
-    timeouts: Timeouts,
+    transport: TokenTransport,
 }
 
 /// Who signs the assertion: a key file's private key, or IAM's `signJwt` (keyless).
@@ -259,7 +259,7 @@ impl ServiceAccountCredentials {
                     subject: None,
                     token_uri,
                     allow_http: false,
-                    timeouts: Timeouts::default(),
+                    transport: TokenTransport::default(),
                 },
                 None,
             ),
@@ -291,14 +291,14 @@ impl ServiceAccountCredentials {
     /// How long a token call may take in all (default
     /// [`DEFAULT_TOKEN_TIMEOUT`](crate::auth::DEFAULT_TOKEN_TIMEOUT), 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.cache.source.timeouts.request = timeout;
+        self.cache.source.transport.request = timeout;
         self
     }
 
     /// How long connecting to the token endpoint may take (default
     /// [`DEFAULT_TOKEN_CONNECT_TIMEOUT`](crate::auth::DEFAULT_TOKEN_CONNECT_TIMEOUT), 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.cache.source.timeouts.connect = timeout;
+        self.cache.source.transport.connect = timeout;
         self
     }
 
@@ -309,7 +309,7 @@ impl ServiceAccountCredentials {
     /// with `redirect(reqwest::redirect::Policy::none())`: a token endpoint has no business
     /// redirecting a request that carries a secret.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.cache.source.timeouts.client = Some(client);
+        self.cache.source.transport.client = Some(client);
         self
     }
 }
@@ -370,7 +370,7 @@ impl Fetch for Assertion {
             uri: &self.token_uri,
             allow_http: self.allow_http,
             opt_in: "ServiceAccountCredentials::allow_insecure_http()",
-            timeouts: self.timeouts.clone(),
+            transport: self.transport.clone(),
         };
         let grant = Grant::JwtBearer {
             subject: self.subject.clone(),
