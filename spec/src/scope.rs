@@ -1,7 +1,4 @@
-//! The API's scopes (generated from the discovery document) and the rule that decides whether
-//! a set of granted scopes authorizes a method.
-
-use crate::MethodInfo;
+//! The API's scopes, generated from the discovery document.
 
 include!(concat!(env!("OUT_DIR"), "/scopes.rs"));
 
@@ -25,14 +22,6 @@ impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.url())
     }
-}
-
-/// Whether holding `granted` (scope URLs) authorizes `method`: some scope the method lists,
-/// other than an additional one, is held.
-pub(crate) fn authorizes<S: AsRef<str>>(method: &MethodInfo, granted: &[S]) -> bool {
-    method
-        .authorizing_scopes()
-        .any(|scope| granted.iter().any(|g| g.as_ref() == scope.url()))
 }
 
 /// A scope as its URL, so that anything taking scope URLs (`with_scopes`, say) takes `Scope`s.
