@@ -113,9 +113,12 @@ for profile in ${@:-release debug}; do
   (cd "$repo" && CARGO_TARGET_DIR="$work/example-$profile" cargo build -q $flag --example list_courses --timings 2>/dev/null)
   example=$((SECONDS - start))
   echo "$profile (clean, whole graph): program on classroom ${ours}s, same program on google-classroom1 ${theirs}s, examples/list_courses ${example}s"
-  units "$work/ours-$profile" classroom
+  units "$work/ours-$profile" classroom,classroom-spec
   units "$work/gc1-$profile" google-classroom1
-  units "$work/example-$profile" classroom
+  units "$work/example-$profile" classroom,classroom-spec
 done
-out=$(ls -d "$work"/ours-*/*/build/classroom-*/out 2>/dev/null | head -1)
+# The SDK's generated code (classroom-spec's out directories match the glob too, without
+# resources/).
+out=$(ls -d "$work"/ours-*/*/build/classroom-*/out/resources 2>/dev/null | head -1)
+out=${out%/resources}
 [ -n "$out" ] && echo "generated code: $(cat "$out"/*.rs "$out"/resources/*.rs | wc -c) bytes, $(cat "$out"/*.rs "$out"/resources/*.rs | wc -l) lines (test glue included: $(wc -c < "$out/test_cases.rs") bytes)"

@@ -8,7 +8,6 @@ use quote::quote;
 use crate::codegen::discovery::{Document, Method, Parameter, Resource};
 use crate::codegen::docs::{doc, escape, paragraphs};
 use crate::codegen::names::{ident, pascal, snake};
-use crate::codegen::scopes::scope_variant;
 use crate::codegen::types::Types;
 
 /// Names a builder's own fields use; parameters with these names get a suffix.
@@ -19,22 +18,18 @@ const RESERVED: &[&str] = &["client", "options", "request"];
 const OPTIONS_PREFIX: &str = "with_";
 
 /// One generated module per resource, keyed by its file name, plus the root module that
-/// declares them and the method table.
+/// declares them.
 pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, TokenStream)>) {
     let mut files = Vec::new();
     let mut accessors = Vec::new();
-    let mut table = Vec::new();
     let mut decls = Vec::new();
     let mut pages = BTreeMap::new();
     for (name, resource) in &doc.resources {
         let path = vec![name.as_str()];
-        resource_module(
-            doc, types, &path, resource, &mut files, &mut table, &mut pages,
-        );
+        resource_module(doc, types, &path, resource, &mut files, &mut pages);
         decls.push(module_decl(&path));
         accessors.push(accessor(name, &path));
     }
-    let count = proc_macro2::Literal::usize_unsuffixed(table.len());
     let root_url = format!("{}{}", doc.root_url, doc.service_path);
     let revision = &doc.revision;
     let batch_path = doc.batch_path.as_deref().unwrap_or("batch");
@@ -56,9 +51,6 @@ pub fn resources(doc: &Document, types: &Types) -> (TokenStream, Vec<(String, To
         }
 
         #(#pages)*
-
-        /// Every method of the API, in resource order.
-        pub const METHODS: &[&crate::MethodInfo; #count] = &[ #(#table),* ];
     };
     (root, files)
 }
@@ -107,7 +99,6 @@ fn resource_module(
     path: &[&str],
     resource: &Resource,
     files: &mut Vec<(String, TokenStream)>,
-    table: &mut Vec<TokenStream>,
     pages: &mut BTreeMap<String, TokenStream>,
 ) {
     let name = path.last().unwrap();
@@ -121,9 +112,6 @@ fn resource_module(
     let mut handle_methods = Vec::new();
     let mut builders = Vec::new();
     for (method_name, method) in &resource.methods {
-        let builder = ident(&pascal(method_name));
-        let module_path: Vec<_> = path.iter().map(|p| ident(&snake(p))).collect();
-        table.push(quote!(&crate::resources::#(#module_path)::*::#builder::METHOD));
         let (h, b) = method_code(doc_, types, method_name, method, pages);
         handle_methods.push(h);
         builders.push(b);
@@ -132,15 +120,7 @@ fn resource_module(
     for (child, child_resource) in &resource.resources {
         let mut child_path = path.to_vec();
         child_path.push(child);
-        resource_module(
-            doc_,
-            types,
-            &child_path,
-            child_resource,
-            files,
-            table,
-            pages,
-        );
+        resource_module(doc_, types, &child_path, child_resource, files, pages);
         children.push(module_decl(&child_path));
         handle_methods.push(accessor(child, &child_path));
     }
@@ -210,14 +190,8 @@ fn method_code(
     let builder = ident(&pascal(method_name));
     let fn_name = ident(&snake(method_name));
     let id = &m.id;
-    let http = ident(&pascal(&m.http_method.to_ascii_lowercase()));
     let path = &m.path;
-    let scopes: Vec<_> = m
-        .scopes
-        .iter()
-        .map(|s| scope_variant(doc_, s))
-        .map(|v| quote!(crate::Scope::#v))
-        .collect();
+    let method_info = crate::codegen::table::method_info(doc_, m);
 
     // Positional parameters in the document's order, then the optional ones by name.
     let mut params: Vec<Param> = Vec::new();
@@ -426,12 +400,7 @@ fn method_code(
 
         impl #builder {
             #scope_doc
-            pub const METHOD: crate::MethodInfo = crate::MethodInfo {
-                id: #id,
-                http_method: crate::HttpMethod::#http,
-                path: #path,
-                scopes: &[#(#scopes),*],
-            };
+            pub const METHOD: crate::MethodInfo = #method_info;
 
             #(#setters)*
 

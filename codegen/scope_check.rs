@@ -7,14 +7,7 @@ use quote::quote;
 
 use crate::codegen::discovery::{Document, Method};
 use crate::codegen::names::{ident, pascal};
-use crate::codegen::scopes::scope_variant;
-
-/// Scopes that widen responses but never authorize a call (Classroom's authorization guide).
-const ADDITIONAL: [&str; 2] = ["classroom.profile.emails", "classroom.profile.photos"];
-
-pub fn is_additional(url: &str) -> bool {
-    ADDITIONAL.iter().any(|a| url.ends_with(&format!("/{a}")))
-}
+use crate::codegen::scopes::{is_additional, scope_variant};
 
 /// `classroom.courses.create` -> `AuthorizesCoursesCreate`.
 pub fn leaf_trait(m: &Method) -> Ident {

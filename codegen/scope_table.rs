@@ -10,8 +10,7 @@ use std::fmt::Write;
 use crate::codegen::discovery::{Document, Resource};
 use crate::codegen::methods::field_ident;
 use crate::codegen::names::{pascal, snake};
-use crate::codegen::scope_check::is_additional;
-use crate::codegen::scopes::scope_variant;
+use crate::codegen::scopes::{is_additional, scope_variant};
 
 /// One method: its id, verb, rustdoc path of its builder (relative to `resources`), scopes.
 struct Row<'a> {

@@ -161,7 +161,8 @@ async fn demo() -> Result<(), BoxError> {
     let token = emulator.security_event_token(
         &SecurityEvent::SessionsRevoked {
             subject: subject.clone(),
-        },
+        }
+        .to_claim(&emulator.risc_issuer()),
         emulator.client_id(),
     );
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -186,7 +187,7 @@ async fn demo() -> Result<(), BoxError> {
     );
     // A token whose signature belongs to another token: refused, nothing changes.
     let other = emulator.security_event_token(
-        &SecurityEvent::Verification { state: None },
+        &SecurityEvent::Verification { state: None }.to_claim(&emulator.risc_issuer()),
         emulator.client_id(),
     );
     let (signed, _) = token.rsplit_once('.').ok_or("a JWT")?;

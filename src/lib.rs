@@ -294,7 +294,6 @@ mod client;
 mod error;
 mod field_mask;
 mod limit;
-mod method;
 mod net;
 mod ownership;
 mod reason;
@@ -326,6 +325,7 @@ pub mod prelude {
     pub use futures::{Stream, StreamExt, TryStreamExt};
 }
 pub use batch::{Batch, BatchCall, BatchResults, BatchSlot, MAX_BATCH_CALLS};
+pub use classroom_spec::{HttpMethod, MethodInfo};
 pub use client::{
     Classroom, ClassroomBuilder, DEFAULT_MAX_EMPTY_PAGES, DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_ROOT_URL,
@@ -335,7 +335,6 @@ pub use field_mask::FieldMask;
 pub use limit::{CLASSROOM_PROJECT_PER_MINUTE, CLASSROOM_USER_PER_MINUTE, RateLimit};
 #[cfg(feature = "redis")]
 pub use limit::{RedisLimit, RedisUrlError};
-pub use method::{HttpMethod, MethodInfo};
 pub use reason::ClassroomReason;
 pub use request::RequestOptions;
 pub use retry::{RetryBudget, RetryPolicy};

@@ -557,7 +557,7 @@ pub(crate) fn check_scopes(
     token: &crate::auth::AccessToken,
 ) -> Result<()> {
     match token.scopes() {
-        Some(granted) if !crate::auth::authorizes(method, granted) => Err(Error::MissingScope {
+        Some(granted) if !method.is_authorized_by(granted) => Err(Error::MissingScope {
             method: method.id,
             accepted: method.authorizing_scopes().collect(),
             granted: granted.to_vec(),

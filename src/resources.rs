@@ -8,9 +8,6 @@
 
 include!(concat!(env!("OUT_DIR"), "/resources.rs"));
 
-/// The discovery document (Classroom v1, JSON) this crate was generated from: every schema,
-/// method, parameter and description behind the types and builders here, as Google publishes
-/// them. [`METHODS`] is the part of it the client needs at run time; tools that need the rest,
-/// such as the `classroom-emulator` crate (which routes and validates requests with it), read
-/// it here so that they describe exactly the API this version of the SDK calls.
-pub const DISCOVERY_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/discovery.json"));
+// The discovery document the types and builders here were generated from, and the table of its
+// methods: `classroom-spec`'s, which the `classroom-emulator` crate also serves.
+pub use classroom_spec::{DISCOVERY_DOCUMENT, METHODS};

@@ -208,6 +208,12 @@ fn every_methods_compile_time_requirement_matches_its_run_time_one() {
     assert_eq!(cases.len(), 105);
     for case in cases {
         let id = case.method.id;
+        // The builder's METHOD and classroom-spec's table (which the emulator routes by) are
+        // generated apart, from one document by one function: they must agree.
+        assert!(
+            classroom::resources::METHODS.contains(&case.method),
+            "{id}: the builder's METHOD is not the one in resources::METHODS"
+        );
         assert!(case.dynamic, "{id}: the dynamic client compiles every call");
         assert!(!case.empty, "{id}: the empty set authorizes nothing");
         assert_eq!(case.single.len(), classroom::Scope::ALL.len());

@@ -1,7 +1,8 @@
 //! The code's shape, checked: `src/auth/` stands below the client. It may use what every
 //! connection shares (`net`), the error types and the scopes, but never the client, the
 //! executor (`request`), batches, the limiter or paging; and inside it, `http` (the one place
-//! token calls are sent) does not reach back into `provider`, which uses it.
+//! token calls are sent) does not reach back into `provider`, which uses it. Across crates, the
+//! emulator stands beside the SDK, not on it: both build on `classroom-spec`.
 
 use std::path::{Path, PathBuf};
 
@@ -64,5 +65,43 @@ fn token_calls_do_not_reach_back_into_providers() {
         found.is_empty(),
         "auth/http.rs uses provider.rs:\n{}",
         found.join("\n")
+    );
+}
+
+#[test]
+fn the_emulator_builds_on_the_spec_not_on_the_sdk() {
+    let tree = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "classroom-emulator",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .arg("--offline")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&tree.stderr);
+    assert!(tree.status.success(), "cargo tree failed: {stderr}");
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    let crates: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(
+        crates.contains(&"classroom-spec"),
+        "the tree lists the emulator's dependencies:\n{tree}"
+    );
+    let forbidden: Vec<&str> = crates
+        .into_iter()
+        .filter(|c| ["classroom", "reqwest", "rustls", "rusqlite"].contains(c))
+        .collect();
+    assert!(
+        forbidden.is_empty(),
+        "the emulator depends on {forbidden:?}; what it shares with the SDK belongs in \
+         classroom-spec (spec/):\n{tree}"
     );
 }

@@ -96,6 +96,12 @@ async fn receiver(emulator: &Emulator, registry: Arc<TokenRegistry>) -> RiscRece
         .unwrap()
 }
 
+/// The emulator's token for `event`: the SDK writes the `events` claim (as Google's side would),
+/// the emulator signs it as the issuer its JWKS and discovery document name.
+fn event_token(emulator: &Emulator, event: &SecurityEvent, audience: &str) -> String {
+    emulator.security_event_token(&event.to_claim(&emulator.risc_issuer()), audience)
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -113,7 +119,7 @@ async fn a_tokens_revoked_event_drops_that_users_tokens_and_only_theirs() {
     let event = SecurityEvent::TokensRevoked {
         subject: student.sub.clone(),
     };
-    let token = emulator.security_event_token(&event, emulator.client_id());
+    let token = event_token(&emulator, &event, emulator.client_id());
     let receipt = receiver.receive(token.as_bytes()).await.unwrap();
     assert_eq!(receipt.event, event);
     // The live credentials clear their own store, which is also registered: one or two
@@ -142,7 +148,7 @@ async fn a_tokens_revoked_event_drops_that_users_tokens_and_only_theirs() {
     assert_eq!(again.effect, Effect::Duplicate);
     assert_eq!(again.jti, receipt.jti);
     // The same event in a new token (a new jti) finds nothing more to drop.
-    let resent = emulator.security_event_token(&event, emulator.client_id());
+    let resent = event_token(&emulator, &event, emulator.client_id());
     let receipt = receiver.receive(resent.as_bytes()).await.unwrap();
     assert_eq!(
         receipt.effect,
@@ -179,12 +185,13 @@ async fn refused_tokens_change_nothing_and_say_why() {
     let client = emulator.client_id();
 
     // A bad signature: a payload of our own making under the genuine token's signature.
-    let genuine = emulator.security_event_token(&event, client);
+    let genuine = event_token(&emulator, &event, client);
     let parts: Vec<&str> = genuine.split('.').collect();
     let forged_payload = URL_SAFE_NO_PAD.encode(claims(&issuer, client, now()).to_string());
     let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
     // The signature of another token entirely.
-    let other = emulator.security_event_token(
+    let other = event_token(
+        &emulator,
         &SecurityEvent::AccountEnabled {
             subject: student.sub.clone(),
         },
@@ -206,7 +213,7 @@ async fn refused_tokens_change_nothing_and_say_why() {
         }),
         (
             "wrong audience",
-            emulator.security_event_token(&event, "someone-else.apps.googleusercontent.com"),
+            event_token(&emulator, &event, "someone-else.apps.googleusercontent.com"),
             |e| matches!(e, RiscError::WrongAudience { .. }),
         ),
         (
@@ -273,11 +280,7 @@ async fn a_token_revoked_event_drops_the_refresh_token_it_names() {
         let token = RevokedToken::identify("refresh_token", algorithm, refresh.secret());
         let event = SecurityEvent::TokenRevoked { token };
         let receipt = receiver
-            .receive(
-                emulator
-                    .security_event_token(&event, emulator.client_id())
-                    .as_bytes(),
-            )
+            .receive(event_token(&emulator, &event, emulator.client_id()).as_bytes())
             .await
             .unwrap();
         assert!(
@@ -314,7 +317,7 @@ async fn events_that_drop_nothing_are_decoded_and_reported() {
             state: Some("from stream:verify".into()),
         },
     ] {
-        let token = emulator.security_event_token(&event, emulator.client_id());
+        let token = event_token(&emulator, &event, emulator.client_id());
         let receipt = receiver.receive(token.as_bytes()).await.unwrap();
         assert_eq!(receipt.event, event);
         assert_eq!(receipt.effect, Effect::Nothing);
@@ -325,7 +328,7 @@ async fn events_that_drop_nothing_are_decoded_and_reported() {
         subject: student.sub.clone(),
         reason: Some("hijacking".into()),
     };
-    let token = emulator.security_event_token(&event, emulator.client_id());
+    let token = event_token(&emulator, &event, emulator.client_id());
     let receipt = receiver.receive(token.as_bytes()).await.unwrap();
     assert_eq!(receipt.event, event);
     assert!(!student.has_stored_tokens());
@@ -339,7 +342,8 @@ async fn events_that_drop_nothing_are_decoded_and_reported() {
 async fn keys_come_from_the_configured_url_and_must_be_reachable() {
     let registry = Arc::new(TokenRegistry::new());
     let emulator = Emulator::start().unwrap();
-    let token = emulator.security_event_token(
+    let token = event_token(
+        &emulator,
         &SecurityEvent::Verification { state: None },
         emulator.client_id(),
     );

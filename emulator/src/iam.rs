@@ -255,8 +255,8 @@ fn unix_now() -> i64 {
 }
 
 impl Emulator {
-    /// The IAM Credentials API's root URL (the emulator's root), for
-    /// [`Impersonation::endpoint`](classroom::auth::Impersonation::endpoint).
+    /// The IAM Credentials API's root URL (the emulator's root), for the `classroom` SDK's
+    /// `Impersonation::endpoint`.
     pub fn iam_url(&self) -> String {
         self.shared.base.clone()
     }

@@ -1,5 +1,5 @@
 //! A local, stateful Classroom and Google OAuth server, for testing code written against the
-//! [`classroom`] SDK (or any Classroom client) with no Google account.
+//! [`classroom`](https://docs.rs/classroom) SDK (or any Classroom client) with no Google account.
 //!
 //! [`Emulator::start`] binds 127.0.0.1 on a free port and serves, from a thread of its own:
 //!
@@ -75,21 +75,29 @@
 //! What it leaves out: Drive folders and files behind attachments, email notifications, and
 //! Pub/Sub itself (pull subscriptions, topics): pushes go straight to the configured endpoint.
 //!
-//! ```
-//! use classroom_emulator::{Emulator, demo};
-//! use classroom::{BearerToken, Classroom, Scope};
+//! Any HTTP client will do. With the `classroom` SDK, give `ClassroomBuilder::root_url` the
+//! emulator's [`root_url`](Emulator::root_url) and `ClassroomBuilder::credentials` a
+//! `BearerToken` of the token (the SDK's tests and examples all run so); here, plain HTTP/1.1:
 //!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! use std::io::{Read, Write};
+//!
+//! use classroom_emulator::{Emulator, Scope, demo};
+//!
 //! let emulator = Emulator::start()?;
-//! let token = emulator.token_for(demo::TEACHER, &[Scope::Courses]);
-//! let classroom = Classroom::builder()
-//!     .root_url(emulator.root_url())
-//!     .credentials(BearerToken::new(token, [Scope::Courses.url()]))
-//!     .build()?;
-//! let courses = classroom.courses().list().teacher_id("me").send().await?;
-//! assert!(!courses.courses.is_empty());
-//! # Ok(()) }
+//! let token = emulator.token_for(demo::TEACHER, &[Scope::CoursesReadonly]);
+//! let mut http = std::net::TcpStream::connect(emulator.addr())?;
+//! write!(
+//!     http,
+//!     "GET /v1/courses?teacherId=me HTTP/1.1\r\nHost: {}\r\n\
+//!      Authorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+//!     emulator.addr()
+//! )?;
+//! let mut reply = String::new();
+//! http.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+//! assert!(reply.contains(r#""courses""#), "{reply}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod accounts;
@@ -125,7 +133,7 @@ pub use quota::Quotas;
 pub use risc::RISC_KEY_ID;
 pub use seed::demo;
 
-use classroom::Scope;
+pub use classroom_spec::Scope;
 use store::{RefreshGrant, State, TokenGrant};
 
 /// What a user is in the demo domain.
@@ -420,7 +428,7 @@ impl Emulator {
         self.addr
     }
 
-    /// The API root URL, for [`ClassroomBuilder::root_url`](classroom::ClassroomBuilder::root_url):
+    /// The API root URL, for the `classroom` SDK's `ClassroomBuilder::root_url`:
     /// `http://127.0.0.1:PORT/`.
     pub fn root_url(&self) -> String {
         self.shared.base.clone()

@@ -96,8 +96,8 @@ fn token(shared: &Shared, req: &Req<'_>) -> Reply {
 }
 
 impl Emulator {
-    /// The metadata server's address (`127.0.0.1:PORT`), for `GCE_METADATA_HOST` or
-    /// [`MetadataServerCredentials::host`](classroom::auth::MetadataServerCredentials::host).
+    /// The metadata server's address (`127.0.0.1:PORT`), for `GCE_METADATA_HOST` or the
+    /// `classroom` SDK's `MetadataServerCredentials::host`.
     pub fn metadata_host(&self) -> String {
         self.addr.to_string()
     }

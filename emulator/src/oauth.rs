@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::server::{Reply, Req, parse_query};
 use crate::store::{CodeGrant, RefreshGrant, State, TokenGrant};
 use crate::{Consent, Decision, Shared, demo};
-use classroom::Scope;
+use classroom_spec::Scope;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 

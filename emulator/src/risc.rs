@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use crate::server::{Reply, Req};
 use crate::{Emulator, Shared};
-use classroom::auth::SecurityEvent;
 
 /// A throwaway key made for the emulator's security event tokens; it means nothing elsewhere.
 const SIGNING_PEM: &str = include_str!("test-only-demo-signing-key.pem");
@@ -83,8 +82,7 @@ pub(crate) fn handle(shared: &Shared, req: &Req<'_>) -> Reply {
 }
 
 impl Emulator {
-    /// The RISC discovery document's URL, for
-    /// [`RiscReceiver::discover`](classroom::auth::RiscReceiver::discover).
+    /// The RISC discovery document's URL, for the `classroom` SDK's `RiscReceiver::discover`.
     pub fn risc_configuration_url(&self) -> String {
         format!("{}.well-known/risc-configuration", self.shared.base)
     }
@@ -105,10 +103,15 @@ impl Emulator {
     }
 
     /// A security event token as Google would push it to a receiver registered for the OAuth
-    /// client `audience`: `event`, issued now by [`risc_issuer`](Self::risc_issuer), with a
-    /// fresh `jti`, signed with the emulator's key. A user's subject is their id
-    /// ([`user_id`](Self::user_id)), as `sub` in Google's ID tokens.
-    pub fn security_event_token(&self, event: &SecurityEvent, audience: &str) -> String {
+    /// client `audience`: the `events` claim given, issued now by
+    /// [`risc_issuer`](Self::risc_issuer), with a fresh `jti`, signed with the emulator's key.
+    ///
+    /// `events` maps an event type URI to its body, e.g.
+    /// `{"https://schemas.openid.net/secevent/risc/event-type/sessions-revoked": {"subject":
+    /// {"subject_type": "iss-sub", "iss": ISSUER, "sub": USER_ID}}}`, with the emulator's
+    /// [`risc_issuer`](Self::risc_issuer) and a user's [`user_id`](Self::user_id) (their `sub`
+    /// in ID tokens). The `classroom` SDK writes it: `SecurityEvent::to_claim(&risc_issuer)`.
+    pub fn security_event_token(&self, events: &Value, audience: &str) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -118,7 +121,7 @@ impl Emulator {
             "aud": audience,
             "iat": now,
             "jti": crate::oauth::random_token("risc-"),
-            "events": event.to_claim(&self.shared.base),
+            "events": events,
         }))
     }
 

@@ -9,7 +9,7 @@ use crate::Role;
 use crate::handlers::{Ctx, call};
 use crate::spec::spec;
 use crate::store::{Client, State, User};
-use classroom::Scope;
+use classroom_spec::Scope;
 
 /// The demo school's names: users, aliases, OAuth client. Fixed, so scripts and docs can use
 /// them.

@@ -7,8 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
-use classroom::MethodInfo;
-use classroom::resources::{DISCOVERY_DOCUMENT as DISCOVERY, METHODS};
+use classroom_spec::{DISCOVERY_DOCUMENT as DISCOVERY, METHODS, MethodInfo};
 
 /// Decoded path parameters, by name, in template order.
 pub(crate) type PathParams = Vec<(String, String)>;

@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use classroom::Scope;
 use classroom_emulator::{Emulator, Fault, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 /// One part's answer: its Content-ID, status, lower-cased head and JSON body.

@@ -1,12 +1,12 @@
 //! Courses, rosters, invitations and profiles answer the conditions their method descriptions
-//! in discovery/classroom.v1.json list (`CourseNotModifiable`, the `CourseState` moves,
+//! in spec/discovery/classroom.v1.json list (`CourseNotModifiable`, the `CourseState` moves,
 //! `CourseTitleCannotContainUrl`, roles already held, `CourseTeacherLimitReached`, ...).
 //! Plain HTTP over 127.0.0.1.
 
 mod http;
 
-use classroom::Scope;
 use classroom_emulator::{Emulator, Quotas, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 use http::{Answer, bearer, send};

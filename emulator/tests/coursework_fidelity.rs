@@ -1,13 +1,13 @@
 //! Coursework, announcements, materials, topics and submissions as the method descriptions of
-//! discovery/classroom.v1.json say Classroom answers: deleted items remembered, topic names
+//! spec/discovery/classroom.v1.json say Classroom answers: deleted items remembered, topic names
 //! unique, empty assignees refused, draft grades kept from students, the API's `return` leaving
 //! grades alone, and items tied to the Developer Console project (OAuth client) that created
 //! them. Plain HTTP over 127.0.0.1.
 
 mod http;
 
-use classroom::Scope;
 use classroom_emulator::{Emulator, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 use http::{Answer, basic, bearer, send};

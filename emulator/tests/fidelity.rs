@@ -1,13 +1,13 @@
 //! What a roster sync relies on, checked against the method descriptions of
-//! discovery/classroom.v1.json (each lists its error conditions): course states on create and
+//! spec/discovery/classroom.v1.json (each lists its error conditions): course states on create and
 //! list, ownership transfer, course deletion, guardian invitations. Plain HTTP over 127.0.0.1.
 
 mod http;
 
 use std::collections::BTreeSet;
 
-use classroom::Scope;
 use classroom_emulator::{Emulator, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 use http::{Answer, bearer, send};

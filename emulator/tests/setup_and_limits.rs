@@ -5,8 +5,8 @@
 
 mod http;
 
-use classroom::Scope;
 use classroom_emulator::{Emulator, Quotas, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 use http::{Answer, basic, bearer, send};

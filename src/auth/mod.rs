@@ -95,7 +95,6 @@ mod provider;
 mod redirect;
 mod refresh;
 mod risc;
-mod scopes;
 mod secret;
 mod service_account;
 mod store;
@@ -107,6 +106,7 @@ pub use adc::{
     WELL_KNOWN_FILE, default_credentials,
 };
 pub use cache::{DEFAULT_EXPIRY_SKEW, REFRESH_RETRY_DELAY, TokenEvent, TokenHook};
+pub use classroom_spec::Scope;
 pub use client_credentials::ClientCredentials;
 pub use code_flow::{AccessType, AuthorizationRequest, PendingAuthorization, WebFlow};
 pub use error::AuthError;
@@ -132,11 +132,9 @@ pub use risc::{
     GOOGLE_RISC_JWKS_URI, MAX_EVENT_TOKEN, Receipt, RevokedToken, RiscError, RiscReceiver,
     SecurityEvent, SubjectTokens, TokenRegistry,
 };
-pub use scopes::Scope;
 pub use secret::{ApiKey, ClientSecret, RefreshToken};
 pub use service_account::{ServiceAccountCredentials, ServiceAccountKey};
 pub use store::{FileStore, MemoryStore, StoredToken, TokenStore};
 pub use token::{AccessToken, BearerToken, Credentials};
 
-pub(crate) use scopes::authorizes;
 pub(crate) use secret::random_token;

@@ -133,8 +133,9 @@ impl SecurityEvent {
         }
     }
 
-    /// The event as the `events` claim of a security event token carries it, for test
-    /// servers that mint tokens (the emulator does).
+    /// The event as the `events` claim of a security event token carries it, with `issuer` as
+    /// the subject's issuer: for test servers that mint tokens, such as the emulator's
+    /// `security_event_token` (with its `risc_issuer`).
     pub fn to_claim(&self, issuer: &str) -> Value {
         let user =
             |sub: &str| serde_json::json!({ "subject_type": "iss-sub", "iss": issuer, "sub": sub });

@@ -202,12 +202,7 @@ pub fn client_with(server: &TestServer, token: classroom::BearerToken) -> classr
 
 /// The discovery document the SDK was generated from.
 pub fn discovery() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/discovery/classroom.v1.json"
-    ))
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(classroom::resources::DISCOVERY_DOCUMENT).unwrap()
 }
 
 /// A fully populated JSON value for a schema (nested schemas to a depth of four).

@@ -107,7 +107,7 @@ class Emulator:
         return body["access_token"]
 
     def classroom(self, access_token):
-        with open(os.path.join(REPO, "discovery", "classroom.v1.json")) as f:
+        with open(os.path.join(REPO, "spec", "discovery", "classroom.v1.json")) as f:
             doc = json.load(f)
         doc["rootUrl"] = self.root
         doc["baseUrl"] = self.root + doc.get("servicePath", "")

@@ -60,7 +60,7 @@ def token(emulator, scopes):
 
 
 def service(emulator, access_token):
-    with open(os.path.join(REPO, "discovery", "classroom.v1.json")) as f:
+    with open(os.path.join(REPO, "spec", "discovery", "classroom.v1.json")) as f:
         doc = json.load(f)
     doc["rootUrl"] = emulator["root"]
     doc["baseUrl"] = emulator["root"] + doc.get("servicePath", "")

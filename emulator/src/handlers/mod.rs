@@ -27,7 +27,7 @@ use crate::Role;
 use crate::errors::{ApiResult, Status};
 use crate::spec::{Route, camel, spec};
 use crate::store::{State, User};
-use classroom::Scope;
+use classroom_spec::Scope;
 
 pub(crate) use guardians::accept_guardian_invitation;
 

@@ -6,7 +6,7 @@ use super::{Ctx, Params, param};
 use crate::Role;
 use crate::errors::{ApiResult, Status};
 use crate::store::{State, User};
-use classroom::Scope;
+use classroom_spec::Scope;
 
 /// A user's profile as the caller's scopes allow: email and photo only with the additional
 /// `classroom.profile.*` scopes.

@@ -368,7 +368,7 @@ mod disabled_accounts {
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    use classroom::Scope;
+    use classroom_spec::Scope;
     use serde_json::{Value, json};
 
     use crate::{Emulator, demo};

@@ -3,8 +3,8 @@
 //! method that documents it, then recipes for single methods. A condition no recipe sets up
 //! gets the reason it cannot be.
 
-use classroom::Scope;
 use classroom_emulator::{Quotas, demo};
+use classroom_spec::Scope;
 use serde_json::{Value, json};
 
 use super::table::Condition;

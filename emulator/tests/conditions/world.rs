@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use classroom::resources::METHODS;
-use classroom::{MethodInfo, Scope};
 use classroom_emulator::{Emulator, Role, demo};
+use classroom_spec::{METHODS, MethodInfo, Scope};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 

@@ -43,8 +43,9 @@ impl fmt::Display for HttpMethod {
     }
 }
 
-/// A method of the API as the discovery document describes it. Every request builder has one
-/// as its `METHOD` constant, and [`resources::METHODS`](crate::resources::METHODS) lists them all.
+/// A method of the API as the discovery document describes it. [`METHODS`](crate::METHODS) lists
+/// them all; in the `classroom` SDK every request builder also has its own as its `METHOD`
+/// constant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MethodInfo {
     /// The method id, e.g. `classroom.courses.list`.
@@ -68,13 +69,12 @@ impl MethodInfo {
 
     /// Whether a token holding `granted` (scope URLs, or [`Scope`] values) may call this
     /// method: it holds one of the [authorizing scopes](MethodInfo::authorizing_scopes). This is
-    /// the rule the client checks before sending (failing with
-    /// [`Error::MissingScope`](crate::Error::MissingScope)), and the one a server answering for
-    /// Classroom, such as the `classroom-emulator` crate, applies before answering 403.
+    /// the rule the `classroom` SDK checks before sending (failing with its
+    /// `Error::MissingScope`), and the one a server answering for Classroom, such as the
+    /// `classroom-emulator` crate, applies before answering 403.
     ///
     /// ```
-    /// use classroom::Scope;
-    /// use classroom::resources::METHODS;
+    /// use classroom_spec::{METHODS, Scope};
     ///
     /// let list = METHODS.iter().find(|m| m.id == "classroom.courses.list").unwrap();
     /// assert!(list.is_authorized_by(&[Scope::CoursesReadonly]));
@@ -83,6 +83,7 @@ impl MethodInfo {
     /// assert!(!list.is_authorized_by(&[Scope::ProfileEmails]));
     /// ```
     pub fn is_authorized_by(&self, granted: &[impl AsRef<str>]) -> bool {
-        crate::auth::authorizes(self, granted)
+        self.authorizing_scopes()
+            .any(|scope| granted.iter().any(|g| g.as_ref() == scope.url()))
     }
 }

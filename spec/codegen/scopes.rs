@@ -7,6 +7,14 @@ use crate::codegen::discovery::Document;
 use crate::codegen::docs::{doc, escape};
 use crate::codegen::names::{ident, pascal};
 
+/// Scopes that widen responses but never authorize a call (Classroom's authorization guide),
+/// even where the discovery document lists them for a method.
+const ADDITIONAL: [&str; 2] = ["classroom.profile.emails", "classroom.profile.photos"];
+
+pub fn is_additional(url: &str) -> bool {
+    ADDITIONAL.iter().any(|a| url.ends_with(&format!("/{a}")))
+}
+
 /// `https://www.googleapis.com/auth/classroom.courses.readonly` -> `CoursesReadonly`.
 pub fn scope_variant(doc_: &Document, url: &str) -> Ident {
     let short = url.rsplit('/').next().unwrap_or(url);
@@ -31,6 +39,16 @@ pub fn scopes(doc_: &Document) -> TokenStream {
         .iter()
         .map(|(url, info)| doc(&format!("{}\n\n`{url}`", escape(&info.description))));
     let count = proc_macro2::Literal::usize_unsuffixed(entries.len());
+    let additional: Vec<_> = entries
+        .iter()
+        .filter(|(url, _)| is_additional(url))
+        .map(|(url, _)| scope_variant(doc_, url))
+        .collect();
+    let is_additional = if additional.is_empty() {
+        quote!(false)
+    } else {
+        quote!(::std::matches!(self, #(Scope::#additional)|*))
+    };
     quote! {
         /// An OAuth 2.0 scope of the API, as listed by the discovery document.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,6 +73,14 @@ pub fn scopes(doc_: &Document) -> TokenStream {
                 match self {
                     #( Scope::#variants => #descriptions, )*
                 }
+            }
+
+            /// Whether this is an additional scope (`classroom.profile.emails`,
+            /// `classroom.profile.photos`): one that adds data to responses but, per Classroom's
+            /// authorization guide, never authorizes a call on its own, even where the discovery
+            /// document lists it for a method.
+            pub const fn is_additional(self) -> bool {
+                #is_additional
             }
 
             /// The scope with this URL, if the API defines one.
