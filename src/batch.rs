@@ -693,47 +693,54 @@ impl Sender<'_> {
             };
             (None, error)
         })?;
-        let mut request = self
-            .client
-            .http()
-            .post(url.clone())
-            .timeout(limit)
-            .bearer_auth(token);
+        let mut request = self.client.http().post(url.clone()).bearer_auth(token);
         if let Some(key) = &self.client.settings().api_key {
             request = request.header(request::API_KEY_HEADER, key.secret());
         }
         if let Some(agent) = &self.client.settings().user_agent {
             request = request.header(reqwest::header::USER_AGENT, agent);
         }
-        let response = request
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                format!("multipart/mixed; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| request::sent_failure(&BATCH, &url, e))?;
-        let status = response.status().as_u16();
-        let retry_after = request::retry_after(response.headers(), Utc::now());
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let max = self.client.settings().max_response_bytes;
-        let body = net::read_body(response, max).await.map_err(|e| match e {
-            BodyError::TooLarge { limit } => (
-                None,
-                Error::ResponseTooLarge {
-                    method: "batch",
-                    status,
-                    limit,
-                },
-            ),
-            BodyError::Transport(e) => request::sent_failure(&BATCH, &url, e),
-        })?;
+        let reply = async {
+            let response = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    format!("multipart/mixed; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| request::sent_failure(&BATCH, &url, e))?;
+            let status = response.status().as_u16();
+            let retry_after = request::retry_after(response.headers(), Utc::now());
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let max = self.client.settings().max_response_bytes;
+            let body = net::read_body(response, max).await.map_err(|e| match e {
+                BodyError::TooLarge { limit } => (
+                    None,
+                    Error::ResponseTooLarge {
+                        method: "batch",
+                        status,
+                        limit,
+                    },
+                ),
+                BodyError::Transport(e) => request::sent_failure(&BATCH, &url, e),
+            })?;
+            Ok((status, retry_after, content_type, body))
+        };
+        // Connecting, sending and the whole reply within the attempt's time (see
+        // `deadline`).
+        let Some(reply) = crate::deadline::within(limit, reply).await else {
+            return Err((
+                Some(Failure::TimedOut),
+                request::timed_out_after_send(&BATCH, &url),
+            ));
+        };
+        let (status, retry_after, content_type, body) = reply?;
         if !(200..300).contains(&status) {
             let error = ApiError::from_response("batch", status, retry_after, &body);
             let failure = Failure::Status {

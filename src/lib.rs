@@ -291,6 +291,7 @@
 
 mod batch;
 mod client;
+mod deadline;
 mod error;
 mod field_mask;
 mod limit;

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::ApiKey;
+use crate::deadline;
 use crate::error::TransportKind;
 use crate::net::excerpt;
 use crate::net::{self, BodyError};
@@ -383,10 +384,11 @@ impl Classroom {
                 limit.acquire(1).await;
             }
             let left = policy.budget().saturating_sub(started.elapsed());
-            // The attempt's time bounds the token fetch here and the exchange through reqwest's
-            // own per-request timeout, which covers connecting, sending and the whole body.
-            // Wrapping the exchange in `tokio::time::timeout` instead cost 10% of a listing's
-            // CPU (a timer polled at every chunk of the body; measured with list_throughput).
+            // The attempt's time bounds the token fetch here and the exchange (connecting,
+            // sending and the whole body) through `deadline::within`, which arms no timer while
+            // the call runs. reqwest's per-request timeout arms one: about 2% of a small call
+            // (see `deadline`); `tokio::time::timeout` around the exchange cost 10% of a
+            // listing's CPU (a timer polled at every chunk of the body; list_throughput).
             let attempt_started = Instant::now();
             let limit = timeout.min(left);
             // Out of time before sending: nothing reached the server, so even a write may retry.
@@ -443,7 +445,6 @@ impl Classroom {
                 let mut request = self
                     .http()
                     .request(verb.clone(), url.clone())
-                    .timeout(left)
                     .bearer_auth(token.secret());
                 if let Some(key) = api_key {
                     request = request.header(API_KEY_HEADER, key.secret());
@@ -456,25 +457,33 @@ impl Classroom {
                         .header(reqwest::header::CONTENT_TYPE, "application/json")
                         .body(body.clone());
                 }
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| sent_failure(method, &url, e))?;
-                let status = response.status().as_u16();
-                let retry_after = retry_after(response.headers(), Utc::now());
-                let body = net::read_body(response, settings.max_response_bytes)
-                    .await
-                    .map_err(|e| match e {
-                        BodyError::TooLarge { limit } => (
-                            None,
-                            Error::ResponseTooLarge {
-                                method: method.id,
-                                status,
-                                limit,
-                            },
-                        ),
-                        BodyError::Transport(e) => sent_failure(method, &url, e),
-                    })?;
+                let reply = async {
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| sent_failure(method, &url, e))?;
+                    let status = response.status().as_u16();
+                    let retry_after = retry_after(response.headers(), Utc::now());
+                    let body = net::read_body(response, settings.max_response_bytes)
+                        .await
+                        .map_err(|e| match e {
+                            BodyError::TooLarge { limit } => (
+                                None,
+                                Error::ResponseTooLarge {
+                                    method: method.id,
+                                    status,
+                                    limit,
+                                },
+                            ),
+                            BodyError::Transport(e) => sent_failure(method, &url, e),
+                        })?;
+                    Ok((status, retry_after, body))
+                };
+                // Connecting, sending and the whole body, within what is left of the attempt.
+                let Some(reply) = deadline::within(left, reply).await else {
+                    return Err((Some(Failure::TimedOut), timed_out_after_send(method, &url)));
+                };
+                let (status, retry_after, body) = reply?;
                 Ok((token, status, retry_after, body))
             };
             let outcome = exchange.await;
@@ -605,6 +614,18 @@ pub(crate) fn sent_failure(
         elapsed: Duration::ZERO,
     };
     (Some(failure), error)
+}
+
+/// An attempt that ran out of time once its request may have reached the server.
+pub(crate) fn timed_out_after_send(method: &'static MethodInfo, url: &reqwest::Url) -> Error {
+    Error::Transport {
+        method: method.id,
+        kind: TransportKind::Timeout,
+        source: None,
+        url: Some(shown_url(url)),
+        attempts: 0,
+        elapsed: Duration::ZERO,
+    }
 }
 
 /// A URL as errors show it: scheme, host, port and path; no userinfo, query or fragment.
