@@ -317,6 +317,17 @@ mod tests {
         });
     }
 
+    #[test]
+    fn calls_with_the_same_deadline_keep_one_each() {
+        let deadlines: &'static Deadlines = Box::leak(Box::new(Deadlines::new()));
+        let at = Instant::now() + Duration::from_secs(3600);
+        let first = deadlines.add(at, Arc::default());
+        let second = deadlines.add(at, Arc::default());
+        assert_eq!(deadlines.lock().pending.len(), 2);
+        deadlines.remove(&first);
+        assert!(deadlines.lock().pending.contains_key(&second));
+    }
+
     #[tokio::test]
     async fn no_limit_runs_the_work_as_it_is() {
         assert_eq!(within(Duration::MAX, async { 3 }).await, Some(3));
