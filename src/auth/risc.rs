@@ -41,6 +41,9 @@ pub const CLOCK_LEEWAY: Duration = Duration::from_secs(300);
 /// 1 KB.
 pub const MAX_EVENT_TOKEN: usize = 16 * 1024;
 
+/// How many characters of a token the `prefix` identifier holds, as Google sends it.
+pub(crate) const PREFIX_CHARS: usize = 16;
+
 /// `jti`s remembered at most; past it, the oldest are forgotten first (their effects are
 /// idempotent, so a replay of one only repeats a no-op).
 const MAX_REMEMBERED: usize = 100_000;
@@ -192,7 +195,7 @@ impl RevokedToken {
     pub fn identify(token_type: &str, algorithm: &str, token: &str) -> Self {
         let identifier = match algorithm {
             "hash_base64_sha512_sha512" => STANDARD.encode(double_sha512(token)),
-            _ => token.chars().take(16).collect(),
+            _ => token.chars().take(PREFIX_CHARS).collect(),
         };
         RevokedToken {
             token_type: token_type.to_string(),
@@ -209,6 +212,22 @@ impl RevokedToken {
     /// How it is identified: `prefix` or `hash_base64_sha512_sha512`.
     pub fn algorithm(&self) -> &str {
         &self.algorithm
+    }
+
+    /// A token as an event names it, for tests of stores.
+    #[cfg(test)]
+    pub(crate) fn from_parts(token_type: &str, algorithm: &str, identifier: &str) -> Self {
+        RevokedToken {
+            token_type: token_type.to_string(),
+            algorithm: algorithm.to_string(),
+            identifier: identifier.to_string(),
+        }
+    }
+
+    /// The identifier itself (a prefix of the token, or a hash of it): what a store looks
+    /// the token up by. Not in `Debug`.
+    pub(crate) fn identifier(&self) -> &str {
+        &self.identifier
     }
 
     /// Whether `token` is the one revoked.
@@ -232,7 +251,7 @@ impl RevokedToken {
     }
 }
 
-fn double_sha512(token: &str) -> Vec<u8> {
+pub(crate) fn double_sha512(token: &str) -> Vec<u8> {
     let once = ring::digest::digest(&ring::digest::SHA512, token.as_bytes());
     ring::digest::digest(&ring::digest::SHA512, once.as_ref())
         .as_ref()
