@@ -398,8 +398,9 @@ impl RiscError {
     }
 }
 
-/// Where a receiver drops a user's tokens. [`TokenRegistry`] implements it; implement it over
-/// your own user table to clear tokens kept there.
+/// Where a receiver drops a user's tokens. [`TokenRegistry`] and
+/// [`UserStoreSubjects`](super::UserStoreSubjects) implement it; implement it over your own
+/// user table to clear tokens kept there.
 #[async_trait]
 pub trait SubjectTokens: Send + Sync + fmt::Debug {
     /// Drops every token held for the Google account `subject` (`sub`). Returns how many
@@ -557,9 +558,10 @@ impl SubjectTokens for TokenRegistry {
 ///    audience (one of your OAuth client ids), and freshness (`iat` at most
 ///    [`max_age`](RiscReceiver::max_age) old and not in the future);
 /// 2. decodes the event ([`SecurityEvent`]);
-/// 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], or your own
-///    database): for sessions revoked, tokens revoked and account disabled, every token held
-///    for the user is dropped; for token revoked, the refresh token it identifies;
+/// 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], a
+///    [`UserStoreSubjects`](super::UserStoreSubjects), or your own database): for sessions
+///    revoked, tokens revoked and account disabled, every token held for the user is
+///    dropped; for token revoked, the refresh token it identifies;
 /// 4. returns a [`Receipt`]: the event and its [`Effect`]. Answer `202 Accepted`.
 ///
 /// A refused token is a [`RiscError`] with the HTTP status and the RFC 8935 error body to
@@ -582,6 +584,11 @@ impl SubjectTokens for TokenRegistry {
 ///   [`UserCredentials`] (held weakly); an event clears both, so no call is made on the
 ///   user's behalf afterwards: the next call fails with
 ///   [`AuthError::ConsentRequired`] before anything is sent;
+/// - with many users' tokens in one SQLite or PostgreSQL store
+///   ([`users::UserTokenStore`](super::users::UserTokenStore)): a
+///   [`UserStoreSubjects`](super::UserStoreSubjects) over it, which marks the account's rows
+///   in every tenant as needing consent (a `token-revoked` event: the row holding that
+///   refresh token);
 /// - or implement [`SubjectTokens`] over your own user table.
 ///
 /// # Registering the receiver with Google

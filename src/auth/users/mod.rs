@@ -20,6 +20,11 @@
 //!   row read with a wrong or missing key is [`AuthError::StoreKey`], never garbage. Keys
 //!   rotate: new writes use the current key, rows under an old key still read, and
 //!   [`UserTokenStore::rekey`] rewrites them.
+//! - **Cross-Account Protection.** [`UserStoreSubjects`] connects the store to a
+//!   [`RiscReceiver`](super::RiscReceiver): when Google reports an account at risk, its rows
+//!   in every tenant ([`UserTokenStore::find_subject`]), or the row holding a revoked refresh
+//!   token ([`UserTokenStore::find_refresh_token`], by a keyed fingerprint, with encryption
+//!   on or off), are marked as needing consent, as `invalid_grant` marks them.
 //! - **Crash safety.** Each write is one transaction: a worker killed in the middle leaves the
 //!   row as it was before or after, never torn.
 //!
@@ -52,6 +57,7 @@ use super::{
 mod crypt;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod risc;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -59,6 +65,7 @@ pub use crypt::Keyring;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresUserStore;
+pub use risc::UserStoreSubjects;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteUserStore;
