@@ -5,7 +5,9 @@
 //!
 //! Each store holds 10,000 users with a valid access token. A read is
 //! `UserTokens::access_token` for a random user: one row read, opened, checked for expiry, as a
-//! worker does before each API call. Measured from one task, then from 16 at once.
+//! worker does before each API call. Measured from one task, then from 16 at once. Then the
+//! lookup of a RISC `token-revoked` event: the row holding a user's refresh token, found by
+//! the double SHA-512 the event sends (by keyed fingerprint; no row but that one is opened).
 //!
 //! `cargo bench --bench token_store` (about half a minute).
 
@@ -19,11 +21,14 @@ use chrono::Utc;
 use classroom::auth::users::{
     Keyring, PostgresUserStore, SqliteUserStore, UserKey, UserTokenStore, UserTokens,
 };
-use classroom::auth::{ClientSecret, OAuthClient, Provider, RefreshToken, StoredToken};
+use classroom::auth::{
+    ClientSecret, OAuthClient, Provider, RefreshToken, RevokedToken, StoredToken,
+};
 use futures::StreamExt;
 
 const USERS: usize = 10_000;
 const RUN: Duration = Duration::from_secs(2);
+const LOOKUPS: u32 = 500;
 
 fn tokens(store: Arc<dyn UserTokenStore>) -> UserTokens {
     // No refresh happens: every stored token is valid for hours.
@@ -85,16 +90,35 @@ async fn reads_per_second(tokens: &UserTokens, tasks: usize) -> f64 {
     counts.iter().sum::<u64>() as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The mean time to find the row of a random user's refresh token from its identifier.
+async fn token_revoked_lookup(store: &Arc<dyn UserTokenStore>) -> Duration {
+    let started = Instant::now();
+    for i in 0..LOOKUPS as usize {
+        let n = i * 7919 % USERS;
+        let revoked = RevokedToken::identify(
+            "refresh_token",
+            "hash_base64_sha512_sha512",
+            &format!("1//refresh-{n}"),
+        );
+        assert_eq!(
+            store.find_refresh_token(&revoked).await.unwrap(),
+            vec![user(n)]
+        );
+    }
+    started.elapsed() / LOOKUPS
+}
+
 async fn measure(name: &str, store: Arc<dyn UserTokenStore>) {
-    let tokens = tokens(store);
+    let tokens = tokens(store.clone());
     let filled = Instant::now();
     fill(&tokens).await;
     let fill_time = filled.elapsed();
     let one = reads_per_second(&tokens, 1).await;
     let many = reads_per_second(&tokens, 16).await;
+    let lookup = token_revoked_lookup(&store).await;
     println!(
         "{name:<28} {one:>9.0} reads/s (1 task) {many:>9.0} reads/s (16 tasks)   \
-         {USERS} rows written in {fill_time:.1?}"
+         {USERS} rows written in {fill_time:.1?}   token-revoked lookup {lookup:.0?}"
     );
 }
 

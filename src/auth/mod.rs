@@ -25,9 +25,11 @@
 //!
 //! - **A web app where teachers or students sign in**: [`WebFlow`] with `access_type=offline`,
 //!   a [`TokenStore`] per user (e.g. [`FileStore`], or your database), and
-//!   [`UserCredentials::from_store`] on later requests. Run a [`RiscReceiver`] so that when
-//!   Google reports a user's account compromised or their grant revoked, their tokens are
-//!   dropped (see [Cross-Account Protection](#cross-account-protection)).
+//!   [`UserCredentials::from_store`] on later requests; with many users and several worker
+//!   processes, [`users::UserTokens`] over one SQLite or PostgreSQL store for all of them.
+//!   Run a [`RiscReceiver`] so that when Google reports a user's account compromised or their
+//!   grant revoked, their tokens are dropped
+//!   (see [Cross-Account Protection](#cross-account-protection)).
 //! - **A desktop tool or CLI**: [`InstalledFlow`] (loopback redirect) with a [`FileStore`].
 //!   For a developer's own machine, `gcloud auth application-default login --scopes=...`
 //!   and [`default_credentials`] work too.
@@ -60,8 +62,9 @@
 //! # Cross-Account Protection
 //!
 //! [`RiscReceiver`] verifies the security event tokens Google pushes and drops the affected
-//! user's tokens through a [`TokenRegistry`] (or your own [`SubjectTokens`]); its docs say how
-//! to register the receiving URL with Google, and `examples/risc_receiver.rs` serves one.
+//! user's tokens through a [`TokenRegistry`], a [`UserStoreSubjects`] (many users' tokens in
+//! SQLite or PostgreSQL, [`users`]), or your own [`SubjectTokens`]; its docs say how to
+//! register the receiving URL with Google, and `examples/risc_receiver.rs` serves one.
 //!
 //! Providers are data ([`Provider`]): Google's by default, any RFC 6749 server otherwise.
 //! Refreshing credentials cache their token, refresh it [`DEFAULT_EXPIRY_SKEW`] before it
@@ -136,5 +139,6 @@ pub use secret::{ApiKey, ClientSecret, RefreshToken};
 pub use service_account::{ServiceAccountCredentials, ServiceAccountKey};
 pub use store::{FileStore, MemoryStore, StoredToken, TokenStore};
 pub use token::{AccessToken, BearerToken, Credentials};
+pub use users::UserStoreSubjects;
 
 pub(crate) use secret::random_token;

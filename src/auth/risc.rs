@@ -41,6 +41,9 @@ pub const CLOCK_LEEWAY: Duration = Duration::from_secs(300);
 /// 1 KB.
 pub const MAX_EVENT_TOKEN: usize = 16 * 1024;
 
+/// How many characters of a token the `prefix` identifier holds, as Google sends it.
+pub(crate) const PREFIX_CHARS: usize = 16;
+
 /// `jti`s remembered at most; past it, the oldest are forgotten first (their effects are
 /// idempotent, so a replay of one only repeats a no-op).
 const MAX_REMEMBERED: usize = 100_000;
@@ -192,7 +195,7 @@ impl RevokedToken {
     pub fn identify(token_type: &str, algorithm: &str, token: &str) -> Self {
         let identifier = match algorithm {
             "hash_base64_sha512_sha512" => STANDARD.encode(double_sha512(token)),
-            _ => token.chars().take(16).collect(),
+            _ => token.chars().take(PREFIX_CHARS).collect(),
         };
         RevokedToken {
             token_type: token_type.to_string(),
@@ -209,6 +212,23 @@ impl RevokedToken {
     /// How it is identified: `prefix` or `hash_base64_sha512_sha512`.
     pub fn algorithm(&self) -> &str {
         &self.algorithm
+    }
+
+    /// A token as an event names it, for tests of stores.
+    #[cfg(test)]
+    pub(crate) fn from_parts(token_type: &str, algorithm: &str, identifier: &str) -> Self {
+        RevokedToken {
+            token_type: token_type.to_string(),
+            algorithm: algorithm.to_string(),
+            identifier: identifier.to_string(),
+        }
+    }
+
+    /// The identifier itself (a prefix of the token, or a hash of it): what a store looks
+    /// the token up by. Not in `Debug`.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+    pub(crate) fn identifier(&self) -> &str {
+        &self.identifier
     }
 
     /// Whether `token` is the one revoked.
@@ -232,7 +252,7 @@ impl RevokedToken {
     }
 }
 
-fn double_sha512(token: &str) -> Vec<u8> {
+pub(crate) fn double_sha512(token: &str) -> Vec<u8> {
     let once = ring::digest::digest(&ring::digest::SHA512, token.as_bytes());
     ring::digest::digest(&ring::digest::SHA512, once.as_ref())
         .as_ref()
@@ -379,8 +399,9 @@ impl RiscError {
     }
 }
 
-/// Where a receiver drops a user's tokens. [`TokenRegistry`] implements it; implement it over
-/// your own user table to clear tokens kept there.
+/// Where a receiver drops a user's tokens. [`TokenRegistry`] and
+/// [`UserStoreSubjects`](super::UserStoreSubjects) implement it; implement it over your own
+/// user table to clear tokens kept there.
 #[async_trait]
 pub trait SubjectTokens: Send + Sync + fmt::Debug {
     /// Drops every token held for the Google account `subject` (`sub`). Returns how many
@@ -538,9 +559,10 @@ impl SubjectTokens for TokenRegistry {
 ///    audience (one of your OAuth client ids), and freshness (`iat` at most
 ///    [`max_age`](RiscReceiver::max_age) old and not in the future);
 /// 2. decodes the event ([`SecurityEvent`]);
-/// 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], or your own
-///    database): for sessions revoked, tokens revoked and account disabled, every token held
-///    for the user is dropped; for token revoked, the refresh token it identifies;
+/// 3. applies it to your tokens through [`SubjectTokens`] (a [`TokenRegistry`], a
+///    [`UserStoreSubjects`](super::UserStoreSubjects), or your own database): for sessions
+///    revoked, tokens revoked and account disabled, every token held for the user is
+///    dropped; for token revoked, the refresh token it identifies;
 /// 4. returns a [`Receipt`]: the event and its [`Effect`]. Answer `202 Accepted`.
 ///
 /// A refused token is a [`RiscError`] with the HTTP status and the RFC 8935 error body to
@@ -563,6 +585,11 @@ impl SubjectTokens for TokenRegistry {
 ///   [`UserCredentials`] (held weakly); an event clears both, so no call is made on the
 ///   user's behalf afterwards: the next call fails with
 ///   [`AuthError::ConsentRequired`] before anything is sent;
+/// - with many users' tokens in one SQLite or PostgreSQL store
+///   ([`users::UserTokenStore`](super::users::UserTokenStore)): a
+///   [`UserStoreSubjects`](super::UserStoreSubjects) over it, which marks the account's rows
+///   in every tenant as needing consent (a `token-revoked` event: the row holding that
+///   refresh token);
 /// - or implement [`SubjectTokens`] over your own user table.
 ///
 /// # Registering the receiver with Google

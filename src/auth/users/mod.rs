@@ -20,6 +20,11 @@
 //!   row read with a wrong or missing key is [`AuthError::StoreKey`], never garbage. Keys
 //!   rotate: new writes use the current key, rows under an old key still read, and
 //!   [`UserTokenStore::rekey`] rewrites them.
+//! - **Cross-Account Protection.** [`UserStoreSubjects`] connects the store to a
+//!   [`RiscReceiver`](super::RiscReceiver): when Google reports an account at risk, its rows
+//!   in every tenant ([`UserTokenStore::find_subject`]), or the row holding a revoked refresh
+//!   token ([`UserTokenStore::find_refresh_token`], by a keyed fingerprint, with encryption
+//!   on or off), are marked as needing consent, as `invalid_grant` marks them.
 //! - **Crash safety.** Each write is one transaction: a worker killed in the middle leaves the
 //!   row as it was before or after, never torn.
 //!
@@ -29,6 +34,16 @@
 //!
 //! The key of a user ([`UserKey`]) is the `sub` Google gives them (the ID token's subject, the
 //! user a RISC event names), within a tenant of the application's choosing (e.g. a school).
+//!
+//! A database created by an earlier version gets the columns and indexes this one adds when a
+//! store opens it. Processes of both versions may share it during a rolling upgrade: a row
+//! the earlier version writes is marked as such by its version, so a `token-revoked` event
+//! opens it to check (slower, but it finds it) until it is next written by this version or
+//! [`UserTokenStore::rekey`] fingerprints it.
+
+// Without a backend (`--no-default-features`) the sealing and row helpers the backends share
+// have no caller; the trait and `UserTokens` remain, for stores of the application's own.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use std::fmt;
 use std::sync::Arc;
@@ -39,11 +54,14 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::http::{self, request_token};
-use super::{AccessToken, AuthError, Credentials, OAuthClient, StoredToken, UserCredentials};
+use super::{
+    AccessToken, AuthError, Credentials, OAuthClient, RevokedToken, StoredToken, UserCredentials,
+};
 
 mod crypt;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod risc;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -51,6 +69,7 @@ pub use crypt::Keyring;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PostgresUserStore;
+pub use risc::UserStoreSubjects;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteUserStore;
@@ -153,9 +172,63 @@ pub trait UserTokenStore: Send + Sync + fmt::Debug {
     /// The users of `tenant` who must authorize again.
     async fn consent_required(&self, tenant: &str) -> Result<Vec<UserKey>, AuthError>;
 
-    /// Re-encrypts every row not under the keyring's current key (or, with no keyring, does
-    /// nothing); how many rows were rewritten.
+    /// Re-encrypts every row not under the keyring's current key, and fingerprints the
+    /// refresh token of rows whose fingerprints are missing or out of date (see
+    /// [`find_refresh_token`](Self::find_refresh_token)); how many rows were rewritten. With
+    /// no keyring, only the latter, for rows stored in clear. Run it after adding a key, and
+    /// once every process runs this version after an upgrade.
     async fn rekey(&self) -> Result<u64, AuthError>;
+
+    /// Every user stored under the Google account `subject`, in any tenant, ordered by
+    /// tenant: a RISC event names the account, not the tenant.
+    async fn find_subject(&self, subject: &str) -> Result<Vec<UserKey>, AuthError>;
+
+    /// The users whose stored refresh token `token` identifies (a RISC `token-revoked`
+    /// event).
+    ///
+    /// The built-in stores keep, beside each row, keyed fingerprints of its refresh token
+    /// (HMAC-SHA-256 of the forms an event identifies a token by, under a key derived from
+    /// the row's encryption key), indexed; only the rows whose fingerprint matches are opened
+    /// and checked with [`RevokedToken::matches`]. The token, its prefix and its unkeyed hash
+    /// are never stored. Rows whose fingerprints are not known to be current (written before
+    /// fingerprints existed, or since by a process of an earlier version, during a rolling
+    /// upgrade) are opened and checked too, until their next write or [`rekey`](Self::rekey)
+    /// fingerprints them. A candidate row this store cannot open fails the call
+    /// ([`AuthError::StoreKey`]), so that the event is delivered again once the keyring is
+    /// fixed.
+    async fn find_refresh_token(&self, token: &RevokedToken) -> Result<Vec<UserKey>, AuthError>;
+}
+
+/// A row that may hold a revoked refresh token, as read from the database.
+pub(crate) struct Candidate {
+    pub(crate) user: UserKey,
+    pub(crate) key_id: Option<String>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The users among `candidates` whose refresh token `token` identifies.
+pub(crate) fn holders_of(
+    keyring: Option<&Keyring>,
+    token: &RevokedToken,
+    candidates: Vec<Candidate>,
+) -> Result<Vec<UserKey>, AuthError> {
+    let mut found = Vec::new();
+    for Candidate {
+        user,
+        key_id,
+        payload,
+    } in candidates
+    {
+        let Payload { token: stored, .. } =
+            crypt::open(keyring, &user, key_id.as_deref(), &payload)?;
+        if stored
+            .refresh_token
+            .is_some_and(|refresh| token.matches(refresh.secret()))
+        {
+            found.push(user);
+        }
+    }
+    Ok(found)
 }
 
 /// Milliseconds since the Unix epoch: lease expiries, compared across processes.

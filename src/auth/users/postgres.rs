@@ -5,11 +5,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::crypt::{self, Keyring};
+use super::crypt::{self, Keyring, Lookup, Sealed};
 use super::{
-    Payload, Swap, UserKey, UserRecord, UserTokenStore, lease_until, now_millis, store_error,
+    Candidate, Payload, Swap, UserKey, UserRecord, UserTokenStore, holders_of, lease_until,
+    now_millis, store_error,
 };
-use crate::auth::AuthError;
+use crate::auth::{AuthError, RevokedToken};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS classroom_user_tokens (
@@ -20,6 +21,9 @@ CREATE TABLE IF NOT EXISTS classroom_user_tokens (
     key_id TEXT,
     payload BYTEA NOT NULL,
     updated_ms BIGINT NOT NULL,
+    refresh_prefix_fp BYTEA,
+    refresh_hash_fp BYTEA,
+    refresh_fp_version BIGINT,
     PRIMARY KEY (tenant, subject)
 );
 CREATE TABLE IF NOT EXISTS classroom_user_token_leases (
@@ -29,6 +33,40 @@ CREATE TABLE IF NOT EXISTS classroom_user_token_leases (
     expires_ms BIGINT NOT NULL,
     PRIMARY KEY (tenant, subject)
 );
+";
+
+/// Whether the table has what this version adds: the refresh-token fingerprint columns (see
+/// [`UserTokenStore::find_refresh_token`]) and the indexes a RISC event finds rows by. Checked
+/// before [`UPGRADE`], whose `ALTER TABLE` would lock the table on every connection.
+const UPGRADED: &str = "
+SELECT to_regclass('classroom_user_tokens_subject') IS NOT NULL
+   AND to_regclass('classroom_user_tokens_refresh_prefix') IS NOT NULL
+   AND to_regclass('classroom_user_tokens_refresh_hash') IS NOT NULL
+   AND to_regclass('classroom_user_tokens_unfingerprinted') IS NOT NULL";
+
+/// Adds the fingerprint columns and the version they were computed at to a table of an
+/// earlier version (its rows keep `NULL` until rewritten), and the indexes: by `sub`, by
+/// fingerprint, and by whether a row's fingerprints are not known to be current (written
+/// before fingerprints existed, or since by a program that does not write them). That last
+/// one is on the expression itself, which also gives the planner its statistics: with a
+/// partial index alone it guesses that most rows qualify and reads the whole table. Under the
+/// table's lock, so that processes connecting at once do it once.
+const UPGRADE: &str = "
+BEGIN;
+LOCK TABLE classroom_user_tokens IN ACCESS EXCLUSIVE MODE;
+ALTER TABLE classroom_user_tokens
+    ADD COLUMN IF NOT EXISTS refresh_prefix_fp BYTEA,
+    ADD COLUMN IF NOT EXISTS refresh_hash_fp BYTEA,
+    ADD COLUMN IF NOT EXISTS refresh_fp_version BIGINT;
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_subject
+    ON classroom_user_tokens (subject);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_refresh_prefix
+    ON classroom_user_tokens (refresh_prefix_fp);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_refresh_hash
+    ON classroom_user_tokens (refresh_hash_fp);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_unfingerprinted
+    ON classroom_user_tokens ((refresh_fp_version IS DISTINCT FROM version));
+COMMIT;
 ";
 
 /// Users' tokens in PostgreSQL, shared by every process connected to the database.
@@ -73,6 +111,17 @@ impl PostgresUserStore {
             .batch_execute(SCHEMA)
             .await
             .map_err(db("creating the token tables"))?;
+        let upgraded: bool = client
+            .query_one(UPGRADED, &[])
+            .await
+            .map_err(db("reading the token table's schema"))?
+            .get(0);
+        if !upgraded {
+            client
+                .batch_execute(UPGRADE)
+                .await
+                .map_err(db("upgrading the token table"))?;
+        }
         Ok(PostgresUserStore { client, keyring })
     }
 
@@ -112,7 +161,11 @@ impl UserTokenStore for PostgresUserStore {
         expected: u64,
         record: &UserRecord,
     ) -> Result<Swap, AuthError> {
-        let (key_id, payload) = crypt::seal(
+        let Sealed {
+            key_id,
+            bytes: payload,
+            fingerprints: fp,
+        } = crypt::seal(
             self.keyring.as_ref(),
             user,
             &Payload {
@@ -125,8 +178,9 @@ impl UserTokenStore for PostgresUserStore {
             self.client
                 .execute(
                     "INSERT INTO classroom_user_tokens \
-                     (tenant, subject, version, consent_required, key_id, payload, updated_ms) \
-                     VALUES ($1, $2, 1, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                     (tenant, subject, version, consent_required, key_id, payload, updated_ms, \
+                     refresh_prefix_fp, refresh_hash_fp, refresh_fp_version) \
+                     VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, 1) ON CONFLICT DO NOTHING",
                     &[
                         &user.tenant,
                         &user.subject,
@@ -134,6 +188,8 @@ impl UserTokenStore for PostgresUserStore {
                         &key_id,
                         &payload,
                         &now,
+                        &fp.prefix,
+                        &fp.hash,
                     ],
                 )
                 .await
@@ -141,7 +197,9 @@ impl UserTokenStore for PostgresUserStore {
             self.client
                 .execute(
                     "UPDATE classroom_user_tokens SET version = version + 1, \
-                     consent_required = $3, key_id = $4, payload = $5, updated_ms = $6 \
+                     consent_required = $3, key_id = $4, payload = $5, updated_ms = $6, \
+                     refresh_prefix_fp = $8, refresh_hash_fp = $9, \
+                     refresh_fp_version = version + 1 \
                      WHERE tenant = $1 AND subject = $2 AND version = $7",
                     &[
                         &user.tenant,
@@ -151,6 +209,8 @@ impl UserTokenStore for PostgresUserStore {
                         &payload,
                         &now,
                         &(expected as i64),
+                        &fp.prefix,
+                        &fp.hash,
                     ],
                 )
                 .await
@@ -235,38 +295,107 @@ impl UserTokenStore for PostgresUserStore {
     }
 
     async fn rekey(&self) -> Result<u64, AuthError> {
-        let Some(keyring) = self.keyring.as_ref() else {
-            return Ok(0);
-        };
-        let rows = self
-            .client
-            .query(
-                "SELECT tenant, subject, version, key_id, payload FROM classroom_user_tokens \
-                 WHERE key_id IS NULL OR key_id <> $1",
-                &[&keyring.current_id()],
-            )
-            .await
-            .map_err(db("re-encrypting tokens"))?;
+        let keyring = self.keyring.as_ref();
+        // Rows not under the current key, and rows whose fingerprints are not current; with
+        // no keyring, only rows in clear (a sealed row cannot be opened without one).
+        let rows = match keyring {
+            Some(keyring) => {
+                self.client
+                    .query(
+                        "SELECT tenant, subject, version, key_id, payload \
+                         FROM classroom_user_tokens \
+                         WHERE key_id IS NULL OR key_id <> $1 \
+                         OR refresh_fp_version IS DISTINCT FROM version",
+                        &[&keyring.current_id()],
+                    )
+                    .await
+            }
+            None => {
+                self.client
+                    .query(
+                        "SELECT tenant, subject, version, key_id, payload \
+                         FROM classroom_user_tokens \
+                         WHERE key_id IS NULL AND refresh_fp_version IS DISTINCT FROM version",
+                        &[],
+                    )
+                    .await
+            }
+        }
+        .map_err(db("re-encrypting tokens"))?;
         let mut rewritten = 0;
         for row in rows {
             let user = UserKey::new(row.get::<_, String>(0), row.get::<_, String>(1));
             let version: i64 = row.get(2);
             let key_id: Option<String> = row.get(3);
             let payload: Vec<u8> = row.get(4);
-            let plain = crypt::open(Some(keyring), &user, key_id.as_deref(), &payload)?;
-            let (key_id, payload) = crypt::seal(Some(keyring), &user, &plain)?;
+            let plain = crypt::open(keyring, &user, key_id.as_deref(), &payload)?;
+            let Sealed {
+                key_id,
+                bytes,
+                fingerprints: fp,
+            } = crypt::seal(keyring, &user, &plain)?;
             // Row by row, each only if unchanged since read: a concurrent refresh's write
             // (already under the current key) wins.
             rewritten += self
                 .client
                 .execute(
                     "UPDATE classroom_user_tokens SET key_id = $3, payload = $4, \
-                     version = version + 1 WHERE tenant = $1 AND subject = $2 AND version = $5",
-                    &[&user.tenant, &user.subject, &key_id, &payload, &version],
+                     refresh_prefix_fp = $6, refresh_hash_fp = $7, \
+                     refresh_fp_version = version + 1, version = version + 1 \
+                     WHERE tenant = $1 AND subject = $2 AND version = $5",
+                    &[
+                        &user.tenant,
+                        &user.subject,
+                        &key_id,
+                        &bytes,
+                        &version,
+                        &fp.prefix,
+                        &fp.hash,
+                    ],
                 )
                 .await
                 .map_err(db("re-encrypting tokens"))?;
         }
         Ok(rewritten)
+    }
+
+    async fn find_subject(&self, subject: &str) -> Result<Vec<UserKey>, AuthError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT tenant FROM classroom_user_tokens WHERE subject = $1 ORDER BY tenant",
+                &[&subject],
+            )
+            .await
+            .map_err(db("finding a user's rows"))?;
+        Ok(rows
+            .iter()
+            .map(|r| UserKey::new(r.get::<_, String>(0), subject))
+            .collect())
+    }
+
+    async fn find_refresh_token(&self, token: &RevokedToken) -> Result<Vec<UserKey>, AuthError> {
+        let select = "SELECT tenant, subject, key_id, payload FROM classroom_user_tokens";
+        let rows = match crypt::lookup(self.keyring.as_ref(), token) {
+            Lookup::Nothing => return Ok(Vec::new()),
+            Lookup::Scan => self.client.query(select, &[]).await,
+            Lookup::Fingerprints { column, candidates } => {
+                let sql = format!(
+                    "{select} WHERE {column} = ANY($1) \
+                     OR refresh_fp_version IS DISTINCT FROM version"
+                );
+                self.client.query(&sql, &[&candidates]).await
+            }
+        }
+        .map_err(db("finding a refresh token"))?;
+        let candidates = rows
+            .iter()
+            .map(|r| Candidate {
+                user: UserKey::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+                key_id: r.get(2),
+                payload: r.get(3),
+            })
+            .collect();
+        holders_of(self.keyring.as_ref(), token, candidates)
     }
 }

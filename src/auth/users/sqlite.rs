@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::crypt::{self, Keyring};
+use super::crypt::{self, Keyring, Lookup, Sealed};
 use super::{
-    Payload, Swap, UserKey, UserRecord, UserTokenStore, lease_until, now_millis, store_error,
+    Candidate, Payload, Swap, UserKey, UserRecord, UserTokenStore, holders_of, lease_until,
+    now_millis, store_error,
 };
-use crate::auth::AuthError;
+use crate::auth::{AuthError, RevokedToken};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS classroom_user_tokens (
@@ -22,6 +23,9 @@ CREATE TABLE IF NOT EXISTS classroom_user_tokens (
     key_id TEXT,
     payload BLOB NOT NULL,
     updated_ms INTEGER NOT NULL,
+    refresh_prefix_fp BLOB,
+    refresh_hash_fp BLOB,
+    refresh_fp_version INTEGER,
     PRIMARY KEY (tenant, subject)
 );
 CREATE TABLE IF NOT EXISTS classroom_user_token_leases (
@@ -32,6 +36,58 @@ CREATE TABLE IF NOT EXISTS classroom_user_token_leases (
     PRIMARY KEY (tenant, subject)
 );
 ";
+
+/// The refresh-token fingerprints (see [`UserTokenStore::find_refresh_token`]) and the row
+/// version they were computed at, added to tables created before them: their rows keep
+/// `NULL` until rewritten.
+const FINGERPRINT_COLUMNS: [(&str, &str); 3] = [
+    ("refresh_prefix_fp", "BLOB"),
+    ("refresh_hash_fp", "BLOB"),
+    ("refresh_fp_version", "INTEGER"),
+];
+
+/// A RISC event finds rows by `sub` in every tenant, by refresh-token fingerprint, and the
+/// rows whose fingerprints are not known to be current (written before fingerprints existed,
+/// or since by a program that does not write them): few, hence a partial index.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_subject
+    ON classroom_user_tokens (subject);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_refresh_prefix
+    ON classroom_user_tokens (refresh_prefix_fp);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_refresh_hash
+    ON classroom_user_tokens (refresh_hash_fp);
+CREATE INDEX IF NOT EXISTS classroom_user_tokens_unfingerprinted
+    ON classroom_user_tokens (subject) WHERE refresh_fp_version IS NOT version;
+";
+
+/// Creates the tables, adds the columns a table of an earlier version lacks (in one write
+/// transaction, so that processes opening the file at once do not add them twice), and the
+/// indexes.
+fn create_or_upgrade(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    let missing = |conn: &Connection| -> rusqlite::Result<Vec<(&str, &str)>> {
+        let mut s = conn
+            .prepare("SELECT 1 FROM pragma_table_info('classroom_user_tokens') WHERE name = ?1")?;
+        let mut missing = Vec::new();
+        for (column, kind) in FINGERPRINT_COLUMNS {
+            if !s.exists(params![column])? {
+                missing.push((column, kind));
+            }
+        }
+        Ok(missing)
+    };
+    if !missing(conn)?.is_empty() {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (column, kind) in missing(&tx)? {
+            tx.execute(
+                &format!("ALTER TABLE classroom_user_tokens ADD COLUMN {column} {kind}"),
+                [],
+            )?;
+        }
+        tx.commit()?;
+    }
+    conn.execute_batch(INDEXES)
+}
 
 /// Users' tokens in one SQLite file, shared by every process that opens it.
 ///
@@ -74,13 +130,13 @@ impl SqliteUserStore {
                 .mode(0o600)
                 .open(&path);
         }
-        let conn = Connection::open(&path).map_err(failed)?;
+        let mut conn = Connection::open(&path).map_err(failed)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(failed)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(failed)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(failed)?;
-        conn.execute_batch(SCHEMA).map_err(failed)?;
+        create_or_upgrade(&mut conn).map_err(failed)?;
         Ok(SqliteUserStore {
             inner: Arc::new(Inner {
                 path,
@@ -160,7 +216,11 @@ impl UserTokenStore for SqliteUserStore {
         expected: u64,
         record: &UserRecord,
     ) -> Result<Swap, AuthError> {
-        let (key_id, payload) = crypt::seal(
+        let Sealed {
+            key_id,
+            bytes: payload,
+            fingerprints: fp,
+        } = crypt::seal(
             self.inner.keyring.as_ref(),
             user,
             &Payload {
@@ -176,8 +236,9 @@ impl UserTokenStore for SqliteUserStore {
             let changed = if expected == 0 {
                 conn.prepare_cached(
                     "INSERT INTO classroom_user_tokens \
-                     (tenant, subject, version, consent_required, key_id, payload, updated_ms) \
-                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                     (tenant, subject, version, consent_required, key_id, payload, updated_ms, \
+                     refresh_prefix_fp, refresh_hash_fp, refresh_fp_version) \
+                     VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, 1) ON CONFLICT DO NOTHING",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -186,14 +247,18 @@ impl UserTokenStore for SqliteUserStore {
                         consent,
                         key_id,
                         payload,
-                        now
+                        now,
+                        fp.prefix,
+                        fp.hash
                     ])
                 })
                 .map_err(doing)?
             } else {
                 conn.prepare_cached(
                     "UPDATE classroom_user_tokens SET version = version + 1, \
-                     consent_required = ?3, key_id = ?4, payload = ?5, updated_ms = ?6 \
+                     consent_required = ?3, key_id = ?4, payload = ?5, updated_ms = ?6, \
+                     refresh_prefix_fp = ?8, refresh_hash_fp = ?9, \
+                     refresh_fp_version = version + 1 \
                      WHERE tenant = ?1 AND subject = ?2 AND version = ?7",
                 )
                 .and_then(|mut s| {
@@ -204,7 +269,9 @@ impl UserTokenStore for SqliteUserStore {
                         key_id,
                         payload,
                         now,
-                        expected as i64
+                        expected as i64,
+                        fp.prefix,
+                        fp.hash
                     ])
                 })
                 .map_err(doing)?
@@ -308,21 +375,25 @@ impl UserTokenStore for SqliteUserStore {
 
     async fn rekey(&self) -> Result<u64, AuthError> {
         self.run("re-encrypting tokens", move |inner, conn| {
-            let Some(keyring) = inner.keyring.as_ref() else {
-                return Ok(0);
-            };
+            let keyring = inner.keyring.as_ref();
             let doing = db("re-encrypting tokens");
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(&doing)?;
             let stale: Vec<(String, String, Option<String>, Vec<u8>)> = {
-                let mut s = tx
-                    .prepare(
-                        "SELECT tenant, subject, key_id, payload FROM classroom_user_tokens \
-                         WHERE key_id IS NULL OR key_id <> ?1",
-                    )
-                    .map_err(&doing)?;
-                s.query_map(params![keyring.current_id()], |r| {
+                // Rows not under the current key, and rows whose fingerprints are not
+                // current; with no keyring, only rows in clear (a sealed row cannot be opened
+                // without one).
+                let sql = if keyring.is_some() {
+                    "SELECT tenant, subject, key_id, payload FROM classroom_user_tokens \
+                     WHERE key_id IS NULL OR key_id <> ?1 OR refresh_fp_version IS NOT version"
+                } else {
+                    "SELECT tenant, subject, key_id, payload FROM classroom_user_tokens \
+                     WHERE key_id IS NULL AND refresh_fp_version IS NOT version"
+                };
+                let current = keyring.map(Keyring::current_id);
+                let mut s = tx.prepare(sql).map_err(&doing)?;
+                s.query_map(rusqlite::params_from_iter(current), |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -330,17 +401,78 @@ impl UserTokenStore for SqliteUserStore {
             };
             for (tenant, subject, key_id, payload) in &stale {
                 let user = UserKey::new(tenant.clone(), subject.clone());
-                let plain = crypt::open(Some(keyring), &user, key_id.as_deref(), payload)?;
-                let (key_id, payload) = crypt::seal(Some(keyring), &user, &plain)?;
+                let plain = crypt::open(keyring, &user, key_id.as_deref(), payload)?;
+                let Sealed {
+                    key_id,
+                    bytes,
+                    fingerprints: fp,
+                } = crypt::seal(keyring, &user, &plain)?;
                 tx.execute(
                     "UPDATE classroom_user_tokens SET key_id = ?3, payload = ?4, \
-                     version = version + 1 WHERE tenant = ?1 AND subject = ?2",
-                    params![tenant, subject, key_id, payload],
+                     refresh_prefix_fp = ?5, refresh_hash_fp = ?6, \
+                     refresh_fp_version = version + 1, version = version + 1 \
+                     WHERE tenant = ?1 AND subject = ?2",
+                    params![tenant, subject, key_id, bytes, fp.prefix, fp.hash],
                 )
                 .map_err(&doing)?;
             }
             tx.commit().map_err(&doing)?;
             Ok(stale.len() as u64)
+        })
+        .await
+    }
+
+    async fn find_subject(&self, subject: &str) -> Result<Vec<UserKey>, AuthError> {
+        let subject = subject.to_string();
+        self.run("finding a user's rows", move |_, conn| {
+            let mut s = conn
+                .prepare_cached(
+                    "SELECT tenant FROM classroom_user_tokens WHERE subject = ?1 ORDER BY tenant",
+                )
+                .map_err(db("finding a user's rows"))?;
+            let tenants = s
+                .query_map(params![subject], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(db("finding a user's rows"))?;
+            Ok(tenants
+                .into_iter()
+                .map(|tenant| UserKey::new(tenant, subject.clone()))
+                .collect())
+        })
+        .await
+    }
+
+    async fn find_refresh_token(&self, token: &RevokedToken) -> Result<Vec<UserKey>, AuthError> {
+        let token = token.clone();
+        self.run("finding a refresh token", move |inner, conn| {
+            let keyring = inner.keyring.as_ref();
+            let doing = db("finding a refresh token");
+            let select = "SELECT tenant, subject, key_id, payload FROM classroom_user_tokens";
+            let (sql, fingerprints) = match crypt::lookup(keyring, &token) {
+                Lookup::Nothing => return Ok(Vec::new()),
+                Lookup::Scan => (select.to_string(), Vec::new()),
+                Lookup::Fingerprints { column, candidates } => {
+                    let slots = vec!["?"; candidates.len()].join(", ");
+                    // A union, not an OR: SQLite then reads each half by its index.
+                    let sql = format!(
+                        "{select} WHERE {column} IN ({slots}) \
+                         UNION {select} WHERE refresh_fp_version IS NOT version"
+                    );
+                    (sql, candidates)
+                }
+            };
+            let mut s = conn.prepare(&sql).map_err(&doing)?;
+            let rows = s
+                .query_map(rusqlite::params_from_iter(fingerprints), |r| {
+                    Ok(Candidate {
+                        user: UserKey::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                        key_id: r.get(2)?,
+                        payload: r.get(3)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(&doing)?;
+            holders_of(keyring, &token, rows)
         })
         .await
     }
