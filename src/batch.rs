@@ -634,8 +634,7 @@ impl Sender<'_> {
     }
 
     /// Sends one batch request for the calls in `chunk` and reads its parts, all within
-    /// `limit` (reqwest's per-request timeout, which covers connecting, sending and the whole
-    /// body, as for single calls).
+    /// `limit` (connecting, sending and the whole body, as for single calls).
     async fn exchange(
         &self,
         token: &str,

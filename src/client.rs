@@ -234,6 +234,11 @@ impl ClassroomBuilder {
     /// Bounds each attempt, from asking for a token to the end of the reply (default 60 s).
     /// The retry policy's [`max_elapsed`](RetryPolicy::max_elapsed) bounds the whole call, and
     /// a call can set its own with `with_timeout`.
+    ///
+    /// Attempts are ended at their deadline by one thread the SDK starts for the process (named
+    /// `classroom-deadlines`), not by a timer of the async runtime: a timer per call made the
+    /// runtime arm a kernel timer at every wait, about 3% of a small call. The thread's clock
+    /// is the system's monotonic clock, so tokio's paused test time does not move it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
