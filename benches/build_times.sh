@@ -7,8 +7,9 @@
 # Builds, each from an empty target directory, one after the other:
 # - a user's program on this crate that lists courses with a token (default features);
 # - the same-shaped program on google-classroom1 (default features);
-# - `examples/list_courses` here, which also builds the crate's dev-dependencies (trybuild,
-#   syn for the generator's tests) and the emulator crate and the `scope-check` and `sync` features.
+# - `examples/list_courses` here, which also builds the crate's dev-dependencies (syn for the
+#   generator's tests, google-classroom1 for the list bench, the sync and emulator crates) and
+#   every feature the tests use (`scope-check`, `test-support`, `redis`, `sqlite`, `postgres`).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
