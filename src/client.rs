@@ -237,7 +237,7 @@ impl ClassroomBuilder {
     ///
     /// Attempts are ended at their deadline by one thread the SDK starts for the process (named
     /// `classroom-deadlines`), not by a timer of the async runtime: a timer per call made the
-    /// runtime arm a kernel timer at every wait, about 3% of a small call. The thread's clock
+    /// runtime arm a kernel timer at every wait, 2-3% of a small call. The thread's clock
     /// is the system's monotonic clock, so tokio's paused test time does not move it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);

@@ -128,8 +128,8 @@ struct Seen {
     fingerprints: HashSet<u128, BuildHasherDefault<Prehashed>>,
 }
 
-/// Hashes a fingerprint by its low half: it is already the output of keyed hashes, so hashing
-/// it again (the set's default) would only repeat their work.
+/// Hashes a fingerprint by half of its bytes: it is already the output of keyed hashes, so
+/// hashing it again (the set's default) would only repeat their work.
 #[derive(Default)]
 struct Prehashed(u64);
 
