@@ -125,7 +125,10 @@ impl Deadlines {
     }
 
     /// The thread: wakes the calls whose deadline passed, then sleeps until the next one.
+    /// Calls are woken with the lock released, so that a waker that runs its task at once
+    /// (and so removes the call's deadline) cannot wait on the thread that holds it.
     fn watch(&self) {
+        let mut passed = Vec::new();
         let mut state = self.lock();
         loop {
             let now = Instant::now();
@@ -133,9 +136,16 @@ impl Deadlines {
                 if entry.key().0 > now {
                     break;
                 }
-                let slot = entry.remove();
-                slot.passed.store(true, Ordering::Release);
-                slot.waker.wake();
+                passed.push(entry.remove());
+            }
+            if !passed.is_empty() {
+                drop(state);
+                for slot in passed.drain(..) {
+                    slot.passed.store(true, Ordering::Release);
+                    slot.waker.wake();
+                }
+                state = self.lock();
+                continue;
             }
             let next = state.pending.first_key_value().map(|(key, _)| key.0);
             state.wakes_at = next;
@@ -315,6 +325,33 @@ mod tests {
                  {tokio:.2} µs with tokio::time::timeout"
             );
         });
+    }
+
+    #[test]
+    fn calls_are_woken_without_the_lock_held() {
+        // A waker that takes the lock as it wakes, as one that runs its task at once would
+        // (the task's deadline is removed under it).
+        struct Locking(std::sync::mpsc::Sender<usize>);
+        impl std::task::Wake for Locking {
+            fn wake(self: Arc<Self>) {
+                let pending = Deadlines::global().lock().pending.len();
+                let _ = self.0.send(pending);
+            }
+        }
+        let (sender, woken) = std::sync::mpsc::channel();
+        let waker = std::task::Waker::from(Arc::new(Locking(sender)));
+        let mut call = Box::pin(within(
+            Duration::from_millis(20),
+            std::future::pending::<()>(),
+        ));
+        let mut context = std::task::Context::from_waker(&waker);
+        assert!(call.as_mut().poll(&mut context).is_pending());
+        if woken.recv_timeout(Duration::from_secs(5)).is_err() {
+            // Dropping the call would wait for the lock the stuck thread holds.
+            std::mem::forget(call);
+            panic!("not woken at its deadline: the thread that keeps deadlines is stuck");
+        }
+        assert_eq!(call.as_mut().poll(&mut context), Poll::Ready(None));
     }
 
     #[test]
