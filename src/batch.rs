@@ -734,10 +734,7 @@ impl Sender<'_> {
         // Connecting, sending and the whole reply within the attempt's time (see
         // `deadline`).
         let Some(reply) = crate::deadline::within(limit, reply).await else {
-            return Err((
-                Some(Failure::TimedOut),
-                request::timed_out_after_send(&BATCH, &url),
-            ));
+            return Err((Some(Failure::TimedOut), request::timed_out(&BATCH, &url)));
         };
         let (status, retry_after, content_type, body) = reply?;
         if !(200..300).contains(&status) {

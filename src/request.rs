@@ -386,27 +386,17 @@ impl Classroom {
             let left = policy.budget().saturating_sub(started.elapsed());
             // The attempt's time bounds the token fetch here and the exchange (connecting,
             // sending and the whole body) through `deadline::within`, which arms no timer while
-            // the call runs. reqwest's per-request timeout arms one: about 2% of a small call
+            // the call runs. reqwest's per-request timeout arms one: 2-3% of a small call
             // (see `deadline`); `tokio::time::timeout` around the exchange cost 10% of a
             // listing's CPU (a timer polled at every chunk of the body; list_throughput).
             let attempt_started = Instant::now();
             let limit = timeout.min(left);
             // Out of time before sending: nothing reached the server, so even a write may retry.
-            let timed_out = || {
-                let error = Error::Transport {
-                    method: method.id,
-                    kind: TransportKind::Timeout,
-                    source: None,
-                    url: Some(shown_url(&url)),
-                    attempts: 0,
-                    elapsed: Duration::ZERO,
-                };
-                (Some(Failure::NotSent), error)
-            };
+            let not_sent = || (Some(Failure::NotSent), timed_out(method, &url));
             let exchange = async {
                 let token = tokio::time::timeout(limit, credentials.access_token())
                     .await
-                    .map_err(|_| timed_out())?
+                    .map_err(|_| not_sent())?
                     .map_err(|e| {
                         let failure = e.is_transient().then_some(Failure::NotSent);
                         (failure, Error::Auth(e))
@@ -440,7 +430,7 @@ impl Classroom {
                 }
                 let left = limit.saturating_sub(attempt_started.elapsed());
                 if left.is_zero() {
-                    return Err(timed_out());
+                    return Err(not_sent());
                 }
                 let mut request = self
                     .http()
@@ -481,7 +471,7 @@ impl Classroom {
                 };
                 // Connecting, sending and the whole body, within what is left of the attempt.
                 let Some(reply) = deadline::within(left, reply).await else {
-                    return Err((Some(Failure::TimedOut), timed_out_after_send(method, &url)));
+                    return Err((Some(Failure::TimedOut), timed_out(method, &url)));
                 };
                 let (status, retry_after, body) = reply?;
                 Ok((token, status, retry_after, body))
@@ -616,8 +606,9 @@ pub(crate) fn sent_failure(
     (Some(failure), error)
 }
 
-/// An attempt that ran out of time once its request may have reached the server.
-pub(crate) fn timed_out_after_send(method: &'static MethodInfo, url: &reqwest::Url) -> Error {
+/// An attempt that ran out of time (whether anything reached the server is the caller's
+/// [`Failure`]).
+pub(crate) fn timed_out(method: &'static MethodInfo, url: &reqwest::Url) -> Error {
     Error::Transport {
         method: method.id,
         kind: TransportKind::Timeout,
