@@ -197,22 +197,12 @@ impl Db {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-risc-store-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A SQLite file in a temporary directory, removed when dropped.
 struct TempSqlite(PathBuf);
 
 impl TempSqlite {
     fn new(name: &str) -> (TempSqlite, Db) {
-        let dir = temp_dir(name);
+        let dir = peers::temp_dir(&format!("risc-store-{name}"));
         let db = Db::Sqlite(dir.join("tokens.sqlite3"));
         (TempSqlite(dir), db)
     }

@@ -7,7 +7,7 @@ mod peers;
 
 use peers::postgres::Postgres;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -271,7 +271,7 @@ async fn killed_workers_lose_nothing(spec: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_eight_workers_refresh_each_user_once() {
-    let dir = temp_dir("sqlite-once");
+    let dir = peers::temp_dir("user-tokens-sqlite-once");
     let spec = format!("sqlite:{}", dir.join("tokens.sqlite3").display());
     eight_workers_refresh_each_user_once(&spec).await;
     // The file holds no token or email in the clear; without the key, or with a wrong one, a
@@ -301,7 +301,7 @@ async fn sqlite_eight_workers_refresh_each_user_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_killed_workers_lose_nothing() {
-    let dir = temp_dir("sqlite-kill");
+    let dir = peers::temp_dir("user-tokens-sqlite-kill");
     let path = dir.join("tokens.sqlite3");
     let spec = format!("sqlite:{}", path.display());
     killed_workers_lose_nothing(&spec).await;
@@ -323,7 +323,7 @@ async fn sqlite_killed_workers_lose_nothing() {
 /// them to the new key, after which the old key alone no longer opens them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_key_rotation_rewrites_rows_under_the_new_key() {
-    let dir = temp_dir("sqlite-rekey");
+    let dir = peers::temp_dir("user-tokens-sqlite-rekey");
     let path = dir.join("tokens.sqlite3");
     let user = UserKey::new(TENANT, "42");
     let old = SqliteUserStore::open(&path, Some(keyring())).unwrap();
@@ -354,7 +354,7 @@ async fn sqlite_key_rotation_rewrites_rows_under_the_new_key() {
 /// `invalid_grant` marks the user as needing consent and drops the refresh token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_invalid_grant_marks_the_user_for_consent() {
-    let dir = temp_dir("sqlite-consent");
+    let dir = peers::temp_dir("user-tokens-sqlite-consent");
     let spec = format!("sqlite:{}", dir.join("tokens.sqlite3").display());
     let f = fixture(&spec, 2, Duration::from_secs(3600)).await;
     let store = open(&spec, Some(keyring())).await.unwrap();
@@ -463,16 +463,6 @@ async fn emulator_rotates_refresh_tokens_keeping_the_old_until_the_new_is_used()
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-user-tokens-{name}-{}-{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn first_subject(path: &Path) -> String {
     let out = Command::new("sqlite3")
@@ -586,7 +576,7 @@ async fn sign_in_with_openid_keys_the_store_by_the_verified_subject() {
     assert_eq!(identity.email.as_deref(), Some(email));
     assert!(identity.email_verified);
 
-    let dir = temp_dir("sign-in");
+    let dir = peers::temp_dir("user-tokens-sign-in");
     let store = Arc::new(SqliteUserStore::open(dir.join("t.sqlite3"), Some(keyring())).unwrap());
     let tokens = UserTokens::new(
         client(
@@ -626,7 +616,7 @@ async fn an_id_token_for_another_audience_or_issuer_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_compare_and_swap_and_leases_are_exclusive() {
     use classroom::auth::users::{Swap, UserRecord};
-    let dir = temp_dir("sqlite-cas");
+    let dir = peers::temp_dir("user-tokens-sqlite-cas");
     let store = SqliteUserStore::open(dir.join("t.sqlite3"), Some(keyring())).unwrap();
     let user = UserKey::new(TENANT, "7");
     let record = |refresh: &str| UserRecord {

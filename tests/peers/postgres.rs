@@ -8,19 +8,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "classroom-pg-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A PostgreSQL server of Debian's in a temporary directory on a free loopback port; stopped
 /// (and its directory removed) when dropped.
 pub struct Postgres {
@@ -51,7 +38,7 @@ impl Postgres {
             );
             return None;
         };
-        let dir = temp_dir("server");
+        let dir = super::temp_dir("pg-server");
         // postgres refuses to run as root: as root (CI), run it as the `postgres` system user
         // that Debian's package creates, owning the directory.
         let as_user = is_root().then(|| "postgres".to_string());
@@ -63,15 +50,10 @@ impl Postgres {
                 .is_ok_and(|s| s.success());
             assert!(ok, "chown the PostgreSQL directory to the postgres user");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Postgres {
+        let mut pg = Postgres {
             dir,
             bin,
-            port,
+            port: free_port(),
             as_user,
         };
         let data = pg.dir.join("data");
@@ -87,28 +69,48 @@ impl Postgres {
                 "--no-sync",
             ],
         );
-        let opts = format!(
-            "-k {} -p {} -h 127.0.0.1 -c fsync=on -c max_connections=50",
-            pg.dir.display(),
-            pg.port
-        );
-        pg.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-l",
-                pg.dir.join("log").to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
+        // A free port is found by binding and releasing it, so a test starting beside this
+        // one may be handed the same port before the server binds it: then another.
+        for attempt in 1.. {
+            let opts = format!(
+                "-k {} -p {} -h 127.0.0.1 -c fsync=on -c max_connections=50",
+                pg.dir.display(),
+                pg.port
+            );
+            let log = pg.dir.join("log");
+            let started = pg.try_run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-o",
+                    &opts,
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "start",
+                ],
+            );
+            match started {
+                Ok(()) => break,
+                Err(e) if attempt < 5 && in_use(&log) => {
+                    eprintln!(
+                        "PostgreSQL's port {} was taken ({e}); trying another",
+                        pg.port
+                    );
+                    pg.port = free_port();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
         Some(pg)
     }
 
     fn run(&self, tool: &str, args: &[&str]) {
+        self.try_run(tool, args).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn try_run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
         let exe = self.bin.join(tool);
         let out = match &self.as_user {
             Some(user) => Command::new("runuser")
@@ -118,13 +120,15 @@ impl Postgres {
                 .output(),
             None => Command::new(&exe).args(args).output(),
         }
-        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
-        assert!(
-            out.status.success(),
+        .map_err(|e| format!("running {tool}: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "{tool} failed: {}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
-        );
+        ))
     }
 
     /// The libpq configuration to connect as the superuser.
@@ -152,6 +156,19 @@ impl Drop for Postgres {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether the server's log says its port was in use.
+fn in_use(log: &std::path::Path) -> bool {
+    std::fs::read_to_string(log).is_ok_and(|text| text.contains("already in use"))
 }
 
 fn is_root() -> bool {
