@@ -43,21 +43,25 @@ impl RedisServer {
             peers::skip_or_fail("redis-server is not installed", INSTALL);
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("classroom-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer {
-            port,
-            dir,
-            process: None,
-        };
-        server.resume();
-        Some(server)
+        // A free port is found by binding and releasing it, so a server starting beside this
+        // one may be handed the same port first: then another.
+        for attempt in 1.. {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut server = RedisServer {
+                port,
+                dir: peers::temp_dir(&format!("redis-{port}")),
+                process: None,
+            };
+            if server.try_resume() {
+                return Some(server);
+            }
+            assert!(attempt < 5, "redis-server found no free port in 5 tries");
+        }
+        unreachable!()
     }
 
     fn url(&self) -> String {
@@ -66,7 +70,17 @@ impl RedisServer {
 
     /// Starts the server (again) on its port and waits until it answers.
     fn resume(&mut self) {
-        let child = Command::new("redis-server")
+        assert!(
+            self.try_resume(),
+            "redis-server restarts on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port and waits until it answers; false if another process
+    /// holds the port (this one then exits, or another server answers in its place).
+    fn try_resume(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -81,14 +95,44 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        self.process = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.command("PING") != "+PONG" {
+            if child.try_wait().is_ok_and(|status| status.is_some()) {
+                return false;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server answers within 10 s"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.process_id() != Some(child.id()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        self.process = Some(child);
+        true
+    }
+
+    /// The process id of the server that answers on the port (from `INFO server`).
+    fn process_id(&self) -> Option<u32> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(b"INFO server\r\n").ok()?;
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&reply);
+            let line = text
+                .split("process_id:")
+                .nth(1)
+                .and_then(|rest| rest.split_once("\r\n"));
+            if let Some((pid, _)) = line {
+                return pid.trim().parse().ok();
+            }
+            let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+            reply.extend_from_slice(&chunk[..n]);
         }
     }
 
