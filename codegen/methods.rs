@@ -539,8 +539,9 @@ fn paging(
             fn set_page_token(&mut self, token: ::std::string::String) {
                 self.#page_token = ::std::option::Option::Some(token);
             }
-            fn send_page(self) -> impl ::std::future::Future<Output = crate::Result<Self::Page>> + ::std::marker::Send {
-                self.send()
+            async fn send_page(&self) -> crate::Result<Self::Page> {
+                let call = self.to_call()?;
+                self.client.execute(call).await
             }
             fn max_empty_pages(&self) -> u32 {
                 self.client.settings().max_empty_pages

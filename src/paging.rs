@@ -36,8 +36,9 @@ pub trait Paginate: Clone + Send + 'static {
     /// Asks for the page after the one `token` came with.
     fn set_page_token(&mut self, token: String);
 
-    /// Sends the call for one page.
-    fn send_page(self) -> impl Future<Output = Result<Self::Page>> + Send;
+    /// Sends the call for one page. It borrows the call, so that the next page's call is this
+    /// one with another page token, not a copy of it.
+    fn send_page(&self) -> impl Future<Output = Result<Self::Page>> + Send;
 
     /// How many empty pages in a row, each naming a next page, are read before the stream
     /// ends with [`Error::PageLoop`].
@@ -179,19 +180,21 @@ pub fn pages<P: Paginate>(call: P) -> impl Stream<Item = Result<P::Page>> + Send
         if let Some(error) = state.failed.take() {
             return Some((Err(error), state));
         }
-        let call = state.next.take()?;
-        let mut following = call.clone();
+        let call = state.next.as_mut()?;
         let page = match call.send_page().await {
             Ok(page) => page,
-            Err(e) => return Some((Err(e), state)),
+            Err(e) => {
+                state.next = None;
+                return Some((Err(e), state));
+            }
         };
         match state.guard.next_page::<P>(&page) {
-            Ok(Some(token)) => {
-                following.set_page_token(token.to_string());
-                state.next = Some(following);
+            Ok(Some(token)) => call.set_page_token(token.to_string()),
+            Ok(None) => state.next = None,
+            Err(e) => {
+                state.next = None;
+                state.failed = Some(e);
             }
-            Ok(None) => {}
-            Err(e) => state.failed = Some(e),
         }
         Some((Ok(page), state))
     })
