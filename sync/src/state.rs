@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::CourseField;
@@ -63,31 +64,8 @@ impl SyncState {
     /// Reads the state from `path`; a file that does not exist is an empty state (the first
     /// run).
     pub fn load(path: impl AsRef<Path>) -> Result<SyncState, StateError> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(SyncState::new());
-            }
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: shown,
-                    source,
-                });
-            }
-        };
-        let state: SyncState = serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
-            path: shown.clone(),
-            why: e.to_string(),
-        })?;
-        if state.version != 1 {
-            return Err(StateError::Invalid {
-                path: shown,
-                why: format!("version {} (this version reads 1)", state.version),
-            });
-        }
-        Ok(state)
+        let state = read_state(path.as_ref(), |state: &SyncState| state.version)?;
+        Ok(state.unwrap_or_else(Self::new))
     }
 
     /// An empty state.
@@ -101,18 +79,7 @@ impl SyncState {
     /// Writes the state to `path` whole or not at all: to a temporary file beside it, then
     /// renamed over it.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
-        let path = path.as_ref();
-        let io = |source| StateError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(".tmp");
-        let mut file = std::fs::File::create(&temp).map_err(io)?;
-        let json = serde_json::to_vec_pretty(self).expect("the state serializes");
-        file.write_all(&json).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&temp, path).map_err(io)
+        write_state(self, path.as_ref())
     }
 
     /// Takes in what an apply of `plan` wrote: each course of the plan whose creation and
@@ -131,6 +98,52 @@ impl SyncState {
             }
         }
     }
+}
+
+/// Reads a state file of version 1 (`version` tells a decoded state's); `None` when the file
+/// does not exist (the first run). The roster's and the gradebook's state files share it.
+pub(crate) fn read_state<T: DeserializeOwned>(
+    path: &Path,
+    version: impl Fn(&T) -> u32,
+) -> Result<Option<T>, StateError> {
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StateError::Io {
+                path: shown,
+                source,
+            });
+        }
+    };
+    let state: T = serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
+        path: shown.clone(),
+        why: e.to_string(),
+    })?;
+    if version(&state) != 1 {
+        return Err(StateError::Invalid {
+            path: shown,
+            why: format!("version {} (this version reads 1)", version(&state)),
+        });
+    }
+    Ok(Some(state))
+}
+
+/// Writes a state file whole or not at all: to a temporary file beside it, then renamed over
+/// it.
+pub(crate) fn write_state<T: Serialize>(state: &T, path: &Path) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    let mut file = std::fs::File::create(&temp).map_err(io)?;
+    let json = serde_json::to_vec_pretty(state).expect("the state serializes");
+    file.write_all(&json).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&temp, path).map_err(io)
 }
 
 #[cfg(test)]

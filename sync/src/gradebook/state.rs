@@ -1,13 +1,13 @@
 //! What the last grades export read, kept between runs in a JSON file: the watermarks.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::Path;
 
 use classroom::chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::StateError;
+use crate::state::{read_state, write_state};
 
 /// Where each course's last grades export stopped, by class `sourcedId`: kept in a JSON file
 /// (`grades_state` in the tool's config, beside the roster sync's state file), holding no
@@ -107,46 +107,13 @@ impl GradesState {
 
     /// Reads the state from `path`; a file that does not exist is an empty state.
     pub fn load(path: impl AsRef<Path>) -> Result<GradesState, StateError> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(GradesState::new()),
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: shown,
-                    source,
-                });
-            }
-        };
-        let state: GradesState =
-            serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid {
-                path: shown.clone(),
-                why: e.to_string(),
-            })?;
-        if state.version != 1 {
-            return Err(StateError::Invalid {
-                path: shown,
-                why: format!("version {} (this version reads 1)", state.version),
-            });
-        }
-        Ok(state)
+        let state = read_state(path.as_ref(), |state: &GradesState| state.version)?;
+        Ok(state.unwrap_or_else(Self::new))
     }
 
     /// Writes the state to `path` whole or not at all (a temporary file renamed over it).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateError> {
-        let path = path.as_ref();
-        let io = |source| StateError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(".tmp");
-        let mut file = std::fs::File::create(&temp).map_err(io)?;
-        let json = serde_json::to_vec_pretty(self).expect("the state serializes");
-        file.write_all(&json).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        std::fs::rename(&temp, path).map_err(io)
+        write_state(self, path.as_ref())
     }
 }
 
