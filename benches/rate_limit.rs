@@ -7,11 +7,12 @@
 //! server on a free port of 127.0.0.1 and stops it afterwards. `LIMIT_CALLS` sets the calls
 //! per row (20,000 by default).
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use classroom::{RateLimit, RedisLimit};
+
+#[path = "../tests/peers/mod.rs"]
+mod peers;
 
 /// 60 million a minute: a call every microsecond, a burst of a second's worth; no call waits.
 const HUGE: u32 = 60_000_000;
@@ -44,64 +45,6 @@ async fn per_call(limit: &RateLimit, calls: u32, tasks: u32) -> Duration {
     started.elapsed() / (each * tasks)
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server() -> Option<(Server, u16, tempdir::Dir)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let dir = tempdir::Dir::new(port);
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .arg("--dir")
-        .arg(&dir.0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some((server, port, dir))
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(port: u16) -> Dir {
-            let path = std::env::temp_dir().join(format!("classroom-bench-redis-{port}"));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn main() {
     let calls: u32 = std::env::var("LIMIT_CALLS")
         .ok()
@@ -122,11 +65,11 @@ fn main() {
         for tasks in [1, 8] {
             row("in-process", tasks, per_call(&limits(), calls, tasks).await);
         }
-        let Some((_server, port, _dir)) = redis_server() else {
-            println!("SKIPPED the Redis rows: no redis-server; apt-get install -y redis-server");
+        // Says SKIPPED, with how to install it, when there is no redis-server.
+        let Some(redis) = peers::redis::RedisServer::start() else {
             return;
         };
-        let url = format!("redis://127.0.0.1:{port}/");
+        let url = redis.url();
         for tasks in [1, 8] {
             let shared =
                 limits().shared(RedisLimit::new(&url, "bench", format!("u{tasks}")).unwrap());

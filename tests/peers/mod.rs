@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod redis;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
