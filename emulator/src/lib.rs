@@ -197,6 +197,12 @@ impl Consent {
     }
 }
 
+/// A user as the handle's helpers name one: by email, by id, or `admin` for the demo
+/// administrator.
+fn named_user<'s>(state: &'s State, user: &str) -> Option<&'s store::User> {
+    state.user(if user == "admin" { demo::ADMIN } else { user }, "")
+}
+
 /// State shared by the server tasks and the [`Emulator`] handle.
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -231,9 +237,8 @@ impl Shared {
 
     /// Disables or enables a user (email, id or `admin`); the user, if the domain has one.
     pub(crate) fn set_user_disabled(&self, user: &str, disabled: bool) -> Option<store::User> {
-        let key = if user == "admin" { demo::ADMIN } else { user };
         let mut state = self.state();
-        let id = state.user(key, "")?.id.clone();
+        let id = named_user(&state, user)?.id.clone();
         let found = state.users.iter_mut().find(|u| u.id == id)?;
         found.disabled = disabled;
         Some(found.clone())
@@ -495,9 +500,7 @@ impl Emulator {
     /// such user exists.
     pub fn refresh_token_for(&self, user: &str, scopes: &[Scope]) -> String {
         let mut state = self.shared.state();
-        let key = if user == "admin" { demo::ADMIN } else { user };
-        let id = state
-            .user(key, "")
+        let id = named_user(&state, user)
             .unwrap_or_else(|| panic!("the emulator has no user {user:?}"))
             .id
             .clone();
@@ -545,9 +548,7 @@ impl Emulator {
 
     fn issue(&self, user: &str, scopes: &[Scope], expires: SystemTime) -> String {
         let mut state = self.shared.state();
-        let key = if user == "admin" { demo::ADMIN } else { user };
-        let id = state
-            .user(key, "")
+        let id = named_user(&state, user)
             .unwrap_or_else(|| panic!("the emulator has no user {user:?}"))
             .id
             .clone();
@@ -646,8 +647,7 @@ impl Emulator {
 
     /// The id of a user (email, id or `admin`), if the domain has one.
     pub fn user_id(&self, user: &str) -> Option<String> {
-        let key = if user == "admin" { demo::ADMIN } else { user };
-        self.shared.state().user(key, "").map(|u| u.id.clone())
+        named_user(&self.shared.state(), user).map(|u| u.id.clone())
     }
 
     /// Does what the invited guardian's click on the emailed link does: completes the
